@@ -471,4 +471,3 @@ func (g *Gate) schemaInput(ctx context.Context, in *Input, cur *workload.Workloa
 	}
 	in.Schema = &SchemaInput{Policy: p.Name, Source: sourceName(src), Required: required, Applied: applied, Satisfied: ok}
 }
-

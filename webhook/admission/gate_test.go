@@ -138,7 +138,9 @@ func TestReview(t *testing.T) {
 			allowed: true, exempt: true},
 		{name: "database URL change denied by rule",
 			req: Request{Operation: "UPDATE", User: dev, Now: after, OldObject: deployment("shop"),
-				Object: deployment("shop", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Env[0].Value = "postgres://app:pw@db2:5432/shop" })},
+				Object: deployment("shop", func(d *appsv1.Deployment) {
+					d.Spec.Template.Spec.Containers[0].Env[0].Value = "postgres://app:pw@db2:5432/shop"
+				})},
 			allowed: false, reason: "risky change (DatabaseURL) at spec.template.spec.containers[web].env[DATABASE_URL]: database URL value changed; add bollard.dev/approved-change"},
 		{name: "database URL change approved",
 			req: Request{Operation: "UPDATE", User: dev, Now: after, OldObject: deployment("shop"),
