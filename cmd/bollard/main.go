@@ -32,7 +32,7 @@ progressively, watches SLOs and rolls back when anything fails.`,
 		SilenceErrors: false,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCommand())
+	root.AddCommand(newVersionCommand(), newWebhookCommand(), newCheckCommand())
 	return root
 }
 
@@ -48,6 +48,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 func exitCode(err error) int {
 	if errors.As(err, new(usageError)) || strings.HasPrefix(err.Error(), "unknown command") {
 		return 2
+	}
+	if errors.As(err, new(deniedError)) {
+		return 1
 	}
 	return 1
 }

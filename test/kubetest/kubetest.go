@@ -13,18 +13,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/test/cluster"
 )
 
-// Env is the cluster a test process shares.
+// Env is the cluster a test process shares. Its Client knows bollard's API types.
 type Env struct {
 	Kubeconfig string
 	Config     *rest.Config
@@ -44,6 +49,8 @@ func Main(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
+	// controller-runtime's own logs (the gate's cache) are not the tests' business.
+	ctrllog.SetLogger(logr.Discard())
 	env, stop, err := setUp(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubetest: cannot start the test cluster:", err)
@@ -95,7 +102,14 @@ func newEnv(kubeconfig string) (*Env, error) {
 		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 200, 400
-	c, err := client.New(cfg, client.Options{})
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
 	}
@@ -176,3 +190,5 @@ func (e *Env) Eventually(t testing.TB, timeout time.Duration, what string, cond 
 		t.Fatalf("waited %s for %s; last error: %v", timeout, what, last)
 	}
 }
+
+func clientKey(name string) client.ObjectKey { return client.ObjectKey{Name: name} }

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"bollard.dev/bollard/webhook"
+)
+
+// webhookOptions are the flags of `bollard webhook`.
+type webhookOptions struct {
+	Listen          string
+	CertFile        string
+	KeyFile         string
+	SelfSignedHosts []string
+	PolicyConfigMap string
+	Namespace       string
+	RegisterURL     string
+	FailurePolicy   string
+	TimeoutSeconds  int32
+}
+
+func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Listen, "listen", ":8443", "address to serve HTTPS on")
+	fs.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
+	fs.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM); reloaded when it changes")
+	fs.StringSliceVar(&o.SelfSignedHosts, "self-signed-hosts", []string{"localhost", "127.0.0.1"}, "without certificate files: names and IPs of a self-signed certificate (rotated)")
+	fs.StringVar(&o.PolicyConfigMap, "policy-configmap", "", "namespace/name of a ConfigMap whose *.rego keys add deny/warn rules")
+	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace, never checked")
+	fs.StringVar(&o.RegisterURL, "register-url", "", "development: register a ValidatingWebhookConfiguration pointing at this base URL (e.g. https://127.0.0.1:8443) and remove it on exit")
+	fs.StringVar(&o.FailurePolicy, "failure-policy", "Fail", "with --register-url: Fail or Ignore")
+	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "with --register-url: the webhook's timeoutSeconds")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newWebhookCommand() *cobra.Command {
+	var opts webhookOptions
+	var kube kubeOptions
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Run the admission webhook: freeze windows, feature flags, risky changes and schema versions",
+		Long: `Run bollard's validating admission webhook over TLS 1.2+.
+
+It decides every CREATE and UPDATE of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets,
+Jobs and CronJobs with the DeployPolicies of the cluster and the Rego policies built into bollard
+(plus --policy-configmap). It serves /validate, /healthz, /readyz and /metrics.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.FailurePolicy != "Fail" && opts.FailurePolicy != "Ignore" {
+				return usageError{fmt.Errorf("--failure-policy %q: want Fail or Ignore", opts.FailurePolicy)}
+			}
+			if (opts.CertFile == "") != (opts.KeyFile == "") {
+				return usageError{errors.New("give both --tls-cert-file and --tls-key-file, or neither")}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runWebhook(ctx, opts, kube)
+		},
+	}
+	opts.BindFlags(cmd.Flags())
+	kube.BindFlags(cmd.Flags())
+	return cmd
+}
+
+func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) error {
+	log := newLogger()
+	ctrllog.SetLogger(log)
+	cfg, err := kube.RESTConfig()
+	if err != nil {
+		return err
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	var caBundle []byte
+	if opts.CertFile != "" {
+		watcher, err := certwatcher.New(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return fmt.Errorf("load certificate: %w", err)
+		}
+		go func() {
+			if err := watcher.Start(ctx); err != nil {
+				log.Error(err, "certificate watcher stopped")
+			}
+		}()
+		tlsConfig.GetCertificate = watcher.GetCertificate
+	} else {
+		self, err := webhook.NewSelfSigned(opts.SelfSignedHosts, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		tlsConfig.GetCertificate, caBundle = self.GetCertificate, self.CABundle()
+	}
+
+	server, err := webhook.New(ctx, webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log,
+		DecisionTimeout: time.Duration(opts.TimeoutSeconds)*time.Second - 500*time.Millisecond})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: server.Handler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(lis, "", "") }()
+	log.Info("serving", "address", lis.Addr().String())
+
+	if opts.RegisterURL != "" {
+		if caBundle == nil {
+			if caBundle, err = os.ReadFile(opts.CertFile); err != nil {
+				return err
+			}
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		for !server.Ready() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		hook := webhook.ValidatingWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.Namespace,
+			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds)
+		if err := register(ctx, cs, hook); err != nil {
+			return err
+		}
+		log.Info("registered", "webhookConfiguration", registeredName, "url", opts.RegisterURL)
+		defer func() {
+			// The development registration must not outlive this process: with failurePolicy Fail
+			// it would block every deploy.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, registeredName, metav1.DeleteOptions{}); err != nil {
+				log.Error(err, "remove webhook registration")
+			}
+		}()
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+const registeredName = "bollard-gate"
+
+func register(ctx context.Context, cs kubernetes.Interface, hook admissionregistrationv1.ValidatingWebhook) error {
+	api := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: registeredName, Labels: map[string]string{"app.kubernetes.io/managed-by": "bollard-webhook"}},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{hook},
+	}
+	existing, err := api.Get(ctx, registeredName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = api.Create(ctx, cfg, metav1.CreateOptions{})
+	case err == nil:
+		existing.Webhooks = cfg.Webhooks
+		_, err = api.Update(ctx, existing, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("register webhook: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/test/kubetest"
+	"bollard.dev/bollard/webhook"
+)
+
+// These tests run bollard's admission server as a local process, registered with the real API
+// server by URL, and change workloads through the API server as kubectl would.
+
+// startGate serves the gate for namespace ns and returns once the API server calls it.
+func startGate(t *testing.T, env *kubetest.Env, ns, policyConfigMap string) {
+	t.Helper()
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	server, err := webhook.New(ctx, webhook.Config{REST: env.Config, PolicyConfigMap: policyConfigMap, Log: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(server.Handler())
+	ts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	env.Eventually(t, 30*time.Second, "the gate's caches to sync", func(context.Context) (bool, error) { return server.Ready(), nil })
+	hook := webhook.ValidatingWebhook(ts.URL+"/validate", kubetest.CABundle(ts), "", admissionregistrationv1.Fail, 10)
+	// Only this test's namespace: DeployPolicies are cluster-scoped and tests run in parallel.
+	hook.NamespaceSelector = nil
+	env.RegisterValidatingWebhook(t, ns, hook)
+}
+
+// as returns a client that acts as user (in groups), allowed to edit workloads in ns.
+func as(t *testing.T, env *kubetest.Env, ns, user string, groups ...string) (client.Client, *warnings) {
+	t.Helper()
+	ctx := context.Background()
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "edit-", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "edit"},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	}
+	if err := env.Client.Create(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	w := &warnings{}
+	cfg.WarningHandler = w
+	c, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, w
+}
+
+// warnings collects the admission warnings the API server relays.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *warnings) contains(sub string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func createPolicy(t *testing.T, env *kubetest.Env, p *v1alpha1.DeployPolicy) {
+	t.Helper()
+	if err := env.Client.Create(context.Background(), p); err != nil {
+		t.Fatalf("create DeployPolicy: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
+}
+
+// alwaysFrozen is a deny window active at any time: it starts every minute and lasts an hour.
+func alwaysFrozen() v1alpha1.FreezeWindow {
+	return v1alpha1.FreezeWindow{Name: "code-freeze", Schedule: "* * * * *", Duration: metav1.Duration{Duration: time.Hour}, TimeZone: "Europe/Berlin"}
+}
+
+// update changes the latest version of the Deployment as c (the controller keeps writing its
+// status, so a copy read earlier would conflict).
+func update(ctx context.Context, env *kubetest.Env, c client.Client, key client.ObjectKey, change func(*appsv1.Deployment), opts ...client.UpdateOption) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var d appsv1.Deployment
+		if err := env.Client.Get(ctx, key, &d); err != nil {
+			return err
+		}
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		change(&d)
+		return c.Update(ctx, &d, opts...)
+	})
+}
+
+// waitGateSees waits until the gate applies what changed: a dry-run of change is denied with denial.
+func waitGateSees(t *testing.T, env *kubetest.Env, key client.ObjectKey, change func(*appsv1.Deployment), denial string) {
+	t.Helper()
+	env.Eventually(t, 30*time.Second, "the gate to apply the new DeployPolicy", func(ctx context.Context) (bool, error) {
+		err := update(ctx, env, env.Client, key, change, client.DryRunAll)
+		if err != nil && strings.Contains(err.Error(), denial) {
+			return true, nil
+		}
+		return false, fmt.Errorf("dry-run update: %v", err)
+	})
+}
+
+func setImage(image string) func(*appsv1.Deployment) {
+	return func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = image }
+}
+
+func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	startGate(t, env, ns, "")
+
+	d := deployment(ns, "registry.local/web:v1", 2)
+	if err := env.Client.Create(ctx, d); err != nil {
+		t.Fatalf("create before any policy: %v", err)
+	}
+	createPolicy(t, env, &v1alpha1.DeployPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-freeze"},
+		Spec: v1alpha1.DeployPolicySpec{
+			Scope:         v1alpha1.Scope{Namespaces: []string{ns}},
+			FreezeWindows: []v1alpha1.FreezeWindow{alwaysFrozen()},
+			BreakGlass:    &v1alpha1.BreakGlass{Groups: []string{"sre"}},
+		},
+	})
+	key := client.ObjectKeyFromObject(d)
+	waitGateSees(t, env, key, setImage("registry.local/web:probe"), "frozen by window `code-freeze`")
+
+	dev, _ := as(t, env, ns, "dev@example.com", "developers")
+	oncall, oncallWarnings := as(t, env, ns, "oncall@example.com", "sre")
+
+	t.Run("update inside the window is denied", func(t *testing.T) {
+		err := update(ctx, env, dev, key, setImage("registry.local/web:v2"))
+		want := fmt.Sprintf("deploys are frozen by window `code-freeze` of DeployPolicy %s-freeze (", ns)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Europe/Berlin, ends in") ||
+			!strings.Contains(err.Error(), "add bollard.dev/break-glass with a reason if you are on-call") {
+			t.Fatalf("err = %v, want a denial containing %q", err, want)
+		}
+	})
+
+	t.Run("break-glass by a user the policy does not name is denied", func(t *testing.T) {
+		err := update(ctx, env, dev, key, func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "registry.local/web:v2"
+			d.Annotations[v1alpha1.AnnotationBreakGlass] = "INC-1 I really want to"
+		})
+		if err == nil || !strings.Contains(err.Error(), "break-glass is not allowed for dev@example.com") {
+			t.Fatalf("err = %v, want the break-glass refusal", err)
+		}
+	})
+
+	t.Run("scale subresource inside the window is admitted", func(t *testing.T) {
+		scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 3}}
+		if _, err := env.Clientset.AppsV1().Deployments(ns).UpdateScale(ctx, d.Name, scale, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("scale during a freeze: %v", err)
+		}
+	})
+
+	t.Run("break-glass by the on-call group is admitted, warned and recorded", func(t *testing.T) {
+		if err := update(ctx, env, oncall, key, func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "registry.local/web:v2-hotfix"
+			d.Annotations[v1alpha1.AnnotationBreakGlass] = "INC-7 checkout down"
+		}); err != nil {
+			t.Fatalf("break-glass update: %v", err)
+		}
+		if !oncallWarnings.contains(`break-glass by oncall@example.com inside a freeze, reason "INC-7 checkout down"`) {
+			t.Errorf("warnings %q lack the break-glass warning", oncallWarnings.list)
+		}
+		env.Eventually(t, 30*time.Second, "a BreakGlass Event", func(ctx context.Context) (bool, error) {
+			var events corev1.EventList
+			if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+				return false, err
+			}
+			for _, e := range events.Items {
+				if e.Reason == "BreakGlass" && e.InvolvedObject.Name == d.Name && strings.Contains(e.Message, "oncall@example.com") &&
+					strings.Contains(e.Message, "INC-7 checkout down") {
+					return true, nil
+				}
+			}
+			return false, fmt.Errorf("%d events, none BreakGlass", len(events.Items))
+		})
+	})
+}
+
+func TestGateRiskyChangesAndSchema(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	startGate(t, env, ns, "")
+
+	schemaCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "db-schema", Namespace: ns}, Data: map[string]string{"version": "42"}}
+	if err := env.Client.Create(ctx, schemaCM); err != nil {
+		t.Fatal(err)
+	}
+	d := deployment(ns, "registry.local/orders:v1", 1)
+	d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DATABASE_URL", Value: "postgres://orders:hunter2@db-a:5432/orders"}}
+	if err := env.Client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	createPolicy(t, env, &v1alpha1.DeployPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-risky"},
+		Spec: v1alpha1.DeployPolicySpec{
+			Scope:        v1alpha1.Scope{Namespaces: []string{ns}},
+			RiskyChanges: &v1alpha1.RiskyChangePolicy{Rules: []v1alpha1.RiskRule{{Class: v1alpha1.ChangeDatabaseURL, Action: v1alpha1.ActionDeny}}},
+			Schema:       &v1alpha1.SchemaPolicy{Source: v1alpha1.ConfigMapKeyRef{Namespace: ns, Name: "db-schema", Key: "version"}},
+		},
+	})
+	user, userWarnings := as(t, env, ns, "dev@example.com", "developers")
+	key := client.ObjectKeyFromObject(d)
+	newDB := func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Env[0].Value = "postgres://orders:hunter2@db-b:5432/orders"
+	}
+	waitGateSees(t, env, key, newDB, "risky change (DatabaseURL)")
+
+	t.Run("DATABASE_URL change is denied without approval, and names no value", func(t *testing.T) {
+		err := update(ctx, env, user, key, newDB)
+		if err == nil || !strings.Contains(err.Error(), "risky change (DatabaseURL) at spec.template.spec.containers[web].env[DATABASE_URL]: database URL value changed") {
+			t.Fatalf("err = %v, want the risky-change denial", err)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "db-b") {
+			t.Errorf("the denial shows the database URL: %v", err)
+		}
+	})
+
+	t.Run("approved DATABASE_URL change is admitted with a warning", func(t *testing.T) {
+		if err := update(ctx, env, user, key, func(d *appsv1.Deployment) {
+			newDB(d)
+			d.Annotations[v1alpha1.AnnotationApprovedChange] = "CHG-1234"
+		}); err != nil {
+			t.Fatalf("approved change: %v", err)
+		}
+		if !userWarnings.contains("database URL value changed; approved by CHG-1234") {
+			t.Errorf("warnings %q lack the approval", userWarnings.list)
+		}
+	})
+
+	t.Run("a workload needing schema 43 while 42 is applied is denied", func(t *testing.T) {
+		err := update(ctx, env, user, key, needsSchema43)
+		want := fmt.Sprintf("Deployment %s needs database schema 43, but ConfigMap %s/db-schema key version records 42 as applied", d.Name, ns)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want %q", err, want)
+		}
+	})
+
+	t.Run("after the migration records 43 the same deploy is admitted", func(t *testing.T) {
+		schemaCM.Data["version"] = "43"
+		if err := env.Client.Update(ctx, schemaCM); err != nil {
+			t.Fatal(err)
+		}
+		env.Eventually(t, 30*time.Second, "the deploy to be admitted", func(ctx context.Context) (bool, error) {
+			err := update(ctx, env, user, key, needsSchema43)
+			return err == nil, err
+		})
+	})
+}
+
+func needsSchema43(d *appsv1.Deployment) {
+	d.Spec.Template.Spec.Containers[0].Image = "registry.local/orders:v2"
+	d.Annotations[v1alpha1.AnnotationSchemaVersion] = "43"
+}
+
+func TestGateUserPolicyModules(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	policies := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bollard-policies", Namespace: ns}, Data: map[string]string{
+		"team.rego": "package bollard.team\n\ndeny contains msg if {\n\tnot input.labels.team\n\tmsg := sprintf(\"%s %s needs a team label\", [input.kind, input.name])\n}\n",
+	}}
+	if err := env.Client.Create(ctx, policies); err != nil {
+		t.Fatal(err)
+	}
+	startGate(t, env, ns, ns+"/bollard-policies")
+
+	err := env.Client.Create(ctx, deployment(ns, "registry.local/web:v1", 1))
+	if err == nil || !strings.Contains(err.Error(), "Deployment web needs a team label") {
+		t.Fatalf("err = %v, want the user rule's denial", err)
+	}
+
+	policies.Data["team.rego"] = "package bollard.team\n\ndeny contains msg if {\n" // does not parse
+	if err := env.Client.Update(ctx, policies); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(t, 30*time.Second, "a PolicyRejected Event", func(ctx context.Context) (bool, error) {
+		var events corev1.EventList
+		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "PolicyRejected" && e.InvolvedObject.Name == "bollard-policies" && strings.Contains(e.Message, "team.rego") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	err = env.Client.Create(ctx, deployment(ns, "registry.local/web:v1", 1))
+	if err == nil || !strings.Contains(err.Error(), "needs a team label") {
+		t.Fatalf("after a broken update: err = %v, want the working rule to stay in force", err)
+	}
+}

@@ -1,0 +1,48 @@
+package webhook
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// OptOutLabel on a namespace keeps the gate out of it.
+const OptOutLabel = "bollard.dev/ignore"
+
+// WebhookName is the name of bollard's validating webhook.
+const WebhookName = "gate.bollard.dev"
+
+// ValidatingWebhook is the webhook entry for the gate at url: every pod-bearing kind on CREATE and
+// UPDATE (with their scale subresources left out), never in kube-system, kube-node-lease, bollard's
+// own namespace or a namespace labelled bollard.dev/ignore=true, so the gate cannot lock the
+// cluster out of its own repair.
+func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failurePolicy admissionregistrationv1.FailurePolicyType, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
+	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
+	excluded := []string{"kube-system", "kube-node-lease"}
+	if ownNamespace != "" {
+		excluded = append(excluded, ownNamespace)
+	}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources},
+		}
+	}
+	return admissionregistrationv1.ValidatingWebhook{
+		Name:         WebhookName,
+		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+		Rules: []admissionregistrationv1.RuleWithOperations{
+			rule("", "pods"),
+			rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"),
+			rule("batch", "jobs", "cronjobs"),
+		},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: excluded},
+			{Key: OptOutLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"true"}},
+		}},
+		FailurePolicy:           &failurePolicy,
+		SideEffects:             &sideEffects,
+		TimeoutSeconds:          &timeoutSeconds,
+		AdmissionReviewVersions: []string{"v1"},
+	}
+}

@@ -1,0 +1,329 @@
+// Package webhook is bollard's admission server: AdmissionReview v1 over TLS 1.2+, deciding with
+// the one gate of package admission, with /healthz, /readyz and /metrics.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/webhook/admission"
+)
+
+// maxReviewBytes bounds a request body: two objects of etcd's 1.5 MiB limit plus the envelope.
+const maxReviewBytes = 7 << 20
+
+// Config is what a Server needs beyond its flags.
+type Config struct {
+	REST *rest.Config
+	// PolicyConfigMap ("namespace/name"), when set, holds extra Rego modules (keys ending .rego).
+	PolicyConfigMap string
+	// DecisionTimeout bounds one decision; keep it inside the webhook's timeoutSeconds.
+	DecisionTimeout time.Duration
+	Log             logr.Logger
+}
+
+// Server decides AdmissionReviews.
+type Server struct {
+	gate     *admission.Gate
+	events   kubernetes.Interface
+	metrics  *metrics
+	log      logr.Logger
+	timeout  time.Duration
+	ready    atomic.Bool
+	policyCM string
+}
+
+// New builds a server whose gate reads the cluster through watches started on ctx; it is ready
+// once they have synced (and the user's policy modules, if any, compiled).
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg.REST)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cache.New(cfg.REST, cache.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := admission.NewEngine(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DecisionTimeout == 0 {
+		cfg.DecisionTimeout = 8 * time.Second
+	}
+	configMaps := newConfigMapWatches(ctx, cs)
+	s := &Server{
+		gate:     admission.NewGate(&cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps}, engine),
+		events:   cs,
+		metrics:  newMetrics(),
+		log:      cfg.Log,
+		timeout:  cfg.DecisionTimeout,
+		policyCM: cfg.PolicyConfigMap,
+	}
+	// Informers for the kinds the gate lists, before the cache starts.
+	for _, obj := range []runtime.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}} {
+		if _, err := c.GetInformer(ctx, obj.(interface {
+			runtime.Object
+			metav1.Object
+		})); err != nil {
+			return nil, err
+		}
+	}
+	go func() {
+		if err := c.Start(ctx); err != nil {
+			s.log.Error(err, "cache stopped")
+		}
+	}()
+	go func() {
+		if !c.WaitForCacheSync(ctx) {
+			return
+		}
+		if cfg.PolicyConfigMap != "" {
+			if err := s.watchPolicies(ctx, configMaps, cfg.PolicyConfigMap); err != nil {
+				s.log.Error(err, "user policies not loaded; serving the built-in ones", "configMap", cfg.PolicyConfigMap)
+			}
+		}
+		s.ready.Store(true)
+		s.log.Info("ready", "policies", s.gate.Engine().Modules())
+	}()
+	return s, nil
+}
+
+// watchPolicies compiles the Rego modules of a ConfigMap now and on every change. A version that
+// does not compile is rejected — logged, counted, reported as an Event on the ConfigMap — and the
+// working policy set stays.
+func (s *Server) watchPolicies(ctx context.Context, watches *configMapWatches, ref string) error {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok {
+		return fmt.Errorf("policy ConfigMap %q: want namespace/name", ref)
+	}
+	_, err := watches.get(ctx, ns, name, func(cm *corev1.ConfigMap) { s.loadPolicies(ctx, cm) })
+	return err
+}
+
+func (s *Server) loadPolicies(ctx context.Context, cm *corev1.ConfigMap) {
+	modules := map[string]string{}
+	for k, v := range cm.Data {
+		if strings.HasSuffix(k, ".rego") {
+			modules[cm.Namespace+"/"+cm.Name+"/"+k] = v
+		}
+	}
+	engine, err := admission.NewEngine(ctx, modules)
+	if err != nil {
+		s.metrics.policyErrs.Inc()
+		s.log.Error(err, "user policies rejected; keeping the previous policy set", "configMap", cm.Namespace+"/"+cm.Name, "resourceVersion", cm.ResourceVersion)
+		s.event(ctx, &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID},
+			corev1.EventTypeWarning, "PolicyRejected", "policy modules rejected, the previous policy set stays in force: "+err.Error())
+		return
+	}
+	s.gate.SetEngine(engine)
+	s.log.Info("user policies loaded", "configMap", cm.Namespace+"/"+cm.Name, "resourceVersion", cm.ResourceVersion, "modules", engine.Modules())
+}
+
+// Ready reports whether the server's caches have synced.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Gate is the decision function the server uses.
+func (s *Server) Gate() *admission.Gate { return s.gate }
+
+// Handler serves /validate, /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/validate", s.validate)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// validate answers one AdmissionReview. A malformed review gets HTTP 400 with what is wrong; a
+// failure to decide is a denial that says so (fail closed), never a panic.
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		http.Error(w, "Content-Type must be application/json, got "+ct, http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	review, req, err := DecodeReview(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, verdict := s.decide(r.Context(), review.Request, req)
+	review.Request, review.Response = nil, resp
+	out, err := json.Marshal(review)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+	if !req.DryRun {
+		s.metrics.decisions.WithLabelValues(verdict).Inc()
+	}
+	s.metrics.duration.WithLabelValues(verdict).Observe(time.Since(start).Seconds())
+}
+
+func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, req admission.Request) (resp *admissionv1.AdmissionResponse, verdict string) {
+	resp = &admissionv1.AdmissionResponse{UID: ar.UID}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error(fmt.Errorf("%v", p), "panic while deciding", "uid", ar.UID)
+			resp.Allowed, resp.Result = false, &metav1.Status{Code: http.StatusInternalServerError,
+				Message: fmt.Sprintf("bollard could not decide on %s %s/%s (internal error); denied to be safe", ar.Kind.Kind, ar.Namespace, ar.Name)}
+			verdict = "error"
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	d, err := s.gate.Review(ctx, req)
+	if err != nil {
+		s.log.Error(err, "cannot decide", "kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", ar.Name)
+		resp.Result = &metav1.Status{Code: http.StatusInternalServerError,
+			Message: fmt.Sprintf("bollard could not decide on %s %s/%s: %v; denied to be safe", ar.Kind.Kind, ar.Namespace, ar.Name, err)}
+		return resp, "error"
+	}
+	resp.Allowed, resp.Warnings = d.Allowed, d.Warnings
+	switch {
+	case d.Exempt != "":
+		verdict = "exempt"
+	case d.Allowed:
+		verdict = "allowed"
+	default:
+		verdict = "denied"
+		resp.Result = &metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+			Message: "bollard: " + strings.Join(d.Reasons, "; ")}
+	}
+	if d.BreakGlass != nil && !req.DryRun {
+		s.recordBreakGlass(ctx, ar, req.Object, d.BreakGlass)
+	}
+	return resp, verdict
+}
+
+// recordBreakGlass is the audit trail of a break-glass: a Warning Event on the object and a metric.
+func (s *Server) recordBreakGlass(ctx context.Context, ar *admissionv1.AdmissionRequest, obj *unstructured.Unstructured, use *admission.BreakGlassUse) {
+	for _, p := range use.Policies {
+		s.metrics.breakGlass.WithLabelValues(p).Inc()
+	}
+	s.log.Info("break-glass", "user", use.User, "reason", use.Reason, "policies", use.Policies,
+		"kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", obj.GetName())
+	ref := &corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+	s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "BreakGlass",
+		fmt.Sprintf("break-glass by %s inside a freeze (DeployPolicy %s): %s", use.User, strings.Join(use.Policies, ", "), use.Reason))
+}
+
+// event creates an Event without holding up the admission response.
+func (s *Server) event(ctx context.Context, ref *corev1.ObjectReference, typ, reason, message string) {
+	now := metav1.NewTime(time.Now())
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: strings.ToLower(ref.Name) + ".", Namespace: ref.Namespace},
+		InvolvedObject: *ref, Type: typ, Reason: reason, Message: message,
+		Source:         corev1.EventSource{Component: "bollard-webhook"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := s.events.CoreV1().Events(ref.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			s.log.Error(err, "record event", "reason", reason, "namespace", ref.Namespace, "name", ref.Name)
+		}
+	}()
+}
+
+// DecodeReview parses an AdmissionReview v1 and the objects it carries. Errors say what is wrong.
+func DecodeReview(body []byte) (*admissionv1.AdmissionReview, admission.Request, error) {
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		return nil, admission.Request{}, fmt.Errorf("malformed AdmissionReview: %w", err)
+	}
+	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
+		return nil, admission.Request{}, fmt.Errorf("want an admission.k8s.io/v1 AdmissionReview, got apiVersion %q kind %q", review.APIVersion, review.Kind)
+	}
+	ar := review.Request
+	if ar == nil {
+		return nil, admission.Request{}, errors.New("AdmissionReview has no request")
+	}
+	if ar.UID == "" {
+		return nil, admission.Request{}, errors.New("AdmissionReview request has no uid")
+	}
+	req := admission.Request{
+		Operation: string(ar.Operation), SubResource: ar.SubResource, DryRun: ar.DryRun != nil && *ar.DryRun,
+		User: admission.User{Username: ar.UserInfo.Username, Groups: ar.UserInfo.Groups},
+	}
+	var err error
+	if req.Object, err = decodeObject(ar.Object.Raw, ar); err != nil {
+		return nil, admission.Request{}, fmt.Errorf("request.object: %w", err)
+	}
+	if req.OldObject, err = decodeObject(ar.OldObject.Raw, ar); err != nil {
+		return nil, admission.Request{}, fmt.Errorf("request.oldObject: %w", err)
+	}
+	if req.Object == nil && (req.Operation == "CREATE" || req.Operation == "UPDATE") && req.SubResource == "" {
+		return nil, admission.Request{}, fmt.Errorf("%s request has no object", req.Operation)
+	}
+	return &review, req, nil
+}
+
+func decodeObject(raw []byte, ar *admissionv1.AdmissionRequest) (*unstructured.Unstructured, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var obj map[string]any
+	// util/json keeps whole numbers as int64, as the API server's own decoder does.
+	if err := utiljson.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	if u.GetKind() == "" {
+		u.SetKind(ar.Kind.Kind)
+		u.SetAPIVersion(metav1.GroupVersion{Group: ar.Kind.Group, Version: ar.Kind.Version}.String())
+	}
+	if u.GetNamespace() == "" {
+		u.SetNamespace(ar.Namespace)
+	}
+	if u.GetName() == "" {
+		u.SetName(ar.Name)
+	}
+	return u, nil
+}

@@ -1,0 +1,87 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"bollard.dev/bollard/webhook/admission"
+)
+
+// maxWatchedConfigMaps bounds the ConfigMaps the gate watches for policies' flag and schema sources.
+const maxWatchedConfigMaps = 512
+
+// cluster is the gate's view of the cluster in the webhook: DeployPolicies and Namespaces from a
+// controller-runtime cache, and each ConfigMap a policy names from a watch of that one object,
+// started on first use, so the webhook neither watches every ConfigMap nor calls the API server on
+// the hot path.
+type cluster struct {
+	admission.ReaderCluster
+	configMaps *configMapWatches
+}
+
+func (c *cluster) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	return c.configMaps.get(ctx, namespace, name, nil)
+}
+
+type configMapWatches struct {
+	ctx    context.Context // lives as long as the server
+	client kubernetes.Interface
+
+	mu      sync.Mutex
+	watches map[types.NamespacedName]*configMapWatch
+}
+
+type configMapWatch struct {
+	store      cache.Store
+	controller cache.Controller
+}
+
+func newConfigMapWatches(ctx context.Context, cs kubernetes.Interface) *configMapWatches {
+	return &configMapWatches{ctx: ctx, client: cs, watches: map[types.NamespacedName]*configMapWatch{}}
+}
+
+// get returns the ConfigMap from its watch, starting the watch (and waiting for its first list)
+// if needed. onChange, when given for a new watch, is called with every version of the object.
+func (w *configMapWatches) get(ctx context.Context, namespace, name string, onChange func(*corev1.ConfigMap)) (*corev1.ConfigMap, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	w.mu.Lock()
+	watch, ok := w.watches[key]
+	if !ok {
+		if len(w.watches) >= maxWatchedConfigMaps {
+			w.mu.Unlock()
+			return nil, fmt.Errorf("ConfigMap %s: bollard watches %d ConfigMaps already", key, maxWatchedConfigMaps)
+		}
+		lw := cache.NewListWatchFromClient(w.client.CoreV1().RESTClient(), "configmaps", namespace, fields.OneTermEqualSelector("metadata.name", name))
+		handler := cache.ResourceEventHandlerFuncs{}
+		if onChange != nil {
+			handler.AddFunc = func(obj any) { onChange(obj.(*corev1.ConfigMap)) }
+			handler.UpdateFunc = func(_, obj any) { onChange(obj.(*corev1.ConfigMap)) }
+		}
+		store, controller := cache.NewInformerWithOptions(cache.InformerOptions{ListerWatcher: lw, ObjectType: &corev1.ConfigMap{}, Handler: handler})
+		watch = &configMapWatch{store: store, controller: controller}
+		w.watches[key] = watch
+		go controller.RunWithContext(w.ctx)
+	}
+	w.mu.Unlock()
+	if !cache.WaitForCacheSync(ctx.Done(), watch.controller.HasSynced) {
+		return nil, fmt.Errorf("ConfigMap %s: not read from the API server in time", key)
+	}
+	obj, exists, err := watch.store.GetByKey(key.String())
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
+	}
+	return obj.(*corev1.ConfigMap), nil
+}
+
+var _ admission.Cluster = (*cluster)(nil)
