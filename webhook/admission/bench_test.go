@@ -21,7 +21,14 @@ func BenchmarkReviewDeploymentUpdate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gate := NewGate(testCluster(), engine)
+	// As from the webhook's cache: objects carry resourceVersions, so compiled windows and parsed
+	// flag documents are reused.
+	cluster := testCluster()
+	cluster.Policies[0].ResourceVersion = "1"
+	for _, cm := range cluster.ConfigMaps {
+		cm.ResourceVersion = "1"
+	}
+	gate := NewGate(cluster, engine)
 	req := Request{
 		Operation: "UPDATE", User: User{Username: "ci@shop", Groups: []string{"deployers"}},
 		Now:       time.Date(2026, 12, 1, 12, 0, 0, 0, berlin),

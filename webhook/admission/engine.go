@@ -63,7 +63,11 @@ func (e *Engine) Modules() []string { return e.modules }
 
 // Eval runs the policies over one input document.
 func (e *Engine) Eval(ctx context.Context, input *Input) (deny, warn []string, err error) {
-	rs, err := e.query.Eval(ctx, rego.EvalInput(input))
+	value, err := ast.InterfaceToValue(input.document())
+	if err != nil {
+		return nil, nil, fmt.Errorf("input document: %w", err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluate policies: %w", err)
 	}

@@ -5,6 +5,7 @@ package admission
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -24,6 +25,8 @@ import (
 	"bollard.dev/bollard/webhook/schema"
 	"bollard.dev/bollard/webhook/workload"
 )
+
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Request is one change to decide on, from an AdmissionReview or a manifest.
 type Request struct {
@@ -145,7 +148,13 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 	in := &Input{
 		Operation: req.Operation, Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		User: req.User, Labels: orEmpty(obj.GetLabels()), Annotations: orEmpty(obj.GetAnnotations()),
+		Risky:  RiskyInput{Changes: []RiskyChange{}},
 		Errors: []string{},
+	}
+	// kubectl's copy of the whole object: large, and not something a policy should read.
+	if _, ok := in.Annotations[lastApplied]; ok {
+		in.Annotations = maps.Clone(in.Annotations)
+		delete(in.Annotations, lastApplied)
 	}
 	if in.User.Groups == nil {
 		in.User.Groups = []string{}

@@ -274,3 +274,20 @@ func containsSub(list []string, sub string) bool {
 	}
 	return false
 }
+
+// FuzzNewEngine compiles arbitrary user modules: an error or an engine, never a panic.
+func FuzzNewEngine(f *testing.F) {
+	f.Add("package bollard.team\ndeny contains msg if {\n\tnot input.labels.team\n\tmsg := \"no team\"\n}\n")
+	f.Add("package bollard.x\ndeny contains msg if {")
+	f.Add("package other\nallow := true")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := NewEngine(context.Background(), map[string]string{"user.rego": src})
+		if err == nil && e == nil {
+			t.Fatal("no engine and no error")
+		}
+		if err != nil && !strings.Contains(err.Error(), "user.rego") && !strings.Contains(err.Error(), "compile policies") {
+			t.Errorf("error %q does not name the module", err)
+		}
+	})
+}

@@ -109,3 +109,53 @@ type SchemaInput struct {
 	Applied   string `json:"applied"`
 	Satisfied bool   `json:"satisfied"`
 }
+
+// document is the input as plain maps and slices, which OPA converts without the JSON round trip
+// it applies to structs (a third of the decision's time). TestDocumentMatchesJSON keeps it equal
+// to the JSON form of Input.
+func (in *Input) document() map[string]any {
+	doc := map[string]any{
+		"operation": in.Operation, "kind": in.Kind, "namespace": in.Namespace, "name": in.Name,
+		"user":        map[string]any{"username": in.User.Username, "groups": in.User.Groups},
+		"environment": in.Environment, "labels": map[string]string(in.Labels), "annotations": map[string]string(in.Annotations),
+		"isDeploy":   in.IsDeploy,
+		"freeze":     map[string]any{"active": list(in.Freeze.Active, ActiveWindow.doc), "outsideAllow": list(in.Freeze.OutsideAllow, AllowWindow.doc)},
+		"breakGlass": map[string]any{"requested": in.BreakGlass.Requested, "reason": in.BreakGlass.Reason, "authorized": in.BreakGlass.Authorized},
+		"flags":      map[string]any{"mismatches": list(in.Flags.Mismatches, FlagMismatch.doc), "freezeSwitches": list(in.Flags.FreezeSwitches, FreezeSwitch.doc)},
+		"risky":      map[string]any{"changes": list(in.Risky.Changes, RiskyChange.doc), "approval": in.Risky.Approval, "approvalReused": in.Risky.ApprovalReused},
+		"errors":     in.Errors,
+	}
+	if in.Schema != nil {
+		s := in.Schema
+		doc["schema"] = map[string]any{"policy": s.Policy, "source": s.Source, "required": s.Required, "applied": s.Applied, "satisfied": s.Satisfied}
+	}
+	return doc
+}
+
+func list[T any](items []T, doc func(T) map[string]any) []any {
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = doc(it)
+	}
+	return out
+}
+
+func (w ActiveWindow) doc() map[string]any {
+	return map[string]any{"policy": w.Policy, "window": w.Window, "description": w.Description, "start": w.Start, "end": w.End, "endsIn": w.EndsIn}
+}
+
+func (w AllowWindow) doc() map[string]any {
+	return map[string]any{"policy": w.Policy, "window": w.Window, "description": w.Description, "start": w.Start, "startsIn": w.StartsIn}
+}
+
+func (m FlagMismatch) doc() map[string]any {
+	return map[string]any{"policy": m.Policy, "source": m.Source, "flag": m.Flag, "want": m.Want, "have": m.Have}
+}
+
+func (s FreezeSwitch) doc() map[string]any {
+	return map[string]any{"policy": s.Policy, "source": s.Source, "flag": s.Flag}
+}
+
+func (c RiskyChange) doc() map[string]any {
+	return map[string]any{"class": c.Class, "path": c.Path, "detail": c.Detail, "action": c.Action}
+}

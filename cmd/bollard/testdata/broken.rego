@@ -1,0 +1,3 @@
+package bollard.broken
+
+deny contains msg if {

@@ -1,0 +1,162 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/webhook/admission"
+)
+
+// testServer is a Server over manifests instead of a cluster, for the handler's unit tests; the
+// e2e suite runs the real one against the API server.
+func testServer(t testing.TB) *Server {
+	t.Helper()
+	engine, err := admission.NewEngine(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := &admission.Objects{
+		Policies: []v1alpha1.DeployPolicy{{
+			ObjectMeta: metav1.ObjectMeta{Name: "shop", ResourceVersion: "1"},
+			Spec: v1alpha1.DeployPolicySpec{
+				Scope:        v1alpha1.Scope{Namespaces: []string{"shop"}},
+				RiskyChanges: &v1alpha1.RiskyChangePolicy{Rules: []v1alpha1.RiskRule{{Class: v1alpha1.ChangeDatabaseURL, Action: v1alpha1.ActionDeny}}},
+				Flags:        &v1alpha1.FlagPolicy{Source: v1alpha1.ConfigMapKeyRef{Namespace: "shop", Name: "flags", Key: "flags.json"}},
+				Schema:       &v1alpha1.SchemaPolicy{Source: v1alpha1.ConfigMapKeyRef{Namespace: "shop", Name: "db", Key: "version"}},
+			},
+		}},
+		ConfigMaps: map[types.NamespacedName]*corev1.ConfigMap{
+			{Namespace: "shop", Name: "flags"}: {ObjectMeta: metav1.ObjectMeta{ResourceVersion: "7"}, Data: map[string]string{
+				"flags.json": `{"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`}},
+			{Namespace: "shop", Name: "db"}: {Data: map[string]string{"version": "42"}},
+		},
+	}
+	s := &Server{gate: admission.NewGate(objects, engine), events: fake.NewClientset(), metrics: newMetrics(), log: logr.Discard(), timeout: time.Second}
+	s.ready.Store(true)
+	return s
+}
+
+func post(t testing.TB, s *Server, body []byte, contentType string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestValidate(t *testing.T) {
+	s := testServer(t)
+	body, err := os.ReadFile("testdata/review-update.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := post(t, s, body, "application/json")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil {
+		t.Fatal(err)
+	}
+	r := review.Response
+	if r == nil || r.UID != "0b5c1b0e-1" || r.Allowed || review.Request != nil {
+		t.Fatalf("response %+v", review)
+	}
+	if msg := r.Result.Message; !strings.Contains(msg, "risky change (DatabaseURL)") || strings.Contains(msg, "db2") || r.Result.Code != http.StatusForbidden {
+		t.Errorf("denial %q (code %d)", msg, r.Result.Code)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "readiness probe removed") {
+		t.Errorf("warnings %q lack the removed probe", r.Warnings)
+	}
+}
+
+func TestValidateRejectsMalformedRequests(t *testing.T) {
+	s := testServer(t)
+	for _, tc := range []struct {
+		name, body, contentType string
+		code                    int
+		want                    string
+	}{
+		{"not JSON", `{"apiVersion":`, "application/json", 400, "malformed AdmissionReview"},
+		{"wrong kind", `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"1"}}`, "application/json", 400, "want an admission.k8s.io/v1 AdmissionReview"},
+		{"no request", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", 400, "has no request"},
+		{"no uid", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}`, "application/json", 400, "has no uid"},
+		{"object not an object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":[1,2]}}`, "application/json", 400, "request.object"},
+		{"create without object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE"}}`, "application/json", 400, "has no object"},
+		{"yaml", `{}`, "application/yaml", 415, "Content-Type must be application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(t, s, []byte(tc.body), tc.contentType)
+			if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Errorf("status %d %q, want %d and %q", rec.Code, rec.Body, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestRejectedPolicyModulesKeepTheWorkingSet(t *testing.T) {
+	s := testServer(t)
+	ctx := context.Background()
+	s.loadPolicies(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "bollard", Name: "policies"}, Data: map[string]string{
+		"team.rego": "package bollard.team\ndeny contains \"no deploys on Fridays\" if input.kind == \"Deployment\"\n"}})
+	working := s.gate.Engine()
+	if !strings.Contains(strings.Join(working.Modules(), " "), "bollard/policies/team.rego") {
+		t.Fatalf("modules %v lack the user's", working.Modules())
+	}
+	s.loadPolicies(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "bollard", Name: "policies"}, Data: map[string]string{
+		"team.rego": "package bollard.team\ndeny contains msg if {\n"}})
+	if s.gate.Engine() != working {
+		t.Fatal("a module that does not parse replaced the working policy set")
+	}
+}
+
+// FuzzValidate sends arbitrary bodies to /validate: never a panic, only 200 with a response for
+// the request's uid, or 400 with a message.
+func FuzzValidate(f *testing.F) {
+	seed, err := os.ReadFile("testdata/review-update.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(strings.Replace(string(seed), `"UPDATE"`, `"CREATE"`, 1)))
+	f.Add([]byte(strings.Replace(string(seed), `"replicas":3`, `"replicas":"three"`, 1)))
+	f.Add([]byte(strings.Replace(string(seed), `"containers":[`, `"containers":{"x":`, 1)))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{"kind":"CronJob","spec":{"jobTemplate":7}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{"kind":"Pod","metadata":{"annotations":{"bollard.dev/requires-flags":"=,="}}}}}`))
+	s := testServer(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := post(t, s, body, "application/json")
+		switch rec.Code {
+		case http.StatusBadRequest:
+			if rec.Body.Len() == 0 {
+				t.Error("400 without a message")
+			}
+		case http.StatusOK:
+			var in, out admissionv1.AdmissionReview
+			_ = json.Unmarshal(body, &in)
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || in.Request == nil || out.Response.UID != in.Request.UID {
+				t.Errorf("200 with response %q for uid %v", rec.Body, in.Request)
+			}
+			if !out.Response.Allowed && (out.Response.Result == nil || out.Response.Result.Message == "") {
+				t.Error("a denial without a message")
+			}
+		default:
+			t.Errorf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
+}
