@@ -15,22 +15,44 @@ LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS  ?= -count=1 -timeout 30m
 
-.PHONY: build test unit e2e lint fmt-check vet cluster-bins cluster-up cluster-down demo clean
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+HELM_VERSION := v3.22.0
+HELM        := $(CACHE)/tools/helm-$(HELM_VERSION)/helm
+FUZZTIME    ?= 30s
+
+.PHONY: build test unit e2e lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
 
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
 
-test: fmt-check vet cluster-bins ## everything: unit tests and e2e on the local control plane
-	$(GO) test $(TEST_FLAGS) ./...
+test: fmt-check vet helm-lint cluster-bins ## everything: unit, Rego and e2e tests on the local control plane
+	BOLLARD_HELM=$(HELM) $(GO) test $(TEST_FLAGS) ./...
 
 unit: ## tests that need no cluster
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v '/test/')
 
-e2e: cluster-bins ## end-to-end tests on the local control plane
-	$(GO) test $(TEST_FLAGS) ./test/...
+e2e: cluster-bins $(HELM) ## end-to-end tests on the local control plane
+	BOLLARD_HELM=$(HELM) $(GO) test $(TEST_FLAGS) ./test/...
 
 lint: fmt-check vet ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...
+
+generate: ## deepcopy for api/ and the CRDs in charts/bollard/crds
+	$(GO) run $(CONTROLLER_GEN) object paths=./api/... crd paths=./api/... output:crd:artifacts:config=charts/bollard/crds
+
+helm-lint: $(HELM) ## lint the chart in both certificate modes
+	$(HELM) lint --strict charts/bollard
+	$(HELM) lint --strict charts/bollard --set certs.mode=cert-manager
+
+$(HELM): ## the helm CLI, built once per machine from the module proxy
+	GOBIN=$(dir $(HELM)) $(GO) install -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+bench: ## benchmarks (figures go to docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...
+
+fuzz: ## each fuzz target for FUZZTIME
+	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/
+	$(GO) test -run '^$$' -fuzz '^FuzzNewEngine$$' -fuzztime $(FUZZTIME) ./webhook/admission/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -35,9 +35,73 @@ kubectl -n "$ns" rollout status deployment/web --timeout=60s
 kubectl -n "$ns" get replicasets -o wide
 kubectl -n "$ns" rollout history deployment/web
 
+step "The gate: bollard webhook, registered with the API server by URL"
+kubectl apply -f charts/bollard/crds/ >/dev/null
+kubectl label namespace "$ns" bollard.dev/environment=production --overwrite >/dev/null
+staging=bollard-demo-staging
+kubectl delete namespace "$staging" --ignore-not-found --wait=true >/dev/null
+kubectl create namespace "$staging" >/dev/null
+kubectl label namespace "$staging" bollard.dev/environment=staging >/dev/null
+# A freeze that began a minute ago and lasts two hours, and rules for risky changes.
+freeze_start=$(date -u -d '1 minute ago' +'%M %H')
+kubectl apply -f - <<YAML
+apiVersion: bollard.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: production-freeze}
+spec:
+  scope: {environments: [production]}
+  freezeWindows:
+  - {name: release-freeze, schedule: "$freeze_start * * *", duration: 2h, timeZone: UTC}
+  breakGlass: {groups: [sre]}
+---
+apiVersion: bollard.dev/v1alpha1
+kind: DeployPolicy
+metadata: {name: risky-changes}
+spec:
+  riskyChanges:
+    rules:
+    - {class: DatabaseURL, action: warn}
+    - {class: ScaleToZero, action: deny}
+YAML
+kubectl -n "$ns" create rolebinding sre-edit --clusterrole=edit --group=sre >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --register-url "https://127.0.0.1:$port" \
+  --namespace bollard-system >/tmp/bollard-demo-webhook.log 2>&1 &
+webhook=$!
+trap 'kill $webhook 2>/dev/null; wait $webhook 2>/dev/null' EXIT
+# The API server loads webhook configurations asynchronously: wait until a dry run is refused.
+for _ in $(seq 1 100); do
+  if ! kubectl -n "$ns" set image deployment/web web=registry.local/shop/web:probe --dry-run=server >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+echo "bollard webhook running on 127.0.0.1:$port (log: /tmp/bollard-demo-webhook.log)"
+
+step "A deploy to production inside the freeze is refused"
+kubectl -n "$ns" set image deployment/web web=registry.local/shop/web:v3 || true
+
+step "Break-glass by someone on call (group sre) is admitted, with a warning and an Event"
+kubectl -n "$ns" --as oncall@shop --as-group sre patch deployment web --type merge -p \
+  '{"metadata":{"annotations":{"bollard.dev/break-glass":"INC-7 checkout down"}},"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.local/shop/web:v3-hotfix"}]}}}}'
+sleep 1
+kubectl -n "$ns" get events --field-selector reason=BreakGlass -o custom-columns=REASON:.reason,MESSAGE:.message
+
+step "Scaling (the HPA's path) is not a deploy: admitted during the freeze"
+kubectl -n "$ns" scale deployment web --replicas=4
+
+step "In staging, a new DATABASE_URL is admitted with a warning that shows no value"
+kubectl -n "$staging" create deployment api --image=registry.local/shop/api:v1 >/dev/null
+kubectl -n "$staging" set env deployment/api DATABASE_URL=postgres://api:s3cret@db-a:5432/api >/dev/null
+kubectl -n "$staging" set env deployment/api DATABASE_URL=postgres://api:s3cret@db-b:5432/api
+
+step "Scaling to zero is denied by the risky-change rule"
+kubectl -n "$staging" patch deployment api --type merge -p '{"spec":{"replicas":0}}' || true
+
+step "bollard check: the same decision offline, for CI (testdata of cmd/bollard)"
+bin/bollard check -f cmd/bollard/testdata/check --now 2026-11-30T03:47:00+01:00 || true
+
 cat <<TEXT
 
-Done. The cluster keeps running:
+Done. The cluster keeps running (the webhook stopped and removed its registration):
   export KUBECONFIG=$KUBECONFIG
   $BOLLARD_CLUSTER_BIN/kubectl get all -n $ns
   make cluster-down            # stop it (PURGE=1 also deletes its data)

@@ -1,0 +1,25 @@
+{{- define "bollard.name" -}}bollard{{- end -}}
+
+{{- define "bollard.webhook.fullname" -}}{{ .Release.Name }}-webhook{{- end -}}
+
+{{- define "bollard.labels" -}}
+app.kubernetes.io/name: bollard
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end -}}
+
+{{- define "bollard.webhook.selector" -}}
+app.kubernetes.io/name: bollard
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{- define "bollard.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,42 @@
+{{/* The ValidatingWebhookConfiguration; called with a dict: "root" (.) and "caBundle" (base64, or empty
+when cert-manager injects it). */}}
+{{- define "bollard.webhookConfiguration" -}}
+{{- $ := .root -}}
+# Keep in step with webhook.ValidatingWebhook (Go), which registers the same rules for development.
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: {{ $.Release.Name }}-gate
+  labels:
+    {{- include "bollard.labels" $ | nindent 4 }}
+  {{- if eq $.Values.certs.mode "cert-manager" }}
+  annotations:
+    cert-manager.io/inject-ca-from: {{ $.Release.Namespace }}/{{ include "bollard.webhook.fullname" $ }}
+  {{- end }}
+webhooks:
+- name: gate.bollard.dev
+  admissionReviewVersions: ["v1"]
+  sideEffects: NoneOnDryRun
+  failurePolicy: {{ $.Values.webhook.failurePolicy }}
+  timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+  clientConfig:
+    service:
+      name: {{ include "bollard.webhook.fullname" $ }}
+      namespace: {{ $.Release.Namespace }}
+      path: /validate
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+  - {operations: [CREATE, UPDATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}
+  - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments, statefulsets, daemonsets, replicasets]}
+  - {operations: [CREATE, UPDATE], apiGroups: [batch], apiVersions: [v1], resources: [jobs, cronjobs]}
+  namespaceSelector:
+    matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ concat (list "kube-system" "kube-node-lease" $.Release.Namespace) $.Values.excludedNamespaces | toJson }}
+    - key: bollard.dev/ignore
+      operator: NotIn
+      values: ["true"]
+{{- end -}}

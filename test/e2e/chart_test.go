@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/test/kubetest"
+	"bollard.dev/bollard/webhook"
+)
+
+// helmBinary is the helm CLI make test builds ($BOLLARD_HELM), or one on PATH.
+func helmBinary(t *testing.T) string {
+	if h := os.Getenv("BOLLARD_HELM"); h != "" {
+		return h
+	}
+	h, err := exec.LookPath("helm")
+	if err != nil {
+		t.Skip("no helm CLI: make test builds one and sets BOLLARD_HELM")
+	}
+	return h
+}
+
+// TestChartObjectsAreAccepted renders the chart and has the real API server accept every object
+// (server-side dry run: validated and admitted, not stored — pods are kwok's, so the webhook
+// itself is tested as a local process elsewhere).
+func TestChartObjectsAreAccepted(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	out, err := exec.Command(helmBinary(t), "template", "bollard", "../../charts/bollard", "--namespace", ns,
+		"--set", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	rendered := filepath.Join(t.TempDir(), "chart.yaml")
+	if err := os.WriteFile(rendered, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Load(rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		if o.GetKind() == "ValidatingWebhookConfiguration" {
+			compareWithRegistration(t, o.Object, ns)
+		}
+		// Create fills the object with the server's answer, defaults included.
+		if err := env.Client.Create(context.Background(), o.DeepCopy(), client.DryRunAll); err != nil {
+			t.Errorf("the API server refuses %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "ValidatingWebhookConfiguration"} {
+		if kinds[k] != 1 {
+			t.Errorf("chart renders %d %s, want 1 (all kinds: %v)", kinds[k], k, kinds)
+		}
+	}
+}
+
+// compareWithRegistration keeps the chart's webhook rules and exclusions equal to the ones
+// `bollard webhook --register-url` registers.
+func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
+	var cfg admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Webhooks) != 1 {
+		t.Fatalf("chart webhooks: %d", len(cfg.Webhooks))
+	}
+	chart := cfg.Webhooks[0]
+	dev := webhook.ValidatingWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10)
+	same := func(a, b any) bool {
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return string(ja) == string(jb)
+	}
+	if chart.Name != dev.Name || !same(chart.Rules, dev.Rules) || !reflect.DeepEqual(chart.NamespaceSelector, dev.NamespaceSelector) ||
+		*chart.SideEffects != *dev.SideEffects || *chart.FailurePolicy != *dev.FailurePolicy || len(chart.ClientConfig.CABundle) == 0 {
+		t.Errorf("chart webhook differs from the registered one:\nchart %+v\n  dev %+v", chart, dev)
+	}
+}
