@@ -202,19 +202,7 @@ func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
 		if !oncallWarnings.contains(`break-glass by oncall@example.com inside a freeze, reason "INC-7 checkout down"`) {
 			t.Errorf("warnings %q lack the break-glass warning", oncallWarnings.list)
 		}
-		env.Eventually(t, 30*time.Second, "a BreakGlass Event", func(ctx context.Context) (bool, error) {
-			var events corev1.EventList
-			if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
-				return false, err
-			}
-			for _, e := range events.Items {
-				if e.Reason == "BreakGlass" && e.InvolvedObject.Name == d.Name && strings.Contains(e.Message, "oncall@example.com") &&
-					strings.Contains(e.Message, "INC-7 checkout down") {
-					return true, nil
-				}
-			}
-			return false, fmt.Errorf("%d events, none BreakGlass", len(events.Items))
-		})
+		waitEvent(t, env, ns, "BreakGlass", d.Name, "oncall@example.com", "INC-7 checkout down")
 	})
 }
 
@@ -318,20 +306,35 @@ func TestGateUserPolicyModules(t *testing.T) {
 	if err := env.Client.Update(ctx, policies); err != nil {
 		t.Fatal(err)
 	}
-	env.Eventually(t, 30*time.Second, "a PolicyRejected Event", func(ctx context.Context) (bool, error) {
+	waitEvent(t, env, ns, "PolicyRejected", "bollard-policies", "team.rego")
+	err = env.Client.Create(ctx, deployment(ns, "registry.local/web:v1", 1))
+	if err == nil || !strings.Contains(err.Error(), "needs a team label") {
+		t.Fatalf("after a broken update: err = %v, want the working rule to stay in force", err)
+	}
+}
+
+// waitEvent waits for an Event with reason about object whose message contains every part.
+func waitEvent(t *testing.T, env *kubetest.Env, ns, reason, object string, parts ...string) {
+	t.Helper()
+	env.Eventually(t, 30*time.Second, "a "+reason+" Event on "+object, func(ctx context.Context) (bool, error) {
 		var events corev1.EventList
 		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
 			return false, err
 		}
 		for _, e := range events.Items {
-			if e.Reason == "PolicyRejected" && e.InvolvedObject.Name == "bollard-policies" && strings.Contains(e.Message, "team.rego") {
+			if e.Reason == reason && e.InvolvedObject.Name == object && containsAll(e.Message, parts) {
 				return true, nil
 			}
 		}
-		return false, nil
+		return false, fmt.Errorf("%d events, none %s on %s", len(events.Items), reason, object)
 	})
-	err = env.Client.Create(ctx, deployment(ns, "registry.local/web:v1", 1))
-	if err == nil || !strings.Contains(err.Error(), "needs a team label") {
-		t.Fatalf("after a broken update: err = %v, want the working rule to stay in force", err)
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
 	}
+	return true
 }
