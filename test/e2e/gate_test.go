@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +31,9 @@ import (
 // These tests run bollard's admission server as a local process, registered with the real API
 // server by URL, and change workloads through the API server as kubectl would.
 
-// startGate serves the gate for namespace ns and returns once the API server calls it.
-func startGate(t *testing.T, env *kubetest.Env, ns, policyConfigMap string) {
+// startGate serves the gate for namespace ns and returns once the API server calls it, with the
+// test server (for /metrics).
+func startGate(t *testing.T, env *kubetest.Env, ns, policyConfigMap string) *httptest.Server {
 	t.Helper()
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,6 +51,7 @@ func startGate(t *testing.T, env *kubetest.Env, ns, policyConfigMap string) {
 	// Only this test's namespace: DeployPolicies are cluster-scoped and tests run in parallel.
 	hook.NamespaceSelector = nil
 	env.RegisterValidatingWebhook(t, ns, hook)
+	return ts
 }
 
 // as returns a client that acts as user (in groups), allowed to edit workloads in ns.
@@ -146,7 +150,7 @@ func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	startGate(t, env, ns, "")
+	gate := startGate(t, env, ns, "")
 
 	d := deployment(ns, "registry.local/web:v1", 2)
 	if err := env.Client.Create(ctx, d); err != nil {
@@ -203,6 +207,16 @@ func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
 			t.Errorf("warnings %q lack the break-glass warning", oncallWarnings.list)
 		}
 		waitEvent(t, env, ns, "BreakGlass", d.Name, "oncall@example.com", "INC-7 checkout down")
+		resp, err := gate.Client().Get(gate.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		metrics, _ := io.ReadAll(resp.Body)
+		// At least one: a write retried after a conflict is admitted (and counted) again.
+		if want := regexp.MustCompile(`bollard_break_glass_total\{policy="` + ns + `-freeze"\} [1-9]`); !want.Match(metrics) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	})
 }
 
