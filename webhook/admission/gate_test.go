@@ -73,6 +73,13 @@ func deployment(ns string, mutate ...func(*appsv1.Deployment)) *unstructured.Uns
 	return &unstructured.Unstructured{Object: obj}
 }
 
+func pod(ns, image string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "web", "namespace": ns},
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": image}}},
+	}}
+}
+
 func newImage(d *appsv1.Deployment) {
 	d.Spec.Template.Spec.Containers[0].Image = "registry.local/web@sha256:" + strings.Repeat("b", 64)
 }
@@ -124,6 +131,9 @@ func TestReview(t *testing.T) {
 			req: Request{Operation: "UPDATE", User: dev, Now: insideFreeze, OldObject: deployment("shop"),
 				Object: deployment("shop", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To(int32(5)) })},
 			allowed: true},
+		{name: "a Pod's image update inside the freeze is a deploy",
+			req: Request{Operation: "UPDATE", User: dev, Now: insideFreeze, OldObject: pod("shop", "web:v1"), Object: pod("shop", "web:v2")},
+			allowed: false, reason: "frozen by window `black-friday`"},
 		{name: "scale subresource is exempt",
 			req:     Request{Operation: "UPDATE", SubResource: "scale", User: dev, Now: insideFreeze, Object: deployment("shop")},
 			allowed: true, exempt: true},

@@ -57,10 +57,14 @@ func FromObject(obj *unstructured.Unstructured) (*Workload, error) {
 	}
 	if path == nil {
 		w.Template, w.SpecPath = w.Meta, "spec"
-		spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+		spec, _, err := unstructured.NestedMap(obj.Object, "spec")
+		if err != nil {
+			return nil, fmt.Errorf("spec: %w", err)
+		}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &w.Spec); err != nil {
 			return nil, fmt.Errorf("spec: %w", err)
 		}
+		w.Rest = spec
 		return w, nil
 	}
 	tmpl, found, err := unstructured.NestedMap(obj.Object, path...)
