@@ -132,7 +132,7 @@ func TestReview(t *testing.T) {
 				Object: deployment("shop", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To(int32(5)) })},
 			allowed: true},
 		{name: "a Pod's image update inside the freeze is a deploy",
-			req: Request{Operation: "UPDATE", User: dev, Now: insideFreeze, OldObject: pod("shop", "web:v1"), Object: pod("shop", "web:v2")},
+			req:     Request{Operation: "UPDATE", User: dev, Now: insideFreeze, OldObject: pod("shop", "web:v1"), Object: pod("shop", "web:v2")},
 			allowed: false, reason: "frozen by window `black-friday`"},
 		{name: "scale subresource is exempt",
 			req:     Request{Operation: "UPDATE", SubResource: "scale", User: dev, Now: insideFreeze, Object: deployment("shop")},
