@@ -32,7 +32,7 @@ progressively, watches SLOs and rolls back when anything fails.`,
 		SilenceErrors: false,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCommand(), newWebhookCommand(), newCheckCommand())
+	root.AddCommand(newVersionCommand(), newWebhookCommand(), newCheckCommand(), newVerifyCommand())
 	return root
 }
 
@@ -49,7 +49,7 @@ func exitCode(err error) int {
 	if errors.As(err, new(usageError)) || strings.HasPrefix(err.Error(), "unknown command") {
 		return 2
 	}
-	if errors.As(err, new(deniedError)) {
+	if errors.As(err, new(deniedError)) || errors.As(err, new(notVerifiedError)) {
 		return 1
 	}
 	return 1

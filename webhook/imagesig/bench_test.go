@@ -11,15 +11,15 @@ func BenchmarkVerifyCold(b *testing.B) {
 	reg := newRegistry(b)
 	release := newSigner(b)
 	keys := []Key{release.key(b, "release")}
-	d := reg.push(b, "shop/web:v1")
-	release.sign(b, d)
-	before := reg.requests.Load()
+	d := reg.Push(b, "shop/web:v1")
+	release.Sign(b, d)
+	before := reg.Requests.Load()
 	for b.Loop() {
 		if got := New(Options{}).Verify(context.Background(), d.String(), keys); !got.Verified {
 			b.Fatal(got)
 		}
 	}
-	b.ReportMetric(float64(reg.requests.Load()-before)/float64(b.N), "registry-req/op")
+	b.ReportMetric(float64(reg.Requests.Load()-before)/float64(b.N), "registry-req/op")
 }
 
 // BenchmarkVerifyWarm is the admission hot path: a digest whose verdict is cached.
@@ -27,15 +27,15 @@ func BenchmarkVerifyWarm(b *testing.B) {
 	reg := newRegistry(b)
 	release := newSigner(b)
 	keys := []Key{release.key(b, "release")}
-	d := reg.push(b, "shop/web:v1")
-	release.sign(b, d)
+	d := reg.Push(b, "shop/web:v1")
+	release.Sign(b, d)
 	v := New(Options{})
 	v.Verify(context.Background(), d.String(), keys)
-	before := reg.requests.Load()
+	before := reg.Requests.Load()
 	for b.Loop() {
 		if got := v.Verify(context.Background(), d.String(), keys); !got.Verified || !got.Cached {
 			b.Fatal(got)
 		}
 	}
-	b.ReportMetric(float64(reg.requests.Load()-before)/float64(b.N), "registry-req/op")
+	b.ReportMetric(float64(reg.Requests.Load()-before)/float64(b.N), "registry-req/op")
 }

@@ -1,0 +1,128 @@
+// Package imagesigtest gives tests real signature material: go-containerregistry's in-process
+// OCI registry on loopback and cosign key pairs that sign images the way the cosign CLI does.
+package imagesigtest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+)
+
+// Registry is go-containerregistry's in-process OCI registry on loopback, counting the
+// requests it serves and able to go down.
+type Registry struct {
+	*httptest.Server
+	Host     string
+	Requests atomic.Int64
+	Down     atomic.Bool
+}
+
+func NewRegistry(t testing.TB) *Registry {
+	t.Helper()
+	r := &Registry{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.Down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		r.Requests.Add(1)
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.Close)
+	r.Host = strings.TrimPrefix(r.URL, "http://")
+	return r
+}
+
+// Push writes a random image under repo:tag and returns its digest reference.
+func (r *Registry) Push(t testing.TB, repoTag string) name.Digest {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.ParseReference(r.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	h, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag.Context().Digest(h.String())
+}
+
+// Signer is a cosign key pair.
+type Signer struct {
+	sv        signature.SignerVerifier
+	PublicPEM []byte
+}
+
+func NewSigner(t testing.TB) Signer {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := signature.LoadECDSASignerVerifier(priv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Signer{sv: sv, PublicPEM: pub}
+}
+
+// Sign attaches a classic cosign signature (the sha256-<hex>.sig tag), as `cosign sign --key`
+// with --tlog-upload=false writes it.
+func (s Signer) Sign(t testing.TB, d name.Digest) {
+	t.Helper()
+	pl, err := sigpayload.Cosign{Image: d}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.sv.SignMessage(bytes.NewReader(pl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := static.NewSignature(pl, base64.StdEncoding.EncodeToString(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	se, err := ociremote.SignedEntity(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se, err = mutate.AttachSignatureToEntity(se, sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := ociremote.WriteSignatures(d.Repository, se); err != nil {
+		t.Fatal(err)
+	}
+}
