@@ -3,8 +3,9 @@
 // one verification), and verdicts — positive and negative — are cached with TTLs, so the admission
 // hot path makes no registry request for a digest it has seen.
 //
-// This is the key-based core; keyless authorities, the Sigstore bundle format, attestations and
-// the ClusterImagePolicy wiring build on it (issue #3).
+// Both formats cosign v3 writes verify: classic signatures and Sigstore bundles. This is the
+// key-based core; keyless authorities, attestations and the ClusterImagePolicy wiring build on it
+// (issue #3).
 package imagesig
 
 import (
@@ -23,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/types"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"golang.org/x/sync/singleflight"
@@ -56,6 +59,8 @@ type Verdict struct {
 	Verified bool   `json:"verified"`
 	// Key names the key whose signature verified.
 	Key string `json:"key,omitempty"`
+	// Format is the signature format that verified: classic (the .sig tag) or bundle.
+	Format string `json:"format,omitempty"`
 	// Reason says why not: no signatures, signature does not match key X, registry unreachable, ….
 	Reason string `json:"reason,omitempty"`
 	// Cached is true when no registry request was made.
@@ -154,8 +159,10 @@ func (v *Verifier) Verify(ctx context.Context, image string, keys []Key) Verdict
 	return verdict
 }
 
-// verify tries each key; it reports whether a failure came from the registry rather than the
-// signatures.
+// verify looks for both formats cosign v3 writes: classic signatures (the sha256-<hex>.sig tag)
+// and Sigstore bundles (OCI referrers, or the sha256-<hex> fallback tag), and accepts a signature
+// by any of keys in either. It reports whether a failure came from the registry rather than the
+// signatures (such a failure is not cached).
 func (v *Verifier) verify(ctx context.Context, digest name.Digest, keys []Key) (Verdict, bool) {
 	verdict := Verdict{Digest: digest.DigestStr()}
 	if len(keys) == 0 {
@@ -164,39 +171,87 @@ func (v *Verifier) verify(ctx context.Context, digest name.Digest, keys []Key) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
-	var reasons []string
-	for _, k := range keys {
-		co := &cosign.CheckOpts{
+	registry := []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx)...)}
+	checkOpts := func(k Key) *cosign.CheckOpts {
+		return &cosign.CheckOpts{
 			SigVerifier: k.verifier,
 			// Air-gapped: no transparency log; the key is the trust root.
 			IgnoreTlog: true,
 			IgnoreSCT:  true,
 			// Without it cosign does not check that the signed payload names this digest.
 			ClaimVerifier:      cosign.SimpleClaimVerifier,
-			RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx)...)},
+			RegistryClientOpts: registry,
 		}
-		sigs, _, err := cosign.VerifyImageSignatures(ctx, digest, co)
-		if err == nil && len(sigs) > 0 {
-			verdict.Verified, verdict.Key, verdict.Reason = true, k.Name, ""
-			return verdict, false
-		}
+	}
+	var mismatches []string
+	found := false
+
+	for _, k := range keys {
+		sigs, _, err := cosign.VerifyImageSignatures(ctx, digest, checkOpts(k))
 		var noSigs *cosign.ErrNoSignaturesFound
 		var noMatch *cosign.ErrNoMatchingSignatures
 		switch {
-		case errors.As(err, &noSigs):
-			verdict.Reason = "no signatures found"
+		case err == nil && len(sigs) > 0:
+			verdict.Verified, verdict.Key, verdict.Format = true, k.Name, "classic"
 			return verdict, false
+		case errors.As(err, &noSigs):
 		case errors.As(err, &noMatch):
-			reasons = append(reasons, "signature does not match key "+k.Name)
+			found = true
+			mismatches = append(mismatches, "signature does not match key "+k.Name)
+			continue
 		case err != nil:
 			verdict.Reason = "registry unreachable while reading signatures: " + err.Error()
 			return verdict, true
-		default:
-			reasons = append(reasons, "no signature by key "+k.Name)
+		}
+		break // no classic signatures at all: no other key will find one
+	}
+
+	bundles, _, err := cosign.GetBundles(ctx, digest, registry)
+	var noBundles *cosign.ErrNoMatchingAttestations
+	switch {
+	case errors.As(err, &noBundles):
+	case err != nil:
+		verdict.Reason = "registry unreachable while reading signature bundles: " + err.Error()
+		return verdict, true
+	}
+	hexDigest, err := hex.DecodeString(digest.DigestStr()[len("sha256:"):])
+	if err != nil {
+		verdict.Reason = "digest " + digest.DigestStr() + " is not sha256"
+		return verdict, false
+	}
+	for _, b := range bundles {
+		for _, k := range keys {
+			res, err := cosign.VerifyNewBundle(ctx, checkOpts(k), verify.WithArtifactDigest("sha256", hexDigest), b)
+			switch {
+			case err != nil:
+				found = true
+				mismatches = append(mismatches, "signature bundle does not match key "+k.Name)
+			case res.Statement == nil || res.Statement.GetPredicateType() != types.CosignSignPredicateType:
+				// An attestation signed with the key (SLSA, SBOM, …) is not a signature of the image.
+			default:
+				verdict.Verified, verdict.Key, verdict.Format = true, k.Name, "bundle"
+				return verdict, false
+			}
 		}
 	}
-	verdict.Reason = strings.Join(reasons, "; ")
+	if !found {
+		verdict.Reason = "no signatures found"
+	} else {
+		verdict.Reason = strings.Join(dedupe(mismatches), "; ")
+	}
 	return verdict, false
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	out := list[:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // cacheKey identifies a verdict: the digest and the set of keys (order does not matter).

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -24,9 +25,11 @@ import (
 	"github.com/sigstore/cosign/v3/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Registry is go-containerregistry's in-process OCI registry on loopback, counting the
@@ -38,10 +41,10 @@ type Registry struct {
 	Down     atomic.Bool
 }
 
-func NewRegistry(t testing.TB) *Registry {
+func NewRegistry(t testing.TB, opts ...registry.Option) *Registry {
 	t.Helper()
 	r := &Registry{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := registry.New(append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)...)
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.Down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
@@ -123,6 +126,52 @@ func (s Signer) Sign(t testing.TB, d name.Digest) {
 		t.Fatal(err)
 	}
 	if err := ociremote.WriteSignatures(d.Repository, se); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BundleSigner signs in the Sigstore bundle format that `cosign sign` writes by default in v3:
+// a DSSE in-toto statement in a v0.3 bundle, stored as an OCI referrer of the image (or under the
+// sha256-<hex> fallback tag on registries without the referrers API). No transparency log.
+type BundleSigner struct {
+	kp        *sign.EphemeralKeypair
+	PublicPEM []byte
+}
+
+// CosignSignPredicate is the predicate type of a cosign v3 image signature.
+const CosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
+
+func NewBundleSigner(t testing.TB) BundleSigner {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := kp.GetPublicKeyPem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return BundleSigner{kp: kp, PublicPEM: []byte(pub)}
+}
+
+// Sign attaches a signature bundle to d.
+func (s BundleSigner) Sign(t testing.TB, d name.Digest) { s.Attest(t, d, CosignSignPredicate) }
+
+// Attest attaches a bundle with an in-toto statement of predicateType about d.
+func (s BundleSigner) Attest(t testing.TB, d name.Digest, predicateType string) {
+	t.Helper()
+	hexDigest := strings.TrimPrefix(d.DigestStr(), "sha256:")
+	statement := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":%q,"digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
+		d.Context().Name(), hexDigest, predicateType)
+	pb, err := sign.Bundle(&sign.DSSEData{Data: []byte(statement), PayloadType: "application/vnd.in-toto+json"}, s.kp, sign.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := protojson.Marshal(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ociremote.WriteAttestationNewBundleFormat(d, data, predicateType); err != nil {
 		t.Fatal(err)
 	}
 }
