@@ -1,0 +1,70 @@
+package imagesig
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"bollard.dev/bollard/api/policy/v1beta1"
+)
+
+func cip(name string, globs []string, authorities ...v1beta1.Authority) *v1beta1.ClusterImagePolicy {
+	p := &v1beta1.ClusterImagePolicy{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.ClusterImagePolicySpec{Authorities: authorities}}
+	for _, g := range globs {
+		p.Spec.Images = append(p.Spec.Images, v1beta1.ImagePattern{Glob: g})
+	}
+	return p
+}
+
+func noSecrets(string, string) (*corev1.Secret, error) { panic("no secrets in this test") }
+
+func TestGlobs(t *testing.T) {
+	s := newSigner(t)
+	key := v1beta1.Authority{Key: &v1beta1.KeyRef{Data: string(s.PublicPEM)}}
+	for _, tc := range []struct {
+		glob, image string
+		want        bool
+	}{
+		{"registry.local/shop/*", "registry.local/shop/web:v1", true},
+		{"registry.local/shop/*", "registry.local/shop/web@sha256:" + strings.Repeat("a", 64), true},
+		{"registry.local/shop/*", "registry.local/shop/team/web:v1", false},
+		{"registry.local/**", "registry.local/shop/team/web:v1", true},
+		{"ghcr.io/org/app", "ghcr.io/org/app:v2", true},
+		{"ghcr.io/org/app", "ghcr.io/org/app2:v2", false},
+		{"index.docker.io/library/*", "nginx:1.27", true},
+		{"index.docker.io/library/*", "nginx", true},
+	} {
+		if got := Compile(cip("p", []string{tc.glob}, key), noSecrets).Matches(tc.image); got != tc.want {
+			t.Errorf("glob %q on %q = %v, want %v", tc.glob, tc.image, got, tc.want)
+		}
+	}
+}
+
+func TestCompileProblems(t *testing.T) {
+	s := newSigner(t)
+	secrets := func(ns, name string) (*corev1.Secret, error) {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"cosign.pub": s.PublicPEM}}, nil
+	}
+	ok := Compile(cip("ok", []string{"*"}, v1beta1.Authority{Name: "release", Key: &v1beta1.KeyRef{SecretRef: &corev1.SecretReference{Namespace: "cosign-system", Name: "release-key"}}}), secrets)
+	if ok.Problem != "" || len(ok.Keys) != 1 || ok.Keys[0].Name != "release" || ok.Mode != "enforce" {
+		t.Errorf("secretRef key: %+v", ok)
+	}
+	for name, tc := range map[string]struct {
+		policy *v1beta1.ClusterImagePolicy
+		want   string
+	}{
+		"keyless": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &runtime.RawExtension{Raw: []byte(`{"url":"https://fulcio.local"}`)}}), "fulcio uses keyless"},
+		"bad key": {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: "nope"}}), "authority-0"},
+		"kms":     {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{KMS: "awskms:///x"}}), "KMS"},
+		"none":    {cip("p", []string{"*"}), "no authorities"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := Compile(tc.policy, secrets); !strings.Contains(got.Problem, tc.want) {
+				t.Errorf("problem %q, want %q", got.Problem, tc.want)
+			}
+		})
+	}
+}
