@@ -27,7 +27,7 @@ func TestRego(t *testing.T) {
 
 func TestModulesExcludeTests(t *testing.T) {
 	mods := Modules()
-	for _, want := range []string{"policies/freeze/freeze.rego", "policies/flags/flags.rego", "policies/riskdiff/riskdiff.rego", "policies/schema/schema.rego", "policies/errors/errors.rego"} {
+	for _, want := range []string{"policies/freeze/freeze.rego", "policies/flags/flags.rego", "policies/riskdiff/riskdiff.rego", "policies/schema/schema.rego", "policies/errors/errors.rego", "policies/images/images.rego"} {
 		if _, ok := mods[want]; !ok {
 			t.Errorf("Modules lacks %s", want)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,9 +25,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/imagesig"
 )
 
 // maxReviewBytes bounds a request body: two objects of etcd's 1.5 MiB limit plus the envelope.
@@ -39,7 +43,13 @@ type Config struct {
 	PolicyConfigMap string
 	// DecisionTimeout bounds one decision; keep it inside the webhook's timeoutSeconds.
 	DecisionTimeout time.Duration
-	Log             logr.Logger
+	// Images, when set, turns on the signature gate; NoMatchPolicy (allow, warn, deny) says what
+	// happens to images no ClusterImagePolicy matches.
+	Images        *imagesig.Verifier
+	NoMatchPolicy string
+	// Namespace is bollard's own, where key Secrets live.
+	Namespace string
+	Log       logr.Logger
 }
 
 // Server decides AdmissionReviews.
@@ -63,6 +73,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	if err := policyv1beta1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
 	cs, err := kubernetes.NewForConfig(cfg.REST)
 	if err != nil {
 		return nil, err
@@ -79,8 +92,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.DecisionTimeout = 8 * time.Second
 	}
 	configMaps := newConfigMapWatches(ctx, cs)
+	var gateOpts []admission.GateOption
+	if cfg.Images != nil {
+		gateOpts = append(gateOpts, admission.WithImageVerification(cfg.Images, cfg.NoMatchPolicy))
+	}
+	view := &cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps, secrets: newSecretWatches(ctx, cs), namespace: cfg.Namespace}
 	s := &Server{
-		gate:     admission.NewGate(&cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps}, engine),
+		gate:     admission.NewGate(view, engine, gateOpts...),
 		events:   cs,
 		metrics:  newMetrics(),
 		log:      cfg.Log,
@@ -88,11 +106,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		policyCM: cfg.PolicyConfigMap,
 	}
 	// Informers for the kinds the gate lists, before the cache starts.
-	for _, obj := range []runtime.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}} {
-		if _, err := c.GetInformer(ctx, obj.(interface {
-			runtime.Object
-			metav1.Object
-		})); err != nil {
+	for _, obj := range []client.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}, &policyv1beta1.ClusterImagePolicy{}} {
+		if _, err := c.GetInformer(ctx, obj); err != nil {
+			// Without policy-controller's CRD there are no image policies; the gate lists none.
+			if _, isCIP := obj.(*policyv1beta1.ClusterImagePolicy); isCIP && meta.IsNoMatchError(err) {
+				cfg.Log.Info("ClusterImagePolicy CRD not installed: no image policies")
+				continue
+			}
 			return nil, err
 		}
 	}
@@ -124,7 +144,7 @@ func (s *Server) watchPolicies(ctx context.Context, watches *configMapWatches, r
 	if !ok {
 		return fmt.Errorf("policy ConfigMap %q: want namespace/name", ref)
 	}
-	_, err := watches.get(ctx, ns, name, func(cm *corev1.ConfigMap) { s.loadPolicies(ctx, cm) })
+	_, err := watches.get(ctx, ns, name, func(obj runtime.Object) { s.loadPolicies(ctx, obj.(*corev1.ConfigMap)) })
 	return err
 }
 

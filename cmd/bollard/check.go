@@ -18,9 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
 )
 
@@ -33,6 +35,9 @@ type checkOptions struct {
 	User      string
 	Groups    []string
 	Namespace string
+	// VerifyImages turns on the signature gate (it reads the registries).
+	VerifyImages  bool
+	NoMatchPolicy string
 }
 
 func (o *checkOptions) BindFlags(fs *pflag.FlagSet) {
@@ -43,6 +48,8 @@ func (o *checkOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.User, "user", "bollard-check", "user to evaluate break-glass for")
 	fs.StringSliceVar(&o.Groups, "group", nil, "groups of --user (repeatable)")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace for manifests that name none")
+	fs.BoolVar(&o.VerifyImages, "verify-images", false, "verify image signatures against the ClusterImagePolicies (reads the registries)")
+	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "with --verify-images: allow, warn or deny images no ClusterImagePolicy matches")
 }
 
 func newCheckCommand() *cobra.Command {
@@ -65,6 +72,9 @@ Exit codes: 0 allowed (warnings printed), 1 denied (each reason printed), 2 bad 
 			}
 			if opts.Output != "" && opts.Output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", opts.Output)}
+			}
+			if err := validNoMatch(opts.NoMatchPolicy); err != nil {
+				return err
 			}
 			return runCheck(cmd.Context(), cmd.OutOrStdout(), opts, kube, cmd.Flags().Changed("kubeconfig") || cmd.Flags().Changed("context"))
 		},
@@ -102,10 +112,11 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 	if err != nil {
 		return usageError{err}
 	}
-	files := &admission.Objects{Namespaces: map[string]map[string]string{}, ConfigMaps: map[types.NamespacedName]*corev1.ConfigMap{}}
+	files := &admission.Objects{Namespaces: map[string]map[string]string{}, ConfigMaps: map[types.NamespacedName]*corev1.ConfigMap{},
+		Secrets: map[types.NamespacedName]*corev1.Secret{}}
 	var workloads []manifest.Object
 	for _, o := range objs {
-		if o.GetNamespace() == "" && o.GetKind() != "Namespace" && o.GetKind() != "DeployPolicy" {
+		if o.GetNamespace() == "" && o.GetKind() != "Namespace" && o.GetKind() != "DeployPolicy" && o.GetKind() != "ClusterImagePolicy" {
 			o.SetNamespace(opts.Namespace)
 		}
 		switch o.GetKind() {
@@ -123,6 +134,18 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 			files.ConfigMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = &cm
 		case "Namespace":
 			files.Namespaces[o.GetName()] = o.GetLabels()
+		case "ClusterImagePolicy":
+			var p policyv1beta1.ClusterImagePolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &p, true); err != nil {
+				return usageError{fmt.Errorf("%s: ClusterImagePolicy %s: %w", o.Source, o.GetName(), err)}
+			}
+			files.ImagePolicyList = append(files.ImagePolicyList, p)
+		case "Secret":
+			var sec corev1.Secret
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &sec); err != nil {
+				return usageError{fmt.Errorf("%s: Secret %s: %w", o.Source, o.GetName(), err)}
+			}
+			files.Secrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = &sec
 		default:
 			if workload.Supported(o.GetKind()) {
 				workloads = append(workloads, o)
@@ -152,6 +175,7 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 		scheme := runtime.NewScheme()
 		_ = corev1.AddToScheme(scheme)
 		_ = v1alpha1.AddToScheme(scheme)
+		_ = policyv1beta1.AddToScheme(scheme)
 		c, err := client.New(cfg, client.Options{Scheme: scheme})
 		if err != nil {
 			return err
@@ -159,7 +183,11 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 		reader = c
 		cluster = overlay{files: files, live: admission.ReaderCluster{Reader: c}}
 	}
-	gate := admission.NewGate(cluster, engine)
+	var gateOpts []admission.GateOption
+	if opts.VerifyImages {
+		gateOpts = append(gateOpts, admission.WithImageVerification(imagesig.New(imagesig.Options{}), opts.NoMatchPolicy))
+	}
+	gate := admission.NewGate(cluster, engine, gateOpts...)
 
 	var results []checkResult
 	denied := 0
@@ -260,9 +288,43 @@ func (o overlay) NamespaceLabels(ctx context.Context, name string) (map[string]s
 	return o.live.NamespaceLabels(ctx, name)
 }
 
+func (o overlay) ImagePolicies(ctx context.Context) ([]policyv1beta1.ClusterImagePolicy, error) {
+	live, err := o.live.ImagePolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]policyv1beta1.ClusterImagePolicy{}
+	for _, p := range live {
+		byName[p.Name] = p
+	}
+	for _, p := range o.files.ImagePolicyList {
+		byName[p.Name] = p
+	}
+	out := make([]policyv1beta1.ClusterImagePolicy, 0, len(byName))
+	for _, p := range byName {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (o overlay) Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	if s, err := o.files.Secret(ctx, namespace, name); err == nil {
+		return s, nil
+	}
+	return o.live.Secret(ctx, namespace, name)
+}
+
 func (o overlay) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
 	if cm, err := o.files.ConfigMap(ctx, namespace, name); err == nil {
 		return cm, nil
 	}
 	return o.live.ConfigMap(ctx, namespace, name)
+}
+
+func validNoMatch(p string) error {
+	switch p {
+	case "allow", "warn", "deny":
+		return nil
+	}
+	return usageError{fmt.Errorf("--no-match-policy %q: want allow, warn or deny", p)}
 }

@@ -23,6 +23,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"bollard.dev/bollard/webhook"
+	"bollard.dev/bollard/webhook/imagesig"
 )
 
 // webhookOptions are the flags of `bollard webhook`.
@@ -36,6 +37,8 @@ type webhookOptions struct {
 	RegisterURL     string
 	FailurePolicy   string
 	TimeoutSeconds  int32
+	VerifyImages    bool
+	NoMatchPolicy   string
 }
 
 func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
@@ -47,7 +50,9 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace, never checked")
 	fs.StringVar(&o.RegisterURL, "register-url", "", "development: register a ValidatingWebhookConfiguration pointing at this base URL (e.g. https://127.0.0.1:8443) and remove it on exit")
 	fs.StringVar(&o.FailurePolicy, "failure-policy", "Fail", "with --register-url: Fail or Ignore")
-	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "with --register-url: the webhook's timeoutSeconds")
+	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "the webhook's timeoutSeconds (with --register-url); decisions, registry calls included, stay inside it")
+	fs.BoolVar(&o.VerifyImages, "verify-images", true, "verify image signatures against the ClusterImagePolicies")
+	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "allow, warn or deny images no ClusterImagePolicy matches")
 }
 
 func envOr(key, def string) string {
@@ -72,6 +77,9 @@ Jobs and CronJobs with the DeployPolicies of the cluster and the Rego policies b
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.FailurePolicy != "Fail" && opts.FailurePolicy != "Ignore" {
 				return usageError{fmt.Errorf("--failure-policy %q: want Fail or Ignore", opts.FailurePolicy)}
+			}
+			if err := validNoMatch(opts.NoMatchPolicy); err != nil {
+				return err
 			}
 			if (opts.CertFile == "") != (opts.KeyFile == "") {
 				return usageError{errors.New("give both --tls-cert-file and --tls-key-file, or neither")}
@@ -114,8 +122,14 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		tlsConfig.GetCertificate, caBundle = self.GetCertificate, self.CABundle()
 	}
 
-	server, err := webhook.New(ctx, webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log,
-		DecisionTimeout: time.Duration(opts.TimeoutSeconds)*time.Second - 500*time.Millisecond})
+	decisionTimeout := time.Duration(opts.TimeoutSeconds)*time.Second - 500*time.Millisecond
+	wcfg := webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log, DecisionTimeout: decisionTimeout,
+		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy}
+	if opts.VerifyImages {
+		// Registry calls get most of the decision's time; a cached verdict needs none.
+		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4})
+	}
+	server, err := webhook.New(ctx, wcfg)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 )
 
@@ -18,6 +20,10 @@ type Cluster interface {
 	DeployPolicies(ctx context.Context) ([]v1alpha1.DeployPolicy, error)
 	NamespaceLabels(ctx context.Context, name string) (map[string]string, error)
 	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+	// ImagePolicies and Secret serve the signature gate: ClusterImagePolicies and the Secrets
+	// their key authorities name.
+	ImagePolicies(ctx context.Context) ([]policyv1beta1.ClusterImagePolicy, error)
+	Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
 }
 
 // ReaderCluster reads through a controller-runtime client.Reader: a live client for `bollard
@@ -53,11 +59,32 @@ func (c ReaderCluster) ConfigMap(ctx context.Context, namespace, name string) (*
 	return &cm, nil
 }
 
+func (c ReaderCluster) ImagePolicies(ctx context.Context) ([]policyv1beta1.ClusterImagePolicy, error) {
+	var list policyv1beta1.ClusterImagePolicyList
+	if err := c.Reader.List(ctx, &list); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil // the CRD is not installed: no image policies
+		}
+		return nil, fmt.Errorf("list ClusterImagePolicies: %w", err)
+	}
+	return list.Items, nil
+}
+
+func (c ReaderCluster) Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // Objects is a Cluster made of manifests, for offline checks: what `bollard check -f` reads.
 type Objects struct {
-	Policies   []v1alpha1.DeployPolicy
-	Namespaces map[string]map[string]string
-	ConfigMaps map[types.NamespacedName]*corev1.ConfigMap
+	Policies        []v1alpha1.DeployPolicy
+	ImagePolicyList []policyv1beta1.ClusterImagePolicy
+	Secrets         map[types.NamespacedName]*corev1.Secret
+	Namespaces      map[string]map[string]string
+	ConfigMaps      map[types.NamespacedName]*corev1.ConfigMap
 }
 
 func (o *Objects) DeployPolicies(context.Context) ([]v1alpha1.DeployPolicy, error) {
@@ -73,4 +100,15 @@ func (o *Objects) ConfigMap(_ context.Context, namespace, name string) (*corev1.
 		return cm, nil
 	}
 	return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
+}
+
+func (o *Objects) ImagePolicies(context.Context) ([]policyv1beta1.ClusterImagePolicy, error) {
+	return o.ImagePolicyList, nil
+}
+
+func (o *Objects) Secret(_ context.Context, namespace, name string) (*corev1.Secret, error) {
+	if s, ok := o.Secrets[types.NamespacedName{Namespace: namespace, Name: name}]; ok {
+		return s, nil
+	}
+	return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
 }

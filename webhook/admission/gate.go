@@ -63,9 +63,13 @@ type Gate struct {
 	cluster Cluster
 	engine  atomic.Pointer[Engine]
 
-	// compiled freeze windows and parsed flag documents, keyed by resourceVersion
-	windows  sync.Map // policy name → compiledWindows
-	flagDocs sync.Map // namespace/name/key → parsedFlags
+	// compiled freeze windows, parsed flag documents and image policies, keyed by resourceVersion
+	windows       sync.Map // policy name → compiledWindows
+	flagDocs      sync.Map // namespace/name/key → parsedFlags
+	imagePolicies sync.Map // ClusterImagePolicy name → compiledImagePolicy
+
+	images  ImageVerifier // nil: no signature gate
+	noMatch string        // allow, warn or deny: images no ClusterImagePolicy matches
 }
 
 type compiledWindows struct {
@@ -81,8 +85,11 @@ type parsedFlags struct {
 }
 
 // NewGate returns a gate over cluster that decides with engine.
-func NewGate(cluster Cluster, engine *Engine) *Gate {
-	g := &Gate{cluster: cluster}
+func NewGate(cluster Cluster, engine *Engine, opts ...GateOption) *Gate {
+	g := &Gate{cluster: cluster, noMatch: "allow"}
+	for _, o := range opts {
+		o(g)
+	}
 	g.engine.Store(engine)
 	return g
 }
@@ -149,6 +156,7 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 		Operation: req.Operation, Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(),
 		User: req.User, Labels: orEmpty(obj.GetLabels()), Annotations: orEmpty(obj.GetAnnotations()),
 		Risky:  RiskyInput{Changes: []RiskyChange{}},
+		Images: ImagesInput{NoMatchPolicy: g.noMatch, Checks: []ImageCheck{}, Unmatched: []ImageRef{}},
 		Errors: []string{},
 	}
 	// kubectl's copy of the whole object: large, and not something a policy should read.
@@ -203,6 +211,9 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 		riskyInput(in, old, cur, applying)
 	}
 	g.schemaInput(ctx, in, cur, applying)
+	if err := g.imagesInput(ctx, in, old, cur); err != nil {
+		return nil, nil, err
+	}
 	return in, frozenBy, nil
 }
 

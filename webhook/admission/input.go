@@ -19,6 +19,7 @@ type Input struct {
 	Flags      FlagsInput      `json:"flags"`
 	Risky      RiskyInput      `json:"risky"`
 	Schema     *SchemaInput    `json:"schema,omitempty"`
+	Images     ImagesInput     `json:"images"`
 	// Errors deny: a malformed annotation, an unreadable flag or schema source. Fail closed.
 	Errors []string `json:"errors"`
 }
@@ -124,6 +125,8 @@ func (in *Input) document() map[string]any {
 		"flags":      map[string]any{"mismatches": list(in.Flags.Mismatches, FlagMismatch.doc), "freezeSwitches": list(in.Flags.FreezeSwitches, FreezeSwitch.doc)},
 		"risky":      map[string]any{"changes": list(in.Risky.Changes, RiskyChange.doc), "approval": in.Risky.Approval, "approvalReused": in.Risky.ApprovalReused},
 		"errors":     in.Errors,
+		"images": map[string]any{"checked": in.Images.Checked, "noMatchPolicy": in.Images.NoMatchPolicy,
+			"checks": list(in.Images.Checks, ImageCheck.doc), "unmatched": list(in.Images.Unmatched, ImageRef.doc)},
 	}
 	if in.Schema != nil {
 		s := in.Schema
@@ -159,3 +162,10 @@ func (s FreezeSwitch) doc() map[string]any {
 func (c RiskyChange) doc() map[string]any {
 	return map[string]any{"class": c.Class, "path": c.Path, "detail": c.Detail, "action": c.Action}
 }
+
+func (c ImageCheck) doc() map[string]any {
+	return map[string]any{"path": c.Path, "image": c.Image, "digest": c.Digest, "policy": c.Policy, "mode": c.Mode,
+		"verified": c.Verified, "key": c.Key, "reason": c.Reason}
+}
+
+func (r ImageRef) doc() map[string]any { return map[string]any{"path": r.Path, "image": r.Image} }

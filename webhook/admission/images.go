@@ -1,0 +1,136 @@
+package admission
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"bollard.dev/bollard/api/policy/v1beta1"
+	"bollard.dev/bollard/webhook/imagesig"
+	"bollard.dev/bollard/webhook/workload"
+)
+
+// ImageVerifier verifies one image against keys (imagesig.Verifier: cached, deduplicated).
+type ImageVerifier interface {
+	Verify(ctx context.Context, image string, keys []imagesig.Key) imagesig.Verdict
+}
+
+// GateOption configures a Gate.
+type GateOption func(*Gate)
+
+// WithImageVerification turns on the signature gate: images that a ClusterImagePolicy matches
+// must verify; noMatch (allow, warn or deny) says what happens to images no policy matches.
+func WithImageVerification(v ImageVerifier, noMatch string) GateOption {
+	return func(g *Gate) { g.images, g.noMatch = v, noMatch }
+}
+
+// ImagesInput is what the signature gate found.
+type ImagesInput struct {
+	// Checked is false when nothing was verified: image verification is off, or an UPDATE left
+	// every image as it was.
+	Checked       bool         `json:"checked"`
+	NoMatchPolicy string       `json:"noMatchPolicy"`
+	Checks        []ImageCheck `json:"checks"`
+	Unmatched     []ImageRef   `json:"unmatched"`
+}
+
+// ImageCheck is one image against one ClusterImagePolicy that matches it.
+type ImageCheck struct {
+	Path     string `json:"path"`
+	Image    string `json:"image"`
+	Digest   string `json:"digest"`
+	Policy   string `json:"policy"`
+	Mode     string `json:"mode"`
+	Verified bool   `json:"verified"`
+	Key      string `json:"key"`
+	Reason   string `json:"reason"`
+}
+
+// ImageRef is an image no policy matches.
+type ImageRef struct {
+	Path  string `json:"path"`
+	Image string `json:"image"`
+}
+
+type compiledImagePolicy struct {
+	resourceVersion string
+	policy          *imagesig.Policy
+}
+
+func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Workload) error {
+	in.Images = ImagesInput{NoMatchPolicy: g.noMatch, Checks: []ImageCheck{}, Unmatched: []ImageRef{}}
+	if g.images == nil || (old != nil && slices.Equal(imageList(old), imageList(cur))) {
+		return nil
+	}
+	in.Images.Checked = true
+	cips, err := g.cluster.ImagePolicies(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(cips, func(i, j int) bool { return cips[i].Name < cips[j].Name })
+	policies := make([]*imagesig.Policy, len(cips))
+	for i := range cips {
+		policies[i] = g.compileImagePolicy(ctx, &cips[i])
+	}
+	var keys [][]imagesig.Key // keys[i] verifies Checks[i]
+	for _, c := range cur.Containers() {
+		matched := false
+		for _, p := range policies {
+			if !p.Matches(c.Image) {
+				continue
+			}
+			matched = true
+			in.Images.Checks = append(in.Images.Checks, ImageCheck{Path: c.Path + ".image", Image: c.Image, Policy: p.Name, Mode: p.Mode, Reason: p.Problem})
+			keys = append(keys, p.Keys)
+		}
+		if !matched {
+			in.Images.Unmatched = append(in.Images.Unmatched, ImageRef{Path: c.Path + ".image", Image: c.Image})
+		}
+	}
+	// In parallel: the verifier shares the work of equal images and key sets, and answers cached
+	// digests without a registry request.
+	var wg sync.WaitGroup
+	for i := range in.Images.Checks {
+		check := &in.Images.Checks[i]
+		if check.Reason != "" {
+			continue // the policy cannot be evaluated; its problem is the reason
+		}
+		wg.Go(func() {
+			v := g.images.Verify(ctx, check.Image, keys[i])
+			check.Digest, check.Verified, check.Key, check.Reason = v.Digest, v.Verified, v.Key, v.Reason
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+func imageList(w *workload.Workload) []string {
+	var out []string
+	for _, c := range w.Containers() {
+		out = append(out, c.Path+"="+c.Image)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (g *Gate) compileImagePolicy(ctx context.Context, cip *v1beta1.ClusterImagePolicy) *imagesig.Policy {
+	usesSecrets := false
+	for _, a := range cip.Spec.Authorities {
+		usesSecrets = usesSecrets || (a.Key != nil && a.Key.SecretRef != nil)
+	}
+	// A key in a Secret can change without the policy changing: those policies are compiled per
+	// request (parsing a PEM takes microseconds).
+	if cip.ResourceVersion != "" && !usesSecrets {
+		if c, ok := g.imagePolicies.Load(cip.Name); ok && c.(compiledImagePolicy).resourceVersion == cip.ResourceVersion {
+			return c.(compiledImagePolicy).policy
+		}
+	}
+	p := imagesig.Compile(cip, func(ns, name string) (*corev1.Secret, error) { return g.cluster.Secret(ctx, ns, name) })
+	if cip.ResourceVersion != "" && !usesSecrets {
+		g.imagePolicies.Store(cip.Name, compiledImagePolicy{resourceVersion: cip.ResourceVersion, policy: p})
+	}
+	return p
+}
