@@ -110,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if _, err := c.GetInformer(ctx, obj); err != nil {
 			// Without policy-controller's CRD there are no image policies; the gate lists none.
 			if _, isCIP := obj.(*policyv1beta1.ClusterImagePolicy); isCIP && meta.IsNoMatchError(err) {
-				cfg.Log.Info("ClusterImagePolicy CRD not installed: no image policies")
+				cfg.Log.Info("ClusterImagePolicy CRD not installed: no image policies (restart the webhook after installing it)")
+				view.noImagePolicies = true
 				continue
 			}
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/webhook/admission"
 )
 
@@ -30,6 +31,15 @@ type cluster struct {
 	// namespace is bollard's own: the only one key Secrets are read from (as policy-controller
 	// reads them only from its system namespace), so the webhook needs no cluster-wide Secret access.
 	namespace string
+	// noImagePolicies is set when the ClusterImagePolicy CRD was absent at start.
+	noImagePolicies bool
+}
+
+func (c *cluster) ImagePolicies(ctx context.Context) ([]policyv1beta1.ClusterImagePolicy, error) {
+	if c.noImagePolicies {
+		return nil, nil
+	}
+	return c.ReaderCluster.ImagePolicies(ctx)
 }
 
 func (c *cluster) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {

@@ -35,10 +35,17 @@ import (
 // test server (for /metrics).
 func startGate(t *testing.T, env *kubetest.Env, ns, policyConfigMap string) *httptest.Server {
 	t.Helper()
+	return startGateWith(t, env, ns, webhook.Config{PolicyConfigMap: policyConfigMap})
+}
+
+// startGateWith is startGate with a Config (REST and Log are filled in).
+func startGateWith(t *testing.T, env *kubetest.Env, ns string, cfg webhook.Config) *httptest.Server {
+	t.Helper()
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	server, err := webhook.New(ctx, webhook.Config{REST: env.Config, PolicyConfigMap: policyConfigMap, Log: testr.New(t)})
+	cfg.REST, cfg.Log = env.Config, testr.New(t)
+	server, err := webhook.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,9 +61,6 @@ func (c ReaderCluster) ConfigMap(ctx context.Context, namespace, name string) (*
 func (c ReaderCluster) ImagePolicies(ctx context.Context) ([]policyv1beta1.ClusterImagePolicy, error) {
 	var list policyv1beta1.ClusterImagePolicyList
 	if err := c.Reader.List(ctx, &list); err != nil {
-		if meta.IsNoMatchError(err) {
-			return nil, nil // the CRD is not installed: no image policies
-		}
 		return nil, fmt.Errorf("list ClusterImagePolicies: %w", err)
 	}
 	return list.Items, nil
