@@ -1,7 +1,13 @@
 package webhook
 
 import (
+	"context"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/imagesig"
 )
 
 // metrics are the webhook's Prometheus metrics, registered on a registry of its own.
@@ -11,6 +17,7 @@ type metrics struct {
 	decisions  *prometheus.CounterVec
 	breakGlass *prometheus.CounterVec
 	policyErrs prometheus.Counter
+	images     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -33,8 +40,34 @@ func newMetrics() *metrics {
 			Name: "bollard_policy_compile_errors_total",
 			Help: "User policy modules rejected because they did not compile; the previous policy set stays.",
 		}),
+		images: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bollard_image_verifications_total",
+			Help: "Image verifications by outcome (verified, not_verified, registry_error) and cache (hit, miss).",
+		}, []string{"outcome", "cache"}),
 	}
-	m.registry.MustRegister(m.duration, m.decisions, m.breakGlass, m.policyErrs,
+	m.registry.MustRegister(m.duration, m.decisions, m.breakGlass, m.policyErrs, m.images,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// meteredVerifier counts what the signature gate's verifier answers.
+type meteredVerifier struct {
+	admission.ImageVerifier
+	counts *prometheus.CounterVec
+}
+
+func (m meteredVerifier) Verify(ctx context.Context, image string, keys []imagesig.Key) imagesig.Verdict {
+	v := m.ImageVerifier.Verify(ctx, image, keys)
+	outcome, cache := "not_verified", "miss"
+	switch {
+	case v.Verified:
+		outcome = "verified"
+	case strings.Contains(v.Reason, "registry unreachable"):
+		outcome = "registry_error"
+	}
+	if v.Cached {
+		cache = "hit"
+	}
+	m.counts.WithLabelValues(outcome, cache).Inc()
+	return v
 }

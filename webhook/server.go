@@ -92,15 +92,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.DecisionTimeout = 8 * time.Second
 	}
 	configMaps := newConfigMapWatches(ctx, cs)
+	m := newMetrics()
 	var gateOpts []admission.GateOption
 	if cfg.Images != nil {
-		gateOpts = append(gateOpts, admission.WithImageVerification(cfg.Images, cfg.NoMatchPolicy))
+		gateOpts = append(gateOpts, admission.WithImageVerification(meteredVerifier{ImageVerifier: cfg.Images, counts: m.images}, cfg.NoMatchPolicy))
 	}
 	view := &cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps, secrets: newSecretWatches(ctx, cs), namespace: cfg.Namespace}
 	s := &Server{
 		gate:     admission.NewGate(view, engine, gateOpts...),
 		events:   cs,
-		metrics:  newMetrics(),
+		metrics:  m,
 		log:      cfg.Log,
 		timeout:  cfg.DecisionTimeout,
 		policyCM: cfg.PolicyConfigMap,

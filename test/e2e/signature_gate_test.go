@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestSignatureGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cip) })
-	startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "allow"})
+	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "allow"})
 	env.Eventually(t, 30*time.Second, "the gate to see the ClusterImagePolicy", func(ctx context.Context) (bool, error) {
 		err := env.Client.Create(ctx, deployment(ns, unsigned.String(), 1), client.DryRunAll)
 		if err != nil && strings.Contains(err.Error(), "ClusterImagePolicy "+cip.Name) {
@@ -93,6 +94,22 @@ func TestSignatureGate(t *testing.T) {
 		d.Name = "late"
 		if err := env.Client.Create(ctx, d); err == nil || !strings.Contains(err.Error(), "registry unreachable") {
 			t.Errorf("err = %v, want a denial saying registry unreachable", err)
+		}
+	})
+	t.Run("verifications are counted in /metrics", func(t *testing.T) {
+		resp, err := gate.Client().Get(gate.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{`bollard_image_verifications_total{cache="miss",outcome="verified"}`,
+			`bollard_image_verifications_total{cache="hit",outcome="verified"}`,
+			`bollard_image_verifications_total{cache="miss",outcome="registry_error"}`,
+			`bollard_image_verifications_total{cache="miss",outcome="not_verified"}`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	})
 	t.Run("images no policy matches follow the no-match policy (allow)", func(t *testing.T) {
