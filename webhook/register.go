@@ -46,3 +46,16 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 		AdmissionReviewVersions: []string{"v1"},
 	}
 }
+
+// MutatingWebhook is the digest-pinning entry at url, with the same scope as ValidatingWebhook.
+// It runs before the validating call; reinvocation lets it see images other mutating webhooks set.
+func MutatingWebhook(url string, caBundle []byte, ownNamespace string, timeoutSeconds int32) admissionregistrationv1.MutatingWebhook {
+	v := ValidatingWebhook(url, caBundle, ownNamespace, admissionregistrationv1.Ignore, timeoutSeconds)
+	reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
+	return admissionregistrationv1.MutatingWebhook{
+		Name: "pin.bollard.dev", ClientConfig: v.ClientConfig, Rules: v.Rules, NamespaceSelector: v.NamespaceSelector,
+		// Ignore: a failed pin must not block a deploy; the validating webhook still decides.
+		FailurePolicy: v.FailurePolicy, SideEffects: v.SideEffects, TimeoutSeconds: v.TimeoutSeconds,
+		AdmissionReviewVersions: v.AdmissionReviewVersions, ReinvocationPolicy: &reinvoke,
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,7 @@ func (s *Server) Gate() *admission.Gate { return s.gate }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/validate", s.validate)
+	mux.HandleFunc("/mutate", s.mutate)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
@@ -226,6 +228,59 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		s.metrics.decisions.WithLabelValues(verdict).Inc()
 	}
 	s.metrics.duration.WithLabelValues(verdict).Observe(time.Since(start).Seconds())
+}
+
+// mutate pins images given by tag to the digest that was verified. It never denies: the
+// validating call decides; a failure here only means no pin.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	review, req, err := DecodeReview(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	pins, err := s.pins(ctx, req)
+	if err != nil {
+		s.log.Error(err, "cannot pin digests", "kind", review.Request.Kind.Kind, "namespace", review.Request.Namespace, "name", review.Request.Name)
+	}
+	if len(pins) > 0 {
+		var ops []map[string]string
+		for ptr, image := range pins {
+			ops = append(ops, map[string]string{"op": "replace", "path": ptr, "value": image})
+		}
+		sort.Slice(ops, func(i, j int) bool { return ops[i]["path"] < ops[j]["path"] })
+		patch, _ := json.Marshal(ops)
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = patch, &pt
+	}
+	review.Request, review.Response = nil, resp
+	out, err := json.Marshal(review)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+func (s *Server) pins(ctx context.Context, req admission.Request) (pins map[string]string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pins, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return s.gate.Pins(ctx, req)
 }
 
 func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, req admission.Request) (resp *admissionv1.AdmissionResponse, verdict string) {

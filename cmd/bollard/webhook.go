@@ -39,6 +39,7 @@ type webhookOptions struct {
 	TimeoutSeconds  int32
 	VerifyImages    bool
 	NoMatchPolicy   string
+	PinDigests      bool
 }
 
 func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
@@ -53,6 +54,7 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "the webhook's timeoutSeconds (with --register-url); decisions, registry calls included, stay inside it")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "verify image signatures against the ClusterImagePolicies")
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "allow, warn or deny images no ClusterImagePolicy matches")
+	fs.BoolVar(&o.PinDigests, "pin-digests", false, "with --register-url: also register the mutating webhook (/mutate) that pins verified tags to their digests")
 }
 
 func envOr(key, def string) string {
@@ -174,6 +176,22 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 				log.Error(err, "remove webhook registration")
 			}
 		}()
+		if opts.PinDigests {
+			mutating := webhook.MutatingWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/mutate", caBundle, opts.Namespace, opts.TimeoutSeconds)
+			api := cs.AdmissionregistrationV1().MutatingWebhookConfigurations()
+			cfg := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: registeredName}, Webhooks: []admissionregistrationv1.MutatingWebhook{mutating}}
+			_ = api.Delete(ctx, registeredName, metav1.DeleteOptions{})
+			if _, err := api.Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("register mutating webhook: %w", err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := api.Delete(ctx, registeredName, metav1.DeleteOptions{}); err != nil {
+					log.Error(err, "remove mutating webhook registration")
+				}
+			}()
+		}
 	}
 
 	select {

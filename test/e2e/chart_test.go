@@ -62,7 +62,7 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 			t.Errorf("the API server refuses %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret", "ValidatingWebhookConfiguration"} {
+	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
 		if kinds[k] != 1 {
 			t.Errorf("chart renders %d %s, want 1 (all kinds: %v)", kinds[k], k, kinds)
 		}

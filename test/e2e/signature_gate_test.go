@@ -96,6 +96,25 @@ func TestSignatureGate(t *testing.T) {
 			t.Errorf("err = %v, want a denial saying registry unreachable", err)
 		}
 	})
+	t.Run("the mutating endpoint pins a verified tag to its digest", func(t *testing.T) {
+		mutating := webhook.MutatingWebhook(gate.URL+"/mutate", kubetest.CABundle(gate), "", 10)
+		mutating.NamespaceSelector = nil
+		env.RegisterMutatingWebhook(t, ns, mutating)
+		d := deployment(ns, reg.Host+"/shop/web:v1", 1)
+		d.Name = "pinned"
+		if err := env.Client.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := d.Spec.Template.Spec.Containers[0].Image, reg.Host+"/shop/web:v1@"+v1.DigestStr(); got != want {
+			t.Errorf("stored image %s, want %s", got, want)
+		}
+		// An unsigned tag is not pinned; the validating webhook still rejects it.
+		u := deployment(ns, reg.Host+"/shop/web:v3", 1)
+		u.Name = "unpinned"
+		if err := env.Client.Create(ctx, u); err == nil || !strings.Contains(err.Error(), "no signatures found") {
+			t.Errorf("unsigned with the mutating webhook on: %v", err)
+		}
+	})
 	t.Run("verifications are counted in /metrics", func(t *testing.T) {
 		resp, err := gate.Client().Get(gate.URL + "/metrics")
 		if err != nil {

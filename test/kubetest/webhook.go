@@ -142,3 +142,49 @@ func configMapCreate() admissionregistrationv1.RuleWithOperations {
 		},
 	}
 }
+
+// RegisterMutatingWebhook is RegisterValidatingWebhook for mutating webhooks (the marker is a
+// mutating webhook of the same configuration, which denies just the same).
+func (e *Env) RegisterMutatingWebhook(t testing.TB, namespace string, hooks ...admissionregistrationv1.MutatingWebhook) {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("%s-m%d", namespace, webhookSeq.Add(1))
+	none := admissionregistrationv1.SideEffectClassNone
+	fail := admissionregistrationv1.Fail
+	timeout := int32(5)
+	for i := range hooks {
+		if hooks[i].NamespaceSelector == nil {
+			hooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}}
+		}
+	}
+	url := marker().URL + "/marker"
+	hooks = append(hooks, admissionregistrationv1.MutatingWebhook{
+		Name:                    "marker.kubetest.bollard.dev",
+		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: CABundle(marker())},
+		Rules:                   []admissionregistrationv1.RuleWithOperations{configMapCreate()},
+		ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{markerLabel: name}},
+		NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}},
+		SideEffects:             &none,
+		FailurePolicy:           &fail,
+		TimeoutSeconds:          &timeout,
+		AdmissionReviewVersions: []string{"v1"},
+	})
+	api := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: name}, Webhooks: hooks}
+	if _, err := api.Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("register mutating webhook configuration %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete mutating webhook configuration %s: %v", name, err)
+			return
+		}
+		e.Eventually(t, 30*time.Second, "mutating webhook configuration "+name+" to be unloaded", func(ctx context.Context) (bool, error) {
+			denied, err := e.markerDenied(ctx, namespace, name)
+			return !denied, err
+		})
+	})
+	e.Eventually(t, 30*time.Second, "the API server to call mutating webhook configuration "+name, func(ctx context.Context) (bool, error) {
+		return e.markerDenied(ctx, namespace, name)
+	})
+}

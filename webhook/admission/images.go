@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -133,4 +134,46 @@ func (g *Gate) compileImagePolicy(ctx context.Context, cip *v1beta1.ClusterImage
 		g.imagePolicies.Store(cip.Name, compiledImagePolicy{resourceVersion: cip.ResourceVersion, policy: p})
 	}
 	return p
+}
+
+// Pins returns, for each image given by tag that a ClusterImagePolicy matched and that verified,
+// the reference pinned to the verified digest ("repo:tag@sha256:…"), keyed by JSON pointer: what
+// the mutating endpoint writes so that what runs is what was verified. Requests the gate would
+// not check get no pins.
+func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error) {
+	if g.images == nil || exempt(req) != "" || req.Object == nil {
+		return nil, nil
+	}
+	cur, err := workload.FromObject(req.Object)
+	if err != nil {
+		return nil, nil // the validating call reports it
+	}
+	cips, err := g.cluster.ImagePolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pins := map[string]string{}
+	for _, f := range cur.ImageFields() {
+		if strings.Contains(f.Image, "@") {
+			continue
+		}
+		verified, checked := true, false
+		for i := range cips {
+			p := g.compileImagePolicy(ctx, &cips[i])
+			if !p.Matches(f.Image) {
+				continue
+			}
+			checked = true
+			v := g.images.Verify(ctx, f.Image, p.Keys)
+			if p.Problem != "" || !v.Verified {
+				verified = false
+				break
+			}
+			pins[f.Pointer] = f.Image + "@" + v.Digest
+		}
+		if !checked || !verified {
+			delete(pins, f.Pointer)
+		}
+	}
+	return pins, nil
 }

@@ -128,6 +128,28 @@ func (w *Workload) Containers() []Container {
 	return out
 }
 
+// ImageField is where one container's image sits in the object, as a JSON pointer for a patch.
+type ImageField struct {
+	Pointer string // "/spec/template/spec/containers/0/image"
+	Image   string
+}
+
+// ImageFields lists the images of init, regular and ephemeral containers with their JSON pointers.
+func (w *Workload) ImageFields() []ImageField {
+	base := "/" + strings.ReplaceAll(w.SpecPath, ".", "/")
+	var out []ImageField
+	for i, c := range w.Spec.InitContainers {
+		out = append(out, ImageField{Pointer: fmt.Sprintf("%s/initContainers/%d/image", base, i), Image: c.Image})
+	}
+	for i, c := range w.Spec.Containers {
+		out = append(out, ImageField{Pointer: fmt.Sprintf("%s/containers/%d/image", base, i), Image: c.Image})
+	}
+	for i, c := range w.Spec.EphemeralContainers {
+		out = append(out, ImageField{Pointer: fmt.Sprintf("%s/ephemeralContainers/%d/image", base, i), Image: c.Image})
+	}
+	return out
+}
+
 // Container is a container with its path in the object.
 type Container struct {
 	corev1.Container

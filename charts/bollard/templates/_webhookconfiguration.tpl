@@ -39,4 +39,46 @@ webhooks:
     - key: bollard.dev/ignore
       operator: NotIn
       values: ["true"]
+{{- if $.Values.webhook.pinDigests }}
+---
+# Keep in step with webhook.MutatingWebhook (Go). It runs before the validating webhook and never
+# denies (failurePolicy Ignore): a verified tag is pinned to its digest, so what runs is what was verified.
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: {{ $.Release.Name }}-pin
+  labels:
+    {{- include "bollard.labels" $ | nindent 4 }}
+  {{- if eq $.Values.certs.mode "cert-manager" }}
+  annotations:
+    cert-manager.io/inject-ca-from: {{ $.Release.Namespace }}/{{ include "bollard.webhook.fullname" $ }}
+  {{- end }}
+webhooks:
+- name: pin.bollard.dev
+  admissionReviewVersions: ["v1"]
+  sideEffects: NoneOnDryRun
+  failurePolicy: Ignore
+  reinvocationPolicy: IfNeeded
+  timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+  clientConfig:
+    service:
+      name: {{ include "bollard.webhook.fullname" $ }}
+      namespace: {{ $.Release.Namespace }}
+      path: /mutate
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+  - {operations: [CREATE, UPDATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}
+  - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments, statefulsets, daemonsets, replicasets]}
+  - {operations: [CREATE, UPDATE], apiGroups: [batch], apiVersions: [v1], resources: [jobs, cronjobs]}
+  namespaceSelector:
+    matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ concat (list "kube-system" "kube-node-lease" $.Release.Namespace) $.Values.excludedNamespaces | toJson }}
+    - key: bollard.dev/ignore
+      operator: NotIn
+      values: ["true"]
+{{- end }}
 {{- end -}}
