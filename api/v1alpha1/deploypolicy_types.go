@@ -183,7 +183,3 @@ type DeployPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []DeployPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&DeployPolicy{}, &DeployPolicyList{})
-}

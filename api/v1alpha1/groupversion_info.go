@@ -4,8 +4,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -13,7 +14,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "bollard.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the types of this group and version to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
@@ -33,3 +34,9 @@ const (
 	// LabelEnvironment names a workload's (or its namespace's) environment: staging, production, …
 	LabelEnvironment = "bollard.dev/environment"
 )
+
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &DeployPolicy{}, &DeployPolicyList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

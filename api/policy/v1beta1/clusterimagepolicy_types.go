@@ -95,7 +95,3 @@ type ClusterImagePolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ClusterImagePolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ClusterImagePolicy{}, &ClusterImagePolicyList{})
-}
