@@ -197,33 +197,12 @@ func (s *Server) Handler() http.Handler {
 // failure to decide is a denial that says so (fail closed), never a panic.
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		http.Error(w, "Content-Type must be application/json, got "+ct, http.StatusUnsupportedMediaType)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
-	if err != nil {
-		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	review, req, err := DecodeReview(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	review, req, ok := readReview(w, r)
+	if !ok {
 		return
 	}
 	resp, verdict := s.decide(r.Context(), review.Request, req)
-	review.Request, review.Response = nil, resp
-	out, err := json.Marshal(review)
-	if err != nil {
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	writeReview(w, review, resp)
 	if !req.DryRun {
 		s.metrics.decisions.WithLabelValues(verdict).Inc()
 	}
@@ -233,18 +212,8 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 // mutate pins images given by tag to the digest that was verified. It never denies: the
 // validating call decides; a failure here only means no pin.
 func (s *Server) mutate(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
-	if err != nil {
-		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	review, req, err := DecodeReview(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	review, req, ok := readReview(w, r)
+	if !ok {
 		return
 	}
 	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
@@ -264,6 +233,35 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request) {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
 	}
+	writeReview(w, review, resp)
+}
+
+// readReview reads and decodes the AdmissionReview of a request; on failure it has answered
+// (405, 415 or 400 with what is wrong) and returns false.
+func readReview(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionReview, admission.Request, bool) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
+		return nil, admission.Request{}, false
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		http.Error(w, "Content-Type must be application/json, got "+ct, http.StatusUnsupportedMediaType)
+		return nil, admission.Request{}, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReviewBytes))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return nil, admission.Request{}, false
+	}
+	review, req, err := DecodeReview(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, admission.Request{}, false
+	}
+	return review, req, true
+}
+
+// writeReview answers with the review carrying resp instead of the request.
+func writeReview(w http.ResponseWriter, review *admissionv1.AdmissionReview, resp *admissionv1.AdmissionResponse) {
 	review.Request, review.Response = nil, resp
 	out, err := json.Marshal(review)
 	if err != nil {

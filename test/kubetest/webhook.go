@@ -71,38 +71,77 @@ func CABundle(s *httptest.Server) []byte {
 // webhooks. The configuration is removed when the test ends.
 func (e *Env) RegisterValidatingWebhook(t testing.TB, namespace string, hooks ...admissionregistrationv1.ValidatingWebhook) {
 	t.Helper()
-	ctx := context.Background()
 	name := fmt.Sprintf("%s-%d", namespace, webhookSeq.Add(1))
+	for i := range hooks {
+		if hooks[i].NamespaceSelector == nil {
+			hooks[i].NamespaceSelector = inNamespace(namespace)
+		}
+	}
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks:   append(hooks, markerHook(name, namespace)),
+	}
+	api := e.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	if _, err := api.Create(context.Background(), cfg, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("register webhook configuration %s: %v", name, err)
+	}
+	e.awaitRegistration(t, namespace, name, func(ctx context.Context) error { return api.Delete(ctx, name, metav1.DeleteOptions{}) })
+}
+
+// RegisterMutatingWebhook is RegisterValidatingWebhook for mutating webhooks (the marker is a
+// mutating webhook of the same configuration, which denies just the same).
+func (e *Env) RegisterMutatingWebhook(t testing.TB, namespace string, hooks ...admissionregistrationv1.MutatingWebhook) {
+	t.Helper()
+	name := fmt.Sprintf("%s-m%d", namespace, webhookSeq.Add(1))
+	for i := range hooks {
+		if hooks[i].NamespaceSelector == nil {
+			hooks[i].NamespaceSelector = inNamespace(namespace)
+		}
+	}
+	m := markerHook(name, namespace)
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: append(hooks, admissionregistrationv1.MutatingWebhook{Name: m.Name, ClientConfig: m.ClientConfig, Rules: m.Rules,
+			ObjectSelector: m.ObjectSelector, NamespaceSelector: m.NamespaceSelector, SideEffects: m.SideEffects,
+			FailurePolicy: m.FailurePolicy, TimeoutSeconds: m.TimeoutSeconds, AdmissionReviewVersions: m.AdmissionReviewVersions}),
+	}
+	api := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if _, err := api.Create(context.Background(), cfg, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("register mutating webhook configuration %s: %v", name, err)
+	}
+	e.awaitRegistration(t, namespace, name, func(ctx context.Context) error { return api.Delete(ctx, name, metav1.DeleteOptions{}) })
+}
+
+func inNamespace(namespace string) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}}
+}
+
+// markerHook is the marker webhook of configuration name: it matches only ConfigMaps labelled
+// with the configuration's name, in namespace, and the marker server denies them.
+func markerHook(name, namespace string) admissionregistrationv1.ValidatingWebhook {
 	none := admissionregistrationv1.SideEffectClassNone
 	fail := admissionregistrationv1.Fail
 	timeout := int32(5)
-	for i := range hooks {
-		if hooks[i].NamespaceSelector == nil {
-			hooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}}
-		}
-	}
 	url := marker().URL + "/marker"
-	hooks = append(hooks, admissionregistrationv1.ValidatingWebhook{
+	return admissionregistrationv1.ValidatingWebhook{
 		Name:                    "marker.kubetest.bollard.dev",
 		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: CABundle(marker())},
 		Rules:                   []admissionregistrationv1.RuleWithOperations{configMapCreate()},
 		ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{markerLabel: name}},
-		NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}},
+		NamespaceSelector:       inNamespace(namespace),
 		SideEffects:             &none,
 		FailurePolicy:           &fail,
 		TimeoutSeconds:          &timeout,
 		AdmissionReviewVersions: []string{"v1"},
-	})
-	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks:   hooks,
 	}
-	api := e.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if _, err := api.Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("register webhook configuration %s: %v", name, err)
-	}
+}
+
+// awaitRegistration waits until the API server calls configuration name, and at the end of the
+// test deletes it and waits until the API server no longer does.
+func (e *Env) awaitRegistration(t testing.TB, namespace, name string, del func(context.Context) error) {
+	t.Helper()
 	t.Cleanup(func() {
-		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		if err := del(context.Background()); err != nil {
 			t.Errorf("delete webhook configuration %s: %v", name, err)
 			return
 		}
@@ -141,50 +180,4 @@ func configMapCreate() admissionregistrationv1.RuleWithOperations {
 			Resources:   []string{"configmaps"},
 		},
 	}
-}
-
-// RegisterMutatingWebhook is RegisterValidatingWebhook for mutating webhooks (the marker is a
-// mutating webhook of the same configuration, which denies just the same).
-func (e *Env) RegisterMutatingWebhook(t testing.TB, namespace string, hooks ...admissionregistrationv1.MutatingWebhook) {
-	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("%s-m%d", namespace, webhookSeq.Add(1))
-	none := admissionregistrationv1.SideEffectClassNone
-	fail := admissionregistrationv1.Fail
-	timeout := int32(5)
-	for i := range hooks {
-		if hooks[i].NamespaceSelector == nil {
-			hooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}}
-		}
-	}
-	url := marker().URL + "/marker"
-	hooks = append(hooks, admissionregistrationv1.MutatingWebhook{
-		Name:                    "marker.kubetest.bollard.dev",
-		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: CABundle(marker())},
-		Rules:                   []admissionregistrationv1.RuleWithOperations{configMapCreate()},
-		ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{markerLabel: name}},
-		NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: namespace}},
-		SideEffects:             &none,
-		FailurePolicy:           &fail,
-		TimeoutSeconds:          &timeout,
-		AdmissionReviewVersions: []string{"v1"},
-	})
-	api := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: name}, Webhooks: hooks}
-	if _, err := api.Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("register mutating webhook configuration %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-			t.Errorf("delete mutating webhook configuration %s: %v", name, err)
-			return
-		}
-		e.Eventually(t, 30*time.Second, "mutating webhook configuration "+name+" to be unloaded", func(ctx context.Context) (bool, error) {
-			denied, err := e.markerDenied(ctx, namespace, name)
-			return !denied, err
-		})
-	})
-	e.Eventually(t, 30*time.Second, "the API server to call mutating webhook configuration "+name, func(ctx context.Context) (bool, error) {
-		return e.markerDenied(ctx, namespace, name)
-	})
 }
