@@ -64,7 +64,9 @@ spec:
     - {class: ScaleToZero, action: deny}
 YAML
 kubectl -n "$ns" create rolebinding sre-edit --clusterrole=edit --group=sre >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The first free port from 18443 (nothing answers on it).
+port=18443
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --register-url "https://127.0.0.1:$port" \
   --namespace bollard-system >/tmp/bollard-demo-webhook.log 2>&1 &
 webhook=$!
