@@ -64,9 +64,9 @@ type Gate struct {
 	engine  atomic.Pointer[Engine]
 
 	// compiled freeze windows, parsed flag documents and image policies, keyed by resourceVersion
-	windows       sync.Map // policy name → compiledWindows
-	flagDocs      sync.Map // namespace/name/key → parsedFlags
-	imagePolicies sync.Map // ClusterImagePolicy name → compiledImagePolicy
+	windows    sync.Map // policy name → compiledWindows
+	flagDocs   sync.Map // namespace/name/key → parsedFlags
+	imageCache sync.Map // ClusterImagePolicy name → compiledImagePolicy
 
 	images  ImageVerifier // nil: no signature gate
 	noMatch string        // allow, warn or deny: images no ClusterImagePolicy matches

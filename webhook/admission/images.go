@@ -67,14 +67,9 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 		return nil
 	}
 	in.Images.Checked = true
-	cips, err := g.cluster.ImagePolicies(ctx)
+	policies, err := g.imagePolicies(ctx)
 	if err != nil {
 		return err
-	}
-	sort.Slice(cips, func(i, j int) bool { return cips[i].Name < cips[j].Name })
-	policies := make([]*imagesig.Policy, len(cips))
-	for i := range cips {
-		policies[i] = g.compileImagePolicy(ctx, &cips[i])
 	}
 	var keys [][]imagesig.Key // keys[i] verifies Checks[i]
 	for _, c := range cur.Containers() {
@@ -117,6 +112,21 @@ func imageList(w *workload.Workload) []string {
 	return out
 }
 
+// imagePolicies returns the cluster's ClusterImagePolicies compiled, sorted by name. The list the
+// Cluster returns may be shared (Objects), so it is not sorted in place.
+func (g *Gate) imagePolicies(ctx context.Context) ([]*imagesig.Policy, error) {
+	cips, err := g.cluster.ImagePolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	policies := make([]*imagesig.Policy, len(cips))
+	for i := range cips {
+		policies[i] = g.compileImagePolicy(ctx, &cips[i])
+	}
+	sort.Slice(policies, func(i, j int) bool { return policies[i].Name < policies[j].Name })
+	return policies, nil
+}
+
 func (g *Gate) compileImagePolicy(ctx context.Context, cip *v1beta1.ClusterImagePolicy) *imagesig.Policy {
 	usesSecrets := false
 	for _, a := range cip.Spec.Authorities {
@@ -125,13 +135,13 @@ func (g *Gate) compileImagePolicy(ctx context.Context, cip *v1beta1.ClusterImage
 	// A key in a Secret can change without the policy changing: those policies are compiled per
 	// request (parsing a PEM takes microseconds).
 	if cip.ResourceVersion != "" && !usesSecrets {
-		if c, ok := g.imagePolicies.Load(cip.Name); ok && c.(compiledImagePolicy).resourceVersion == cip.ResourceVersion {
+		if c, ok := g.imageCache.Load(cip.Name); ok && c.(compiledImagePolicy).resourceVersion == cip.ResourceVersion {
 			return c.(compiledImagePolicy).policy
 		}
 	}
 	p := imagesig.Compile(cip, func(ns, name string) (*corev1.Secret, error) { return g.cluster.Secret(ctx, ns, name) })
 	if cip.ResourceVersion != "" && !usesSecrets {
-		g.imagePolicies.Store(cip.Name, compiledImagePolicy{resourceVersion: cip.ResourceVersion, policy: p})
+		g.imageCache.Store(cip.Name, compiledImagePolicy{resourceVersion: cip.ResourceVersion, policy: p})
 	}
 	return p
 }
@@ -148,7 +158,7 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 	if err != nil {
 		return nil, nil // the validating call reports it
 	}
-	cips, err := g.cluster.ImagePolicies(ctx)
+	policies, err := g.imagePolicies(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +168,17 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 			continue
 		}
 		verified, checked := true, false
-		for i := range cips {
-			p := g.compileImagePolicy(ctx, &cips[i])
+		for _, p := range policies {
 			if !p.Matches(f.Image) {
 				continue
 			}
 			checked = true
+			if p.Problem != "" {
+				verified = false
+				break
+			}
 			v := g.images.Verify(ctx, f.Image, p.Keys)
-			if p.Problem != "" || !v.Verified {
+			if !v.Verified {
 				verified = false
 				break
 			}
