@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"bollard.dev/bollard/api"
 	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/webhook/admission"
@@ -55,33 +56,22 @@ type Config struct {
 
 // Server decides AdmissionReviews.
 type Server struct {
-	gate     *admission.Gate
-	events   kubernetes.Interface
-	metrics  *metrics
-	log      logr.Logger
-	timeout  time.Duration
-	ready    atomic.Bool
-	policyCM string
+	gate    *admission.Gate
+	events  kubernetes.Interface
+	metrics *metrics
+	log     logr.Logger
+	timeout time.Duration
+	ready   atomic.Bool
 }
 
 // New builds a server whose gate reads the cluster through watches started on ctx; it is ready
 // once they have synced (and the user's policy modules, if any, compiled).
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := policyv1beta1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
 	cs, err := kubernetes.NewForConfig(cfg.REST)
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New(cfg.REST, cache.Options{Scheme: scheme})
+	c, err := cache.New(cfg.REST, cache.Options{Scheme: api.NewScheme()})
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +90,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	view := &cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps, secrets: newSecretWatches(ctx, cs), namespace: cfg.Namespace}
 	s := &Server{
-		gate:     admission.NewGate(view, engine, gateOpts...),
-		events:   cs,
-		metrics:  m,
-		log:      cfg.Log,
-		timeout:  cfg.DecisionTimeout,
-		policyCM: cfg.PolicyConfigMap,
+		gate:    admission.NewGate(view, engine, gateOpts...),
+		events:  cs,
+		metrics: m,
+		log:     cfg.Log,
+		timeout: cfg.DecisionTimeout,
 	}
 	// Informers for the kinds the gate lists, before the cache starts.
 	for _, obj := range []client.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}, &policyv1beta1.ClusterImagePolicy{}} {
@@ -142,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // watchPolicies compiles the Rego modules of a ConfigMap now and on every change. A version that
 // does not compile is rejected — logged, counted, reported as an Event on the ConfigMap — and the
 // working policy set stays.
-func (s *Server) watchPolicies(ctx context.Context, watches *configMapWatches, ref string) error {
+func (s *Server) watchPolicies(ctx context.Context, watches *objectWatches, ref string) error {
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok {
 		return fmt.Errorf("policy ConfigMap %q: want namespace/name", ref)

@@ -26,8 +26,8 @@ const maxWatchedConfigMaps = 512
 // ConfigMap nor calls the API server on the hot path.
 type cluster struct {
 	admission.ReaderCluster
-	configMaps *configMapWatches
-	secrets    *configMapWatches
+	configMaps *objectWatches
+	secrets    *objectWatches
 	// namespace is bollard's own: the only one key Secrets are read from (as policy-controller
 	// reads them only from its system namespace), so the webhook needs no cluster-wide Secret access.
 	namespace string
@@ -61,35 +61,35 @@ func (c *cluster) Secret(ctx context.Context, namespace, name string) (*corev1.S
 	return obj.(*corev1.Secret), nil
 }
 
-// configMapWatches (and, with resource "secrets", the key Secrets) watch single objects.
-type configMapWatches struct {
+// objectWatches watch single objects of one resource (configmaps or secrets), each by name.
+type objectWatches struct {
 	ctx      context.Context // lives as long as the server
 	client   kubernetes.Interface
 	resource string // configmaps or secrets
 	newObj   func() runtime.Object
 
 	mu      sync.Mutex
-	watches map[types.NamespacedName]*configMapWatch
+	watches map[types.NamespacedName]*objectWatch
 }
 
-type configMapWatch struct {
+type objectWatch struct {
 	store      cache.Store
 	controller cache.Controller
 }
 
-func newConfigMapWatches(ctx context.Context, cs kubernetes.Interface) *configMapWatches {
-	return &configMapWatches{ctx: ctx, client: cs, resource: "configmaps", newObj: func() runtime.Object { return &corev1.ConfigMap{} },
-		watches: map[types.NamespacedName]*configMapWatch{}}
+func newConfigMapWatches(ctx context.Context, cs kubernetes.Interface) *objectWatches {
+	return &objectWatches{ctx: ctx, client: cs, resource: "configmaps", newObj: func() runtime.Object { return &corev1.ConfigMap{} },
+		watches: map[types.NamespacedName]*objectWatch{}}
 }
 
-func newSecretWatches(ctx context.Context, cs kubernetes.Interface) *configMapWatches {
-	return &configMapWatches{ctx: ctx, client: cs, resource: "secrets", newObj: func() runtime.Object { return &corev1.Secret{} },
-		watches: map[types.NamespacedName]*configMapWatch{}}
+func newSecretWatches(ctx context.Context, cs kubernetes.Interface) *objectWatches {
+	return &objectWatches{ctx: ctx, client: cs, resource: "secrets", newObj: func() runtime.Object { return &corev1.Secret{} },
+		watches: map[types.NamespacedName]*objectWatch{}}
 }
 
 // get returns the ConfigMap from its watch, starting the watch (and waiting for its first list)
 // if needed. onChange, when given for a new watch, is called with every version of the object.
-func (w *configMapWatches) get(ctx context.Context, namespace, name string, onChange func(runtime.Object)) (runtime.Object, error) {
+func (w *objectWatches) get(ctx context.Context, namespace, name string, onChange func(runtime.Object)) (runtime.Object, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	w.mu.Lock()
 	watch, ok := w.watches[key]
@@ -105,7 +105,7 @@ func (w *configMapWatches) get(ctx context.Context, namespace, name string, onCh
 			handler.UpdateFunc = func(_, obj any) { onChange(obj.(runtime.Object)) }
 		}
 		store, controller := cache.NewInformerWithOptions(cache.InformerOptions{ListerWatcher: lw, ObjectType: w.newObj(), Handler: handler})
-		watch = &configMapWatch{store: store, controller: controller}
+		watch = &objectWatch{store: store, controller: controller}
 		w.watches[key] = watch
 		go controller.RunWithContext(w.ctx)
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"bollard.dev/bollard/api"
 	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/manifest"
@@ -172,11 +173,7 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 		if err != nil {
 			return err
 		}
-		scheme := runtime.NewScheme()
-		_ = corev1.AddToScheme(scheme)
-		_ = v1alpha1.AddToScheme(scheme)
-		_ = policyv1beta1.AddToScheme(scheme)
-		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		c, err := client.New(cfg, client.Options{Scheme: api.NewScheme()})
 		if err != nil {
 			return err
 		}
