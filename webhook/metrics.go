@@ -57,8 +57,8 @@ type meteredVerifier struct {
 	counts *prometheus.CounterVec
 }
 
-func (m meteredVerifier) Verify(ctx context.Context, image string, keys []imagesig.Key) imagesig.Verdict {
-	v := m.ImageVerifier.Verify(ctx, image, keys)
+func (m meteredVerifier) Verify(ctx context.Context, image string, authorities []imagesig.Authority) imagesig.Verdict {
+	v := m.ImageVerifier.Verify(ctx, image, authorities)
 	outcome, cache := "not_verified", "miss"
 	switch {
 	case v.Verified:

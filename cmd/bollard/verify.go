@@ -4,25 +4,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"bollard.dev/bollard/api/policy/v1beta1"
+	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/webhook/imagesig"
 )
 
 // verifyOptions are the flags of `bollard verify`.
 type verifyOptions struct {
-	Keys    []string
-	Output  string
-	Timeout time.Duration
+	Keys     []string
+	Policies []string
+	Output   string
+	Timeout  time.Duration
 }
 
 func (o *verifyOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Keys, "key", nil, "cosign public key (PEM file, repeatable): any one signature by them verifies")
+	fs.StringSliceVar(&o.Policies, "policy", nil, "ClusterImagePolicy file or folder (repeatable): every policy matching IMAGE must be satisfied, as in the webhook")
 	fs.StringVarP(&o.Output, "output", "o", "", "output format: json")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound on the registry calls")
 }
@@ -32,61 +41,149 @@ type notVerifiedError struct{ reason string }
 
 func (e notVerifiedError) Error() string { return "not verified: " + e.reason }
 
+// verifyResult is one verdict, and the policy it was against (empty with --key).
+type verifyResult struct {
+	Policy string `json:"policy,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	imagesig.Verdict
+}
+
 func newVerifyCommand() *cobra.Command {
 	var opts verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify IMAGE --key PUBKEY [--key …] [-o json]",
-		Short: "Verify that an image's digest carries a cosign signature by one of the keys",
-		Long: `Resolve IMAGE to its digest (a tag is looked up once) and verify the cosign signatures
-attached to that digest with the given public keys, offline: no transparency log is consulted.
+		Use:   "verify IMAGE (--key PUBKEY… | --policy FILE…) [-o json]",
+		Short: "Verify that an image's digest is signed (and attested) as keys or ClusterImagePolicies require",
+		Long: `Resolve IMAGE to its digest (a tag is looked up once) and verify what is attached to that
+digest, offline (no transparency log is consulted): with --key, a cosign signature by one of the
+keys; with --policy, every ClusterImagePolicy (policy.sigstore.dev/v1beta1) whose globs match the
+image — key or keyless authorities, attestations and their policies — as the webhook decides it.
+Policies in warn mode report but do not fail. Key and CA Secrets are not read: inline them (data).
 
-Exit codes: 0 verified (one line with the digest), 1 not verified (the reason), 2 usage error.`,
+Exit codes: 0 verified (one line per verdict with the digest), 1 not verified (the reason), 2 usage error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errors.New("give exactly one IMAGE")}
 			}
-			if len(opts.Keys) == 0 {
-				return usageError{errors.New("give at least one --key")}
+			if len(opts.Keys) == 0 && len(opts.Policies) == 0 {
+				return usageError{errors.New("give at least one --key or --policy")}
 			}
 			if opts.Output != "" && opts.Output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", opts.Output)}
 			}
-			var keys []imagesig.Key
-			for _, path := range opts.Keys {
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return usageError{err}
-				}
-				k, err := imagesig.ParseKey(filepath.Base(path), data)
-				if err != nil {
-					return usageError{err}
-				}
-				keys = append(keys, k)
-			}
+			image := args[0]
 			v := imagesig.New(imagesig.Options{Timeout: opts.Timeout})
-			verdict := v.Verify(cmd.Context(), args[0], keys)
-			out := cmd.OutOrStdout()
-			if opts.Output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(verdict); err != nil {
-					return err
+			var results []verifyResult
+			if len(opts.Keys) > 0 {
+				var keys []imagesig.Authority
+				for _, path := range opts.Keys {
+					data, err := os.ReadFile(path)
+					if err != nil {
+						return usageError{err}
+					}
+					k, err := imagesig.ParseKey(filepath.Base(path), data)
+					if err != nil {
+						return usageError{err}
+					}
+					keys = append(keys, k)
 				}
-			} else if verdict.Verified {
-				fmt.Fprintf(out, "verified %s (%s) signed by key %s\n", verdict.Image, verdict.Digest, verdict.Key)
-			} else {
-				digest := verdict.Digest
-				if digest == "" {
-					digest = "digest unknown"
+				results = append(results, verifyResult{Verdict: v.Verify(cmd.Context(), image, keys)})
+			}
+			if len(opts.Policies) > 0 {
+				policies, err := loadImagePolicies(opts.Policies)
+				if err != nil {
+					return usageError{err}
 				}
-				fmt.Fprintf(out, "NOT verified %s (%s): %s\n", verdict.Image, digest, verdict.Reason)
+				matched := false
+				for _, p := range policies {
+					if !p.Matches(image) {
+						continue
+					}
+					matched = true
+					r := verifyResult{Policy: p.Name, Mode: p.Mode, Verdict: imagesig.Verdict{Image: image, Reason: p.Problem}}
+					if p.Problem == "" {
+						r.Verdict = v.Verify(cmd.Context(), image, p.Authorities)
+					}
+					results = append(results, r)
+				}
+				if !matched {
+					results = append(results, verifyResult{Verdict: imagesig.Verdict{Image: image, Reason: "matches no ClusterImagePolicy in " + strings.Join(opts.Policies, ", ")}})
+				}
 			}
-			if !verdict.Verified {
-				return notVerifiedError{verdict.Reason}
-			}
-			return nil
+			return printVerdicts(cmd.OutOrStdout(), opts.Output, results)
 		},
 	}
 	opts.BindFlags(cmd.Flags())
 	return cmd
+}
+
+// loadImagePolicies reads and compiles the ClusterImagePolicies in paths; other kinds are an error.
+func loadImagePolicies(paths []string) ([]*imagesig.Policy, error) {
+	objs, err := manifest.Load(paths...)
+	if err != nil {
+		return nil, err
+	}
+	noSecrets := func(ns, name string) (*corev1.Secret, error) {
+		return nil, fmt.Errorf("bollard verify does not read Secrets: inline the PEM with data")
+	}
+	var out []*imagesig.Policy
+	for _, o := range objs {
+		if o.GroupVersionKind() != v1beta1.GroupVersion.WithKind("ClusterImagePolicy") {
+			return nil, fmt.Errorf("%s: %s is not a ClusterImagePolicy (policy.sigstore.dev/v1beta1)", o.Source, o.GroupVersionKind().Kind)
+		}
+		var cip v1beta1.ClusterImagePolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &cip, true); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Source, err)
+		}
+		out = append(out, imagesig.Compile(&cip, noSecrets))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no ClusterImagePolicy in %s", strings.Join(paths, ", "))
+	}
+	return out, nil
+}
+
+// printVerdicts writes one line per verdict (or JSON) and fails when an enforced one did not verify.
+func printVerdicts(out io.Writer, format string, results []verifyResult) error {
+	var failed []string
+	for _, r := range results {
+		if !r.Verified && r.Mode != "warn" {
+			failed = append(failed, r.Reason)
+		}
+	}
+	if format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if len(results) == 1 && results[0].Policy == "" {
+			if err := enc.Encode(results[0]); err != nil {
+				return err
+			}
+		} else if err := enc.Encode(results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			digest := r.Digest
+			if digest == "" {
+				digest = "digest unknown"
+			}
+			by := ""
+			if r.Policy != "" {
+				by = " (ClusterImagePolicy " + r.Policy + ")"
+			}
+			switch {
+			case r.Verified && len(r.Attestations) > 0:
+				fmt.Fprintf(out, "verified %s (%s) attested %s by %s%s\n", r.Image, digest, strings.Join(r.Attestations, ", "), r.Authority, by)
+			case r.Verified:
+				fmt.Fprintf(out, "verified %s (%s) signed by %s%s\n", r.Image, digest, r.Authority, by)
+			case r.Mode == "warn":
+				fmt.Fprintf(out, "WARNING %s (%s)%s, warn mode: %s\n", r.Image, digest, by, r.Reason)
+			default:
+				fmt.Fprintf(out, "NOT verified %s (%s)%s: %s\n", r.Image, digest, by, r.Reason)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return notVerifiedError{strings.Join(failed, "; ")}
+	}
+	return nil
 }

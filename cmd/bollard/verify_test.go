@@ -24,6 +24,26 @@ func TestVerifyCommand(t *testing.T) {
 	signed := reg.Push(t, "shop/web:v1")
 	release.Sign(t, signed)
 	unsigned := reg.Push(t, "shop/web:v2")
+	policy := filepath.Join(dir, "shop.yaml")
+	indented := "        " + strings.ReplaceAll(strings.TrimSpace(string(release.PublicPEM)), "\n", "\n        ")
+	if err := os.WriteFile(policy, []byte(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: shop
+spec:
+  images:
+  - glob: "`+reg.Host+`/shop/**"
+  authorities:
+  - name: release
+    key:
+      data: |
+`+indented+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notAPolicy := filepath.Join(dir, "cm.yaml")
+	if err := os.WriteFile(notAPolicy, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -32,10 +52,16 @@ func TestVerifyCommand(t *testing.T) {
 		want string
 	}{
 		{"signed by tag", []string{"verify", reg.Host + "/shop/web:v1", "--key", releaseKey}, 0,
-			"verified " + reg.Host + "/shop/web:v1 (" + signed.DigestStr() + ") signed by key release.pub"},
+			"verified " + reg.Host + "/shop/web:v1 (" + signed.DigestStr() + ") signed by release.pub"},
 		{"wrong key", []string{"verify", signed.String(), "--key", otherKey}, 1, "signature does not match key other.pub"},
 		{"unsigned", []string{"verify", unsigned.String(), "--key", releaseKey, "--key", otherKey}, 1,
 			"NOT verified " + unsigned.String() + " (" + unsigned.DigestStr() + "): no signatures found"},
+		{"policy file", []string{"verify", reg.Host + "/shop/web:v1", "--policy", policy}, 0,
+			"verified " + reg.Host + "/shop/web:v1 (" + signed.DigestStr() + ") signed by release (ClusterImagePolicy shop)"},
+		{"policy file, unsigned", []string{"verify", unsigned.String(), "--policy", policy}, 1,
+			"NOT verified " + unsigned.String() + " (" + unsigned.DigestStr() + ") (ClusterImagePolicy shop): no signatures found"},
+		{"image no policy matches", []string{"verify", "registry.example/tool:v1", "--policy", policy}, 1, "matches no ClusterImagePolicy"},
+		{"not a ClusterImagePolicy", []string{"verify", signed.String(), "--policy", notAPolicy}, 2, ""},
 		{"no key", []string{"verify", signed.String()}, 2, ""},
 		{"no image", []string{"verify", "--key", releaseKey}, 2, ""},
 		{"bad key file", []string{"verify", signed.String(), "--key", filepath.Join(dir, "missing.pub")}, 2, ""},
@@ -57,11 +83,11 @@ func TestVerifyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v struct {
-		Verified bool
-		Digest   string
-		Key      string
+		Verified  bool
+		Digest    string
+		Authority string
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.Verified || v.Digest != signed.DigestStr() || v.Key != "release.pub" {
+	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.Verified || v.Digest != signed.DigestStr() || v.Authority != "release.pub" {
 		t.Errorf("-o json: %v %+v\n%s", err, v, out)
 	}
 }

@@ -5,7 +5,7 @@ import data.bollard.images
 check(extra) := object.union({
 	"path": "spec.template.spec.containers[web].image", "image": "registry.local/shop/web:v1",
 	"digest": "sha256:abc", "policy": "shop-signed", "mode": "enforce", "verified": false,
-	"key": "", "reason": "no signatures found",
+	"authority": "", "reason": "no signatures found",
 }, extra)
 
 test_unsigned_denied_naming_image_digest_policy_and_reason if {
@@ -18,7 +18,7 @@ test_digest_not_repeated_when_the_image_names_it if {
 }
 
 test_verified_allowed if {
-	inp := {"images": {"checks": [check({"verified": true, "key": "release", "reason": ""})], "unmatched": [], "noMatchPolicy": "allow"}}
+	inp := {"images": {"checks": [check({"verified": true, "authority": "release", "reason": ""})], "unmatched": [], "noMatchPolicy": "allow"}}
 	count(images.deny) == 0 with input as inp
 	count(images.warn) == 0 with input as inp
 }

@@ -14,9 +14,9 @@ import (
 	"bollard.dev/bollard/webhook/workload"
 )
 
-// ImageVerifier verifies one image against keys (imagesig.Verifier: cached, deduplicated).
+// ImageVerifier verifies one image against authorities (imagesig.Verifier: cached, deduplicated).
 type ImageVerifier interface {
-	Verify(ctx context.Context, image string, keys []imagesig.Key) imagesig.Verdict
+	Verify(ctx context.Context, image string, authorities []imagesig.Authority) imagesig.Verdict
 }
 
 // GateOption configures a Gate.
@@ -40,14 +40,14 @@ type ImagesInput struct {
 
 // ImageCheck is one image against one ClusterImagePolicy that matches it.
 type ImageCheck struct {
-	Path     string `json:"path"`
-	Image    string `json:"image"`
-	Digest   string `json:"digest"`
-	Policy   string `json:"policy"`
-	Mode     string `json:"mode"`
-	Verified bool   `json:"verified"`
-	Key      string `json:"key"`
-	Reason   string `json:"reason"`
+	Path      string `json:"path"`
+	Image     string `json:"image"`
+	Digest    string `json:"digest"`
+	Policy    string `json:"policy"`
+	Mode      string `json:"mode"`
+	Verified  bool   `json:"verified"`
+	Authority string `json:"authority"`
+	Reason    string `json:"reason"`
 }
 
 // ImageRef is an image no policy matches.
@@ -71,7 +71,7 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 	if err != nil {
 		return err
 	}
-	var keys [][]imagesig.Key // keys[i] verifies Checks[i]
+	var authorities [][]imagesig.Authority // authorities[i] verify Checks[i]
 	for _, c := range cur.Containers() {
 		matched := false
 		for _, p := range policies {
@@ -80,7 +80,7 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 			}
 			matched = true
 			in.Images.Checks = append(in.Images.Checks, ImageCheck{Path: c.Path + ".image", Image: c.Image, Policy: p.Name, Mode: p.Mode, Reason: p.Problem})
-			keys = append(keys, p.Keys)
+			authorities = append(authorities, p.Authorities)
 		}
 		if !matched {
 			in.Images.Unmatched = append(in.Images.Unmatched, ImageRef{Path: c.Path + ".image", Image: c.Image})
@@ -95,8 +95,8 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 			continue // the policy cannot be evaluated; its problem is the reason
 		}
 		wg.Go(func() {
-			v := g.images.Verify(ctx, check.Image, keys[i])
-			check.Digest, check.Verified, check.Key, check.Reason = v.Digest, v.Verified, v.Key, v.Reason
+			v := g.images.Verify(ctx, check.Image, authorities[i])
+			check.Digest, check.Verified, check.Authority, check.Reason = v.Digest, v.Verified, v.Authority, v.Reason
 		})
 	}
 	wg.Wait()
@@ -130,7 +130,7 @@ func (g *Gate) imagePolicies(ctx context.Context) ([]*imagesig.Policy, error) {
 func (g *Gate) compileImagePolicy(ctx context.Context, cip *v1beta1.ClusterImagePolicy) *imagesig.Policy {
 	usesSecrets := false
 	for _, a := range cip.Spec.Authorities {
-		usesSecrets = usesSecrets || (a.Key != nil && a.Key.SecretRef != nil)
+		usesSecrets = usesSecrets || (a.Key != nil && a.Key.SecretRef != nil) || (a.Keyless != nil && a.Keyless.CACert != nil && a.Keyless.CACert.SecretRef != nil)
 	}
 	// A key in a Secret can change without the policy changing: those policies are compiled per
 	// request (parsing a PEM takes microseconds).
@@ -177,7 +177,7 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 				verified = false
 				break
 			}
-			v := g.images.Verify(ctx, f.Image, p.Keys)
+			v := g.images.Verify(ctx, f.Image, p.Authorities)
 			if !v.Verified {
 				verified = false
 				break

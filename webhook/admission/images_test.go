@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -22,9 +21,9 @@ type countingVerifier struct {
 	calls atomic.Int64
 }
 
-func (c *countingVerifier) Verify(ctx context.Context, image string, keys []imagesig.Key) imagesig.Verdict {
+func (c *countingVerifier) Verify(ctx context.Context, image string, authorities []imagesig.Authority) imagesig.Verdict {
 	c.calls.Add(1)
-	return c.Verifier.Verify(ctx, image, keys)
+	return c.Verifier.Verify(ctx, image, authorities)
 }
 
 func TestImageGate(t *testing.T) {
@@ -55,7 +54,7 @@ func TestImageGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := reg.Requests.Load()
-	imagesig.New(imagesig.Options{}).Verify(context.Background(), signed.String(), []imagesig.Key{k})
+	imagesig.New(imagesig.Options{}).Verify(context.Background(), signed.String(), []imagesig.Authority{k})
 	one := reg.Requests.Load() - before
 	cases := []struct {
 		name     string
@@ -82,9 +81,9 @@ func TestImageGate(t *testing.T) {
 		{name: "unmatched image with no-match deny", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)}, noMatch: "deny",
 			req:     Request{Operation: "CREATE", Now: now, Object: deployment("dev", withImages(reg.Host+"/other/tool:v1"))},
 			allowed: false, reason: "matches no ClusterImagePolicy, and images without a policy are denied", calls: 0},
-		{name: "unsupported authority fails closed, visibly", policies: []v1beta1.ClusterImagePolicy{policy("keyless", "", v1beta1.Authority{Name: "fulcio", Keyless: &runtime.RawExtension{Raw: []byte(`{}`)}})},
+		{name: "unsupported authority fails closed, visibly", policies: []v1beta1.ClusterImagePolicy{policy("keyless", "", v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{TrustRootRef: "public-good"}})},
 			req:     Request{Operation: "CREATE", Now: now, Object: deployment("dev", withImages(signed.String()))},
-			allowed: false, reason: "fulcio uses keyless", calls: 0},
+			allowed: false, reason: "fulcio: keyless trustRootRef is not supported", calls: 0},
 		{name: "an update that keeps the images is not re-verified", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)},
 			req: Request{Operation: "UPDATE", Now: now, OldObject: deployment("dev", withImages(unsigned.String())),
 				Object: deployment("dev", withImages(unsigned.String()), func(d *appsv1.Deployment) { d.Labels = map[string]string{"x": "y"} })},

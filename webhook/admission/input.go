@@ -165,7 +165,7 @@ func (c RiskyChange) doc() map[string]any {
 
 func (c ImageCheck) doc() map[string]any {
 	return map[string]any{"path": c.Path, "image": c.Image, "digest": c.Digest, "policy": c.Policy, "mode": c.Mode,
-		"verified": c.Verified, "key": c.Key, "reason": c.Reason}
+		"verified": c.Verified, "authority": c.Authority, "reason": c.Reason}
 }
 
 func (r ImageRef) doc() map[string]any { return map[string]any{"path": r.Path, "image": r.Image} }

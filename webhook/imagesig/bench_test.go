@@ -10,7 +10,7 @@ import (
 func BenchmarkVerifyCold(b *testing.B) {
 	reg := newRegistry(b)
 	release := newSigner(b)
-	keys := []Key{release.key(b, "release")}
+	keys := []Authority{release.key(b, "release")}
 	d := reg.Push(b, "shop/web:v1")
 	release.Sign(b, d)
 	before := reg.Requests.Load()
@@ -26,7 +26,7 @@ func BenchmarkVerifyCold(b *testing.B) {
 func BenchmarkVerifyWarm(b *testing.B) {
 	reg := newRegistry(b)
 	release := newSigner(b)
-	keys := []Key{release.key(b, "release")}
+	keys := []Authority{release.key(b, "release")}
 	d := reg.Push(b, "shop/web:v1")
 	release.Sign(b, d)
 	v := New(Options{})

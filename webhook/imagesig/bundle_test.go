@@ -10,7 +10,7 @@ import (
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
-func bundleKey(t *testing.T, s imagesigtest.BundleSigner, keyName string) Key {
+func bundleKey(t *testing.T, s imagesigtest.BundleSigner, keyName string) Authority {
 	t.Helper()
 	k, err := ParseKey(keyName, s.PublicPEM)
 	if err != nil {
@@ -33,13 +33,13 @@ func TestBundleFormat(t *testing.T) {
 			signed := reg.Push(t, "shop/web:v1")
 			release.Sign(t, signed)
 			attestedOnly := reg.Push(t, "shop/web:v2")
-			release.Attest(t, attestedOnly, "https://slsa.dev/provenance/v1")
+			release.Attest(t, attestedOnly, "https://slsa.dev/provenance/v1", "{}")
 			wrongKey := reg.Push(t, "shop/web:v3")
 			other.Sign(t, wrongKey)
 			ctx := context.Background()
-			keys := []Key{bundleKey(t, release, "release")}
+			keys := []Authority{bundleKey(t, release, "release")}
 
-			if got := New(Options{}).Verify(ctx, reg.Host+"/shop/web:v1", keys); !got.Verified || got.Format != "bundle" || got.Key != "release" || got.Digest != signed.DigestStr() {
+			if got := New(Options{}).Verify(ctx, reg.Host+"/shop/web:v1", keys); !got.Verified || got.Format != "bundle" || got.Authority != "release" || got.Digest != signed.DigestStr() {
 				t.Errorf("signed: %+v", got)
 			}
 			if got := New(Options{}).Verify(ctx, attestedOnly.String(), keys); got.Verified || got.Reason != "no signatures found" {
@@ -59,10 +59,10 @@ func TestBothFormatsOnOneImage(t *testing.T) {
 	classic.Sign(t, d)
 	bundled.Sign(t, d)
 	ctx := context.Background()
-	if got := New(Options{}).Verify(ctx, d.String(), []Key{bundleKey(t, bundled, "v3")}); !got.Verified || got.Format != "bundle" {
+	if got := New(Options{}).Verify(ctx, d.String(), []Authority{bundleKey(t, bundled, "v3")}); !got.Verified || got.Format != "bundle" {
 		t.Errorf("bundle key with a classic signature present: %+v", got)
 	}
-	if got := New(Options{}).Verify(ctx, d.String(), []Key{classic.key(t, "v2")}); !got.Verified || got.Format != "classic" {
+	if got := New(Options{}).Verify(ctx, d.String(), []Authority{classic.key(t, "v2")}); !got.Verified || got.Format != "classic" {
 		t.Errorf("classic key with a bundle present: %+v", got)
 	}
 }

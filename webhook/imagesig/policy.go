@@ -15,9 +15,9 @@ import (
 type Policy struct {
 	Name string
 	// Mode is enforce or warn.
-	Mode  string
-	Keys  []Key
-	globs []*regexp.Regexp
+	Mode        string
+	Authorities []Authority
+	globs       []*regexp.Regexp
 	// Problem, when set, says why the policy cannot be evaluated (an unsupported authority, a key
 	// that does not parse): images it matches fail with this reason.
 	Problem string
@@ -50,50 +50,100 @@ func Compile(cip *v1beta1.ClusterImagePolicy, secrets SecretReader) *Policy {
 		if label == "" {
 			label = fmt.Sprintf("authority-%d", i)
 		}
-		switch {
-		case a.Keyless != nil || a.Static != nil || a.Attestations != nil || a.CTLog != nil || a.RFC3161Timestamp != nil || a.Sources != nil:
-			problems = append(problems, label+" uses keyless, static, attestations, ctlog, rfc3161timestamp or source, which bollard does not support yet")
-		case a.Key == nil:
-			problems = append(problems, label+" has no key")
-		case a.Key.KMS != "":
-			problems = append(problems, label+" uses a KMS key, which bollard does not support yet")
-		default:
-			k, err := keyOf(label, a.Key, secrets)
-			if err != nil {
-				problems = append(problems, err.Error())
-				continue
-			}
-			p.Keys = append(p.Keys, k)
+		auth, err := compileAuthority(label, a, secrets)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
 		}
+		p.Authorities = append(p.Authorities, auth)
 	}
 	if cip.Spec.Policy != nil || cip.Spec.Match != nil {
 		problems = append(problems, "spec.policy and spec.match are not supported by bollard yet")
 	}
-	if len(p.Keys) == 0 && len(problems) == 0 {
+	if len(p.Authorities) == 0 && len(problems) == 0 {
 		problems = append(problems, "no authorities")
 	}
 	p.Problem = strings.Join(problems, "; ")
 	return p
 }
 
-func keyOf(label string, ref *v1beta1.KeyRef, secrets SecretReader) (Key, error) {
+func compileAuthority(label string, a v1beta1.Authority, secrets SecretReader) (Authority, error) {
+	var auth Authority
+	var err error
+	switch {
+	case a.Static != nil || a.CTLog != nil || a.RFC3161Timestamp != nil || a.Sources != nil:
+		return auth, fmt.Errorf("%s uses static, ctlog, rfc3161timestamp or source, which bollard does not support yet", label)
+	case a.Key != nil && a.Keyless != nil:
+		return auth, fmt.Errorf("%s has both key and keyless: give one", label)
+	case a.Key != nil:
+		if a.Key.KMS != "" {
+			return auth, fmt.Errorf("%s uses a KMS key, which bollard does not support yet", label)
+		}
+		pem, err := pemOf(label, "key", a.Key, secrets)
+		if err != nil {
+			return auth, err
+		}
+		if auth, err = ParseKey(label, pem); err != nil {
+			return auth, err
+		}
+	case a.Keyless != nil:
+		k := a.Keyless
+		if k.TrustRootRef != "" {
+			return auth, fmt.Errorf("%s: keyless trustRootRef is not supported by bollard yet: give the CA chain in ca-cert", label)
+		}
+		if k.CACert == nil {
+			return auth, fmt.Errorf("%s: keyless needs ca-cert (the private CA's chain): the public Sigstore is not used", label)
+		}
+		pem, err := pemOf(label, "ca-cert", k.CACert, secrets)
+		if err != nil {
+			return auth, err
+		}
+		ids := make([]Identity, len(k.Identities))
+		for i, id := range k.Identities {
+			ids[i] = Identity{Issuer: id.Issuer, Subject: id.Subject, IssuerRegExp: id.IssuerRegExp, SubjectRegExp: id.SubjectRegExp}
+		}
+		if auth, err = NewKeyless(label, pem, ids, k.InsecureIgnoreSCT != nil && *k.InsecureIgnoreSCT); err != nil {
+			return auth, err
+		}
+	default:
+		return auth, fmt.Errorf("%s has neither key nor keyless", label)
+	}
+	if len(a.Attestations) == 0 {
+		return auth, nil
+	}
+	specs := make([]AttestationSpec, len(a.Attestations))
+	for i, att := range a.Attestations {
+		specs[i] = AttestationSpec{Name: att.Name, PredicateType: att.PredicateType}
+		if pol := att.Policy; pol != nil {
+			if pol.URL != "" || pol.ConfigMapRef != nil {
+				return auth, fmt.Errorf("%s: attestation %s: policy url and configMapRef are not supported by bollard yet: give the policy in data", label, att.Name)
+			}
+			specs[i].PolicyType, specs[i].Policy = pol.Type, pol.Data
+		}
+	}
+	auth, err = auth.WithAttestations(specs)
+	return auth, err
+}
+
+// pemOf reads a KeyRef's PEM: inline, or the one value of a Secret.
+func pemOf(label, field string, ref *v1beta1.KeyRef, secrets SecretReader) ([]byte, error) {
 	if ref.Data != "" {
-		return ParseKey(label, []byte(ref.Data))
+		return []byte(ref.Data), nil
 	}
 	if ref.SecretRef == nil {
-		return Key{}, fmt.Errorf("%s: key has neither data nor secretRef", label)
+		return nil, fmt.Errorf("%s: %s has neither data nor secretRef", label, field)
 	}
 	s, err := secrets(ref.SecretRef.Namespace, ref.SecretRef.Name)
 	if err != nil {
-		return Key{}, fmt.Errorf("%s: key Secret %s/%s: %w", label, ref.SecretRef.Namespace, ref.SecretRef.Name, err)
+		return nil, fmt.Errorf("%s: %s Secret %s/%s: %w", label, field, ref.SecretRef.Namespace, ref.SecretRef.Name, err)
 	}
 	if len(s.Data) != 1 {
-		return Key{}, fmt.Errorf("%s: key Secret %s/%s must hold exactly one value (the PEM), it holds %d", label, s.Namespace, s.Name, len(s.Data))
+		return nil, fmt.Errorf("%s: %s Secret %s/%s must hold exactly one value (the PEM), it holds %d", label, field, s.Namespace, s.Name, len(s.Data))
 	}
 	for _, pem := range s.Data {
-		return ParseKey(label, pem)
+		return pem, nil
 	}
-	return Key{}, nil
+	return nil, nil
 }
 
 // globRegexp follows policy-controller: `*` matches within a path segment, `**` across them.

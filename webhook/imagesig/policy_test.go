@@ -49,14 +49,20 @@ func TestCompileProblems(t *testing.T) {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"cosign.pub": s.PublicPEM}}, nil
 	}
 	ok := Compile(cip("ok", []string{"*"}, v1beta1.Authority{Name: "release", Key: &v1beta1.KeyRef{SecretRef: &corev1.SecretReference{Namespace: "cosign-system", Name: "release-key"}}}), secrets)
-	if ok.Problem != "" || len(ok.Keys) != 1 || ok.Keys[0].Name != "release" || ok.Mode != "enforce" {
+	if ok.Problem != "" || len(ok.Authorities) != 1 || ok.Authorities[0].Name != "release" || ok.Mode != "enforce" {
 		t.Errorf("secretRef key: %+v", ok)
 	}
 	for name, tc := range map[string]struct {
 		policy *v1beta1.ClusterImagePolicy
 		want   string
 	}{
-		"keyless": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &runtime.RawExtension{Raw: []byte(`{"url":"https://fulcio.local"}`)}}), "fulcio uses keyless"},
+		"keyless without CA": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{URL: "https://fulcio.local"}}), "fulcio: keyless needs ca-cert"},
+		"keyless CA not PEM": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{CACert: &v1beta1.KeyRef{Data: "nope"}}}), "ca-cert holds no PEM certificate"},
+		"static":             {cip("p", []string{"*"}, v1beta1.Authority{Name: "s", Static: &runtime.RawExtension{Raw: []byte(`{"action":"pass"}`)}}), "s uses static"},
+		"cue attestation policy": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: string(s.PublicPEM)},
+			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.AttestationPolicy{Type: "cue", Data: "predicate: {}"}}}}), `policy type "cue" is not supported`},
+		"rego that does not compile": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: string(s.PublicPEM)},
+			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.AttestationPolicy{Type: "rego", Data: "package sigstore\nisCompliant {"}}}}), "rego policy does not compile"},
 		"bad key": {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: "nope"}}), "authority-0"},
 		"kms":     {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{KMS: "awskms:///x"}}), "KMS"},
 		"none":    {cip("p", []string{"*"}), "no authorities"},

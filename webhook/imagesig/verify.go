@@ -10,10 +10,6 @@ package imagesig
 
 import (
 	"context"
-	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,46 +18,23 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/cosign/v3/pkg/cosign"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
-	"github.com/sigstore/cosign/v3/pkg/types"
-	"github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"golang.org/x/sync/singleflight"
 )
-
-// Key is a public key that may sign images, with the name messages use for it.
-type Key struct {
-	Name     string
-	verifier signature.Verifier
-	id       string // sha256 of the PEM: identifies the key in cache keys
-}
-
-// ParseKey reads a PEM public key (ECDSA, RSA or Ed25519), as cosign.pub holds it.
-func ParseKey(keyName string, pemData []byte) (Key, error) {
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemData)
-	if err != nil {
-		return Key{}, fmt.Errorf("key %s: %w", keyName, err)
-	}
-	v, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return Key{}, fmt.Errorf("key %s: %w", keyName, err)
-	}
-	sum := sha256.Sum256(pemData)
-	return Key{Name: keyName, verifier: v, id: hex.EncodeToString(sum[:8])}, nil
-}
 
 // Verdict is the outcome for one image.
 type Verdict struct {
 	Image    string `json:"image"`
 	Digest   string `json:"digest,omitempty"`
 	Verified bool   `json:"verified"`
-	// Key names the key whose signature verified.
-	Key string `json:"key,omitempty"`
-	// Format is the signature format that verified: classic (the .sig tag) or bundle.
+	// Authority names the authority (key, keyless CA) that verified.
+	Authority string `json:"authority,omitempty"`
+	// Format is the signature format that verified: classic (the .sig or .att tag) or bundle.
 	Format string `json:"format,omitempty"`
-	// Reason says why not: no signatures, signature does not match key X, registry unreachable, ….
+	// Attestations names the attestations that verified, when the authority asks for them.
+	Attestations []string `json:"attestations,omitempty"`
+	// Reason says why not: no signatures, signature does not match key X, certificate identity
+	// not allowed, attestation missing or failing its policy, registry unreachable, ….
 	Reason string `json:"reason,omitempty"`
 	// Cached is true when no registry request was made.
 	Cached bool `json:"cached"`
@@ -129,21 +102,22 @@ func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, erro
 	return ref.Context().Digest(desc.Digest.String()), nil
 }
 
-// Verify checks that image (by tag or digest) carries a cosign signature by one of keys. Errors
-// that keep it from deciding (registry unreachable) are a failed Verdict with that reason, never
-// an error return: the caller fails closed on them.
-func (v *Verifier) Verify(ctx context.Context, image string, keys []Key) Verdict {
+// Verify checks that image (by tag or digest) is trusted by one of authorities: signed, or
+// carrying the attestations the authority asks for. Errors that keep it from deciding (registry
+// unreachable) are a failed Verdict with that reason, never an error return: the caller fails
+// closed on them.
+func (v *Verifier) Verify(ctx context.Context, image string, authorities []Authority) Verdict {
 	digest, err := v.Resolve(ctx, image)
 	if err != nil {
 		return Verdict{Image: image, Reason: err.Error()}
 	}
-	key := cacheKey(digest, keys)
+	key := cacheKey(digest, authorities)
 	if cached, ok := v.cache.get(key, time.Now()); ok {
 		cached.Image, cached.Cached = image, true
 		return cached
 	}
 	res, _, _ := v.flight.Do(key, func() (any, error) {
-		verdict, registryErr := v.verify(ctx, digest, keys)
+		verdict, registryErr := v.verify(ctx, digest, authorities)
 		ttl := v.opts.PositiveTTL
 		if !verdict.Verified {
 			ttl = v.opts.NegativeTTL
@@ -159,86 +133,42 @@ func (v *Verifier) Verify(ctx context.Context, image string, keys []Key) Verdict
 	return verdict
 }
 
-// verify looks for both formats cosign v3 writes: classic signatures (the sha256-<hex>.sig tag)
-// and Sigstore bundles (OCI referrers, or the sha256-<hex> fallback tag), and accepts a signature
-// by any of keys in either. It reports whether a failure came from the registry rather than the
-// signatures (such a failure is not cached).
-func (v *Verifier) verify(ctx context.Context, digest name.Digest, keys []Key) (Verdict, bool) {
+// registryError is a failure to read from the registry: not a verdict about the image.
+type registryError struct{ error }
+
+// verify tries each authority in turn against what is attached to the digest, fetched once: the
+// classic signature and attestation tags (sha256-<hex>.sig, .att) and the Sigstore bundles
+// (OCI referrers, or the sha256-<hex> fallback tag). It reports whether a failure came from the
+// registry rather than the signatures (such a failure is not cached).
+func (v *Verifier) verify(ctx context.Context, digest name.Digest, authorities []Authority) (Verdict, bool) {
 	verdict := Verdict{Digest: digest.DigestStr()}
-	if len(keys) == 0 {
-		verdict.Reason = "no keys to verify with"
+	if len(authorities) == 0 {
+		verdict.Reason = "no authorities to verify with"
 		return verdict, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
-	registry := []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx)...)}
-	checkOpts := func(k Key) *cosign.CheckOpts {
-		return &cosign.CheckOpts{
-			SigVerifier: k.verifier,
-			// Air-gapped: no transparency log; the key is the trust root.
-			IgnoreTlog: true,
-			IgnoreSCT:  true,
-			// Without it cosign does not check that the signed payload names this digest.
-			ClaimVerifier:      cosign.SimpleClaimVerifier,
-			RegistryClientOpts: registry,
+	att := &attached{digest: digest, registry: []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx)...)}}
+	var reasons []string
+	for _, a := range authorities {
+		var res result
+		var err error
+		if len(a.Attestations) > 0 {
+			res, err = att.checkAttestations(ctx, a)
+		} else {
+			res, err = att.checkSignature(ctx, a)
 		}
-	}
-	var mismatches []string
-	found := false
-
-	for _, k := range keys {
-		sigs, _, err := cosign.VerifyImageSignatures(ctx, digest, checkOpts(k))
-		var noSigs *cosign.ErrNoSignaturesFound
-		var noMatch *cosign.ErrNoMatchingSignatures
-		switch {
-		case err == nil && len(sigs) > 0:
-			verdict.Verified, verdict.Key, verdict.Format = true, k.Name, "classic"
-			return verdict, false
-		case errors.As(err, &noSigs):
-		case errors.As(err, &noMatch):
-			found = true
-			mismatches = append(mismatches, "signature does not match key "+k.Name)
-			continue
-		case err != nil:
-			verdict.Reason = "registry unreachable while reading signatures: " + err.Error()
+		if err != nil {
+			verdict.Reason = "registry unreachable while reading " + err.Error()
 			return verdict, true
 		}
-		break // no classic signatures at all: no other key will find one
-	}
-
-	bundles, _, err := cosign.GetBundles(ctx, digest, registry)
-	var noBundles *cosign.ErrNoMatchingAttestations
-	switch {
-	case errors.As(err, &noBundles):
-	case err != nil:
-		verdict.Reason = "registry unreachable while reading signature bundles: " + err.Error()
-		return verdict, true
-	}
-	hexDigest, err := hex.DecodeString(digest.DigestStr()[len("sha256:"):])
-	if err != nil {
-		verdict.Reason = "digest " + digest.DigestStr() + " is not sha256"
-		return verdict, false
-	}
-	for _, b := range bundles {
-		for _, k := range keys {
-			res, err := cosign.VerifyNewBundle(ctx, checkOpts(k), verify.WithArtifactDigest("sha256", hexDigest), b)
-			switch {
-			case err != nil:
-				found = true
-				mismatches = append(mismatches, "signature bundle does not match key "+k.Name)
-			case res.Statement == nil || res.Statement.GetPredicateType() != types.CosignSignPredicateType:
-				// An attestation signed with the key (SLSA, SBOM, …) is not a signature of the image.
-			default:
-				verdict.Verified, verdict.Key, verdict.Format = true, k.Name, "bundle"
-				return verdict, false
-			}
+		if res.reason == "" {
+			verdict.Verified, verdict.Authority, verdict.Format, verdict.Attestations = true, a.Name, res.format, res.attestations
+			return verdict, false
 		}
+		reasons = append(reasons, res.reason)
 	}
-	if !found {
-		verdict.Reason = "no signatures found"
-	} else {
-		verdict.Reason = strings.Join(dedupe(mismatches), "; ")
-	}
+	verdict.Reason = strings.Join(dedupe(reasons), "; ")
 	return verdict, false
 }
 
@@ -254,11 +184,11 @@ func dedupe(list []string) []string {
 	return out
 }
 
-// cacheKey identifies a verdict: the digest and the set of keys (order does not matter).
-func cacheKey(d name.Digest, keys []Key) string {
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		ids[i] = k.id
+// cacheKey identifies a verdict: the digest and the set of authorities (order does not matter).
+func cacheKey(d name.Digest, authorities []Authority) string {
+	ids := make([]string, len(authorities))
+	for i, a := range authorities {
+		ids[i] = a.id
 	}
 	sort.Strings(ids)
 	return d.String() + "|" + strings.Join(ids, ",")

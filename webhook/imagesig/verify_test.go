@@ -13,10 +13,10 @@ import (
 func newRegistry(t testing.TB) *imagesigtest.Registry { return imagesigtest.NewRegistry(t) }
 func newSigner(t testing.TB) signer                   { return signer{imagesigtest.NewSigner(t)} }
 
-// signer adds the Key of the package under test to a test key pair.
+// signer adds the Authority of the package under test to a test key pair.
 type signer struct{ imagesigtest.Signer }
 
-func (s signer) key(t testing.TB, keyName string) Key {
+func (s signer) key(t testing.TB, keyName string) Authority {
 	t.Helper()
 	k, err := ParseKey(keyName, s.PublicPEM)
 	if err != nil {
@@ -38,18 +38,18 @@ func TestVerify(t *testing.T) {
 	cases := []struct {
 		name     string
 		image    string
-		keys     []Key
+		keys     []Authority
 		verified bool
 		digest   string
 		reason   string
 	}{
-		{"signed, by digest", signed.String(), []Key{release.key(t, "release")}, true, signed.DigestStr(), ""},
-		{"signed, by tag: resolved to the digest", reg.Host + "/shop/web:v1", []Key{release.key(t, "release")}, true, signed.DigestStr(), ""},
-		{"signed, one of two keys", signed.String(), []Key{other.key(t, "other"), release.key(t, "release")}, true, signed.DigestStr(), ""},
-		{"unsigned", unsigned.String(), []Key{release.key(t, "release")}, false, unsigned.DigestStr(), "no signatures found"},
-		{"signed by another key", wrongKey.String(), []Key{release.key(t, "release")}, false, wrongKey.DigestStr(), "signature does not match key release"},
-		{"tag that does not exist", reg.Host + "/shop/web:v9", []Key{release.key(t, "release")}, false, "", "resolve " + reg.Host + "/shop/web:v9 to a digest"},
-		{"not an image reference", "shop/WEB:@@", []Key{release.key(t, "release")}, false, "", `image "shop/WEB:@@"`},
+		{"signed, by digest", signed.String(), []Authority{release.key(t, "release")}, true, signed.DigestStr(), ""},
+		{"signed, by tag: resolved to the digest", reg.Host + "/shop/web:v1", []Authority{release.key(t, "release")}, true, signed.DigestStr(), ""},
+		{"signed, one of two keys", signed.String(), []Authority{other.key(t, "other"), release.key(t, "release")}, true, signed.DigestStr(), ""},
+		{"unsigned", unsigned.String(), []Authority{release.key(t, "release")}, false, unsigned.DigestStr(), "no signatures found"},
+		{"signed by another key", wrongKey.String(), []Authority{release.key(t, "release")}, false, wrongKey.DigestStr(), "signature does not match key release"},
+		{"tag that does not exist", reg.Host + "/shop/web:v9", []Authority{release.key(t, "release")}, false, "", "resolve " + reg.Host + "/shop/web:v9 to a digest"},
+		{"not an image reference", "shop/WEB:@@", []Authority{release.key(t, "release")}, false, "", `image "shop/WEB:@@"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,8 +57,8 @@ func TestVerify(t *testing.T) {
 			if got.Verified != tc.verified || got.Digest != tc.digest || !strings.Contains(got.Reason, tc.reason) || got.Image != tc.image {
 				t.Errorf("Verify = %+v, want verified %v digest %s reason ~%q", got, tc.verified, tc.digest, tc.reason)
 			}
-			if tc.verified && got.Key != "release" {
-				t.Errorf("verified by %q, want release", got.Key)
+			if tc.verified && got.Authority != "release" {
+				t.Errorf("verified by %q, want release", got.Authority)
 			}
 		})
 	}
@@ -67,7 +67,7 @@ func TestVerify(t *testing.T) {
 func TestVerdictCache(t *testing.T) {
 	reg := newRegistry(t)
 	release := newSigner(t)
-	keys := []Key{release.key(t, "release")}
+	keys := []Authority{release.key(t, "release")}
 	d := reg.Push(t, "shop/web:v1")
 	ctx := context.Background()
 	v := New(Options{NegativeTTL: 100 * time.Millisecond})
@@ -97,7 +97,7 @@ func TestVerdictCache(t *testing.T) {
 		t.Errorf("10 warm verifications made %d registry requests, want 0", n)
 	}
 	// Another key set is another question.
-	if got := v.Verify(ctx, d.String(), []Key{newSigner(t).key(t, "other")}); got.Verified || got.Cached {
+	if got := v.Verify(ctx, d.String(), []Authority{newSigner(t).key(t, "other")}); got.Verified || got.Cached {
 		t.Errorf("other key: %+v", got)
 	}
 }
@@ -105,7 +105,7 @@ func TestVerdictCache(t *testing.T) {
 func TestRegistryDown(t *testing.T) {
 	reg := newRegistry(t)
 	release := newSigner(t)
-	keys := []Key{release.key(t, "release")}
+	keys := []Authority{release.key(t, "release")}
 	d := reg.Push(t, "shop/web:v1")
 	release.Sign(t, d)
 	ctx := context.Background()
@@ -134,7 +134,7 @@ func TestRegistryDown(t *testing.T) {
 func TestConcurrentVerificationsShareOne(t *testing.T) {
 	reg := newRegistry(t)
 	release := newSigner(t)
-	keys := []Key{release.key(t, "release")}
+	keys := []Authority{release.key(t, "release")}
 	d := reg.Push(t, "shop/web:v1")
 	release.Sign(t, d)
 	v := New(Options{})

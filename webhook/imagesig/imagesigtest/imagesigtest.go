@@ -79,10 +79,12 @@ func (r *Registry) Push(t testing.TB, repoTag string) name.Digest {
 	return tag.Context().Digest(h.String())
 }
 
-// Signer is a cosign key pair.
+// Signer is a cosign key pair; when a CA issued it a certificate, its signatures carry the
+// certificate and chain, as keyless signatures do.
 type Signer struct {
-	sv        signature.SignerVerifier
-	PublicPEM []byte
+	sv                signature.SignerVerifier
+	PublicPEM         []byte
+	certPEM, chainPEM []byte
 }
 
 func NewSigner(t testing.TB) Signer {
@@ -114,7 +116,11 @@ func (s Signer) Sign(t testing.TB, d name.Digest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := static.NewSignature(pl, base64.StdEncoding.EncodeToString(raw))
+	var opts []static.Option
+	if s.certPEM != nil {
+		opts = append(opts, static.WithCertChain(s.certPEM, s.chainPEM))
+	}
+	sig, err := static.NewSignature(pl, base64.StdEncoding.EncodeToString(raw), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +142,7 @@ func (s Signer) Sign(t testing.TB, d name.Digest) {
 type BundleSigner struct {
 	kp        *sign.EphemeralKeypair
 	PublicPEM []byte
+	certDER   []byte // set when a CA issued the key a certificate
 }
 
 // CosignSignPredicate is the predicate type of a cosign v3 image signature.
@@ -155,15 +162,23 @@ func NewBundleSigner(t testing.TB) BundleSigner {
 }
 
 // Sign attaches a signature bundle to d.
-func (s BundleSigner) Sign(t testing.TB, d name.Digest) { s.Attest(t, d, CosignSignPredicate) }
+func (s BundleSigner) Sign(t testing.TB, d name.Digest) { s.Attest(t, d, CosignSignPredicate, "{}") }
+
+// Statement is an in-toto statement of predicateType about d, predicate given as JSON.
+func Statement(d name.Digest, predicateType, predicate string) []byte {
+	hexDigest := strings.TrimPrefix(d.DigestStr(), "sha256:")
+	return fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":%q,"digest":{"sha256":%q}}],"predicateType":%q,"predicate":%s}`,
+		d.Context().Name(), hexDigest, predicateType, predicate)
+}
 
 // Attest attaches a bundle with an in-toto statement of predicateType about d.
-func (s BundleSigner) Attest(t testing.TB, d name.Digest, predicateType string) {
+func (s BundleSigner) Attest(t testing.TB, d name.Digest, predicateType, predicate string) {
 	t.Helper()
-	hexDigest := strings.TrimPrefix(d.DigestStr(), "sha256:")
-	statement := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":%q,"digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
-		d.Context().Name(), hexDigest, predicateType)
-	pb, err := sign.Bundle(&sign.DSSEData{Data: []byte(statement), PayloadType: "application/vnd.in-toto+json"}, s.kp, sign.BundleOptions{})
+	opts := sign.BundleOptions{}
+	if s.certDER != nil {
+		opts.CertificateProvider = issued(s.certDER)
+	}
+	pb, err := sign.Bundle(&sign.DSSEData{Data: Statement(d, predicateType, predicate), PayloadType: "application/vnd.in-toto+json"}, s.kp, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,286 @@
+package imagesig
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/types"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+type ociremoteOption = ociremote.Option
+
+// attached is what the registry holds for one digest, each kind fetched at most once however
+// many authorities look at it.
+type attached struct {
+	digest   name.Digest
+	registry []ociremote.Option
+
+	sigsOnce, attsOnce, bundlesOnce sync.Once
+	sigs                            []oci.Signature
+	atts                            oci.Signatures
+	attList                         []oci.Signature
+	bundles                         []*sgbundle.Bundle
+	sigsErr, attsErr, bundlesErr    error
+}
+
+func (at *attached) hash() v1.Hash {
+	h, _ := v1.NewHash(at.digest.DigestStr()) // a name.Digest always holds a valid hash
+	return h
+}
+
+// classic reads the signatures (or attestations) under the sha256-<hex>.sig (.att) tag.
+func (at *attached) classic(tag func(name.Reference, ...ociremote.Option) (name.Tag, error)) (oci.Signatures, []oci.Signature, error) {
+	t, err := tag(at.digest, at.registry...)
+	if err != nil {
+		return nil, nil, err
+	}
+	sigs, err := ociremote.Signatures(t, at.registry...)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := sigs.Get()
+	return sigs, list, err
+}
+
+func (at *attached) signatures() ([]oci.Signature, error) {
+	at.sigsOnce.Do(func() { _, at.sigs, at.sigsErr = at.classic(ociremote.SignatureTag) })
+	if at.sigsErr != nil {
+		return nil, fmt.Errorf("signatures: %w", at.sigsErr)
+	}
+	return at.sigs, nil
+}
+
+func (at *attached) attestations() (oci.Signatures, int, error) {
+	at.attsOnce.Do(func() { at.atts, at.attList, at.attsErr = at.classic(ociremote.AttestationTag) })
+	if at.attsErr != nil {
+		return nil, 0, fmt.Errorf("attestations: %w", at.attsErr)
+	}
+	return at.atts, len(at.attList), nil
+}
+
+func (at *attached) sigstoreBundles(ctx context.Context) ([]*sgbundle.Bundle, error) {
+	at.bundlesOnce.Do(func() {
+		at.bundles, _, at.bundlesErr = cosign.GetBundles(ctx, at.digest, at.registry)
+		var none *cosign.ErrNoMatchingAttestations
+		if errors.As(at.bundlesErr, &none) {
+			at.bundlesErr = nil
+		}
+	})
+	if at.bundlesErr != nil {
+		return nil, fmt.Errorf("signature bundles: %w", at.bundlesErr)
+	}
+	return at.bundles, nil
+}
+
+// result is one authority's outcome: reason is empty when it verified.
+type result struct {
+	format       string
+	attestations []string
+	reason       string
+}
+
+// options are the cosign options to try for an authority, one per identity (cosign's bundle
+// verification takes a single identity; any one of the authority's may match).
+func (a Authority) options(registry []ociremote.Option, claims func(oci.Signature, v1.Hash, map[string]any) error) []*cosign.CheckOpts {
+	base := a.checkOpts(registry)
+	base.ClaimVerifier = claims
+	if a.key != nil {
+		return []*cosign.CheckOpts{base}
+	}
+	var out []*cosign.CheckOpts
+	for _, id := range a.identities {
+		co := *base
+		co.Identities = []cosign.Identity{id}
+		out = append(out, &co)
+	}
+	return out
+}
+
+// describe says who the authority is in a reason.
+func (a Authority) describe() string {
+	if a.key != nil {
+		return "key " + a.Name
+	}
+	return "keyless authority " + a.Name
+}
+
+// mismatch is the reason a signature that exists did not verify with the authority.
+func (a Authority) mismatch(what string, err error) string {
+	if a.key != nil {
+		return what + " does not match key " + a.Name
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "identit") || strings.Contains(msg, "SAN") || strings.Contains(msg, "issuer") {
+		return "certificate identity not allowed by keyless authority " + a.Name + ": " + firstLine(msg)
+	}
+	return what + " not issued by keyless authority " + a.Name + "'s CA: " + firstLine(msg)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// checkSignature looks for a signature by the authority, in either format.
+func (at *attached) checkSignature(ctx context.Context, a Authority) (result, error) {
+	sigs, err := at.signatures()
+	if err != nil {
+		return result{}, err
+	}
+	var mismatch string
+	for _, co := range a.options(at.registry, cosign.SimpleClaimVerifier) {
+		for _, sig := range sigs {
+			if _, err := cosign.VerifyImageSignature(ctx, sig, at.hash(), co); err != nil {
+				mismatch = a.mismatch("signature", err)
+				continue
+			}
+			return result{format: "classic"}, nil
+		}
+	}
+	bundles, err := at.sigstoreBundles(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	for _, co := range a.options(at.registry, nil) {
+		for _, b := range bundles {
+			res, err := cosign.VerifyNewBundle(ctx, co, verify.WithArtifactDigest("sha256", at.hexDigest()), b)
+			switch {
+			case err != nil:
+				if mismatch == "" || a.key == nil {
+					mismatch = a.mismatch("signature bundle", err)
+				}
+			case res.Statement == nil || res.Statement.GetPredicateType() != types.CosignSignPredicateType:
+				// An attestation by the authority (SLSA, SBOM, …) is not a signature of the image.
+			default:
+				return result{format: "bundle"}, nil
+			}
+		}
+	}
+	if mismatch == "" {
+		return result{reason: "no signatures found"}, nil
+	}
+	return result{reason: mismatch}, nil
+}
+
+func (at *attached) hexDigest() []byte {
+	b, _ := hex.DecodeString(strings.TrimPrefix(at.digest.DigestStr(), "sha256:"))
+	return b
+}
+
+// statement is a verified in-toto statement attached to the digest.
+type statement struct {
+	predicateType string
+	json          []byte
+	format        string
+}
+
+// checkAttestations verifies that every attestation the authority asks for is attached, signed by
+// it, and passes its policy.
+func (at *attached) checkAttestations(ctx context.Context, a Authority) (result, error) {
+	atts, n, err := at.attestations()
+	if err != nil {
+		return result{}, err
+	}
+	bundles, err := at.sigstoreBundles(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	var verified []statement
+	var mismatch string
+	for _, co := range a.options(at.registry, cosign.IntotoSubjectClaimVerifier) {
+		if n == 0 {
+			break
+		}
+		checked, _, err := cosign.VerifyImageAttestation(ctx, atts, at.hash(), co)
+		if err != nil {
+			mismatch = a.mismatch("attestation", err)
+			continue
+		}
+		for _, c := range checked {
+			if s, err := classicStatement(c); err == nil {
+				verified = append(verified, s)
+			}
+		}
+	}
+	for _, co := range a.options(at.registry, nil) {
+		for _, b := range bundles {
+			res, err := cosign.VerifyNewBundle(ctx, co, verify.WithArtifactDigest("sha256", at.hexDigest()), b)
+			if err != nil {
+				mismatch = a.mismatch("attestation bundle", err)
+				continue
+			}
+			env := b.GetDsseEnvelope()
+			if res.Statement == nil || env == nil || res.Statement.GetPredicateType() == types.CosignSignPredicateType {
+				continue
+			}
+			verified = append(verified, statement{predicateType: res.Statement.GetPredicateType(), json: env.GetPayload(), format: "bundle"})
+		}
+	}
+	res := result{}
+	formats := map[string]bool{}
+	for _, want := range a.Attestations {
+		found := false
+		for _, s := range verified {
+			if s.predicateType != want.PredicateType {
+				continue
+			}
+			found = true
+			if err := want.evaluate(ctx, s.json); err != nil {
+				return result{reason: fmt.Sprintf("attestation %s (%s) by %s fails its policy: %v", want.Name, want.PredicateType, a.describe(), err)}, nil
+			}
+			formats[s.format] = true
+		}
+		if !found {
+			reason := fmt.Sprintf("attestation %s (%s) signed by %s is missing", want.Name, want.PredicateType, a.describe())
+			if mismatch != "" {
+				reason += " (" + mismatch + ")"
+			}
+			return result{reason: reason}, nil
+		}
+		res.attestations = append(res.attestations, want.Name)
+	}
+	for _, f := range []string{"bundle", "classic"} {
+		if formats[f] {
+			res.format = strings.TrimPrefix(res.format+"+"+f, "+")
+		}
+	}
+	return res, nil
+}
+
+// classicStatement decodes the in-toto statement from a classic attestation (a DSSE envelope).
+func classicStatement(sig oci.Signature) (statement, error) {
+	payload, err := sig.Payload()
+	if err != nil {
+		return statement{}, err
+	}
+	var env struct {
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return statement{}, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return statement{}, err
+	}
+	var head struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return statement{}, err
+	}
+	return statement{predicateType: head.PredicateType, json: raw, format: "classic"}, nil
+}
