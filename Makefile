@@ -18,21 +18,27 @@ TEST_FLAGS  ?= -count=1 -timeout 30m
 CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 HELM_VERSION := v3.22.0
 HELM        := $(CACHE)/tools/helm-$(HELM_VERSION)/helm
+COSIGN_VERSION := v3.1.1
+COSIGN      := $(CACHE)/tools/cosign-$(COSIGN_VERSION)/cosign
+TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN)
 FUZZTIME    ?= 30s
 
-.PHONY: build test unit e2e lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
+.PHONY: build test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
 
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
 
-test: fmt-check vet helm-lint cluster-bins ## everything: unit, Rego and e2e tests on the local control plane
-	BOLLARD_HELM=$(HELM) $(GO) test $(TEST_FLAGS) ./...
+test: fmt-check vet helm-lint cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
+	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./...
 
 unit: ## tests that need no cluster
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v '/test/')
 
-e2e: cluster-bins $(HELM) ## end-to-end tests on the local control plane
-	BOLLARD_HELM=$(HELM) $(GO) test $(TEST_FLAGS) ./test/...
+e2e: cluster-bins e2e-tools ## end-to-end tests on the local control plane
+	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./test/...
+
+e2e-tools: $(HELM) $(COSIGN) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
+	@command -v docker-registry >/dev/null || { echo "e2e needs Debian's docker-registry: apt-get install docker-registry"; exit 1; }
 
 lint: fmt-check vet ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...
@@ -46,6 +52,9 @@ helm-lint: $(HELM) ## lint the chart in both certificate modes
 
 $(HELM): ## the helm CLI, built once per machine from the module proxy
 	GOBIN=$(dir $(HELM)) $(GO) install -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(COSIGN): ## the real cosign CLI, to sign test images the way users do
+	GOBIN=$(dir $(COSIGN)) $(GO) install -ldflags "-s -w" github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
 
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...

@@ -109,14 +109,11 @@ func (ca CA) Signer(t testing.TB, subject, issuer string) Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(ca.leaf(t, key.Public(), subject, issuer))
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	chainPEM, err := cryptoutils.MarshalCertificatesToPEM([]*x509.Certificate{ca.intermediate, ca.root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, chainPEM := ca.Certify(t, pubPEM, subject, issuer)
 	return Signer{sv: sv, certPEM: certPEM, chainPEM: chainPEM}
 }
 
@@ -167,4 +164,22 @@ func (s Signer) Attest(t testing.TB, d name.Digest, predicateType, predicate str
 	if err := ociremote.WriteAttestations(d.Repository, se); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Certify issues a signing certificate for the public key in pubPEM (e.g. a cosign.pub), for
+// subject and issuer. It returns the certificate and the chain from the intermediate to the
+// root, as `cosign sign --certificate … --certificate-chain …` takes them.
+func (ca CA) Certify(t testing.TB, pubPEM []byte, subject, issuer string) (certPEM, chainPEM []byte) {
+	t.Helper()
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if certPEM, err = cryptoutils.MarshalCertificateToPEM(ca.leaf(t, pub, subject, issuer)); err != nil {
+		t.Fatal(err)
+	}
+	if chainPEM, err = cryptoutils.MarshalCertificatesToPEM([]*x509.Certificate{ca.intermediate, ca.root}); err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, chainPEM
 }

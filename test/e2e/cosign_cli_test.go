@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
+	"bollard.dev/bollard/test/kubetest"
+	"bollard.dev/bollard/webhook"
+	"bollard.dev/bollard/webhook/imagesig"
+	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
+)
+
+// cosignBinary is the real cosign CLI that make test builds ($BOLLARD_COSIGN).
+func cosignBinary(t *testing.T) string {
+	if c := os.Getenv("BOLLARD_COSIGN"); c != "" {
+		return c
+	}
+	c, err := exec.LookPath("cosign")
+	if err != nil {
+		t.Skip("no cosign CLI: make test builds one and sets BOLLARD_COSIGN")
+	}
+	return c
+}
+
+// dockerRegistry is Debian's docker-registry (CNCF distribution 2.8: no referrers API, so
+// cosign v3 bundles land under the sha256-<hex> fallback tag), on a loopback port, stoppable.
+type dockerRegistry struct {
+	Host string
+	cmd  *exec.Cmd
+}
+
+func startDockerRegistry(t *testing.T) *dockerRegistry {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("no docker-registry: apt-get install docker-registry (.ci/run does)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// It logs every 404 (cosign probes for tags that do not exist yet): keep that out of the test output.
+	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	r := &dockerRegistry{Host: host}
+	r.cmd = exec.Command(bin, "serve", config)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + r.Host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("docker-registry on %s not ready: %v\n%s", r.Host, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *dockerRegistry) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// push writes a random image under repoTag and returns its digest reference.
+func (r *dockerRegistry) push(t *testing.T, repoTag string) name.Digest {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(r.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.Context().Digest(d.String())
+}
+
+// cosignCLI runs the cosign CLI in dir, offline: no Rekor, no TUF, no Fulcio.
+type cosignCLI struct {
+	bin, dir string
+}
+
+func (c cosignCLI) run(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=bollard-test", "HOME="+c.dir, "TUF_ROOT="+filepath.Join(c.dir, "tuf"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (c cosignCLI) file(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCosignCLISignatures: images signed and attested by the real cosign v3 CLI, in a real
+// registry (Debian's docker-registry), in every form cosign writes offline — classic signature,
+// Sigstore bundle (fallback tag), a certificate from a private CA (keyless), and an SLSA
+// attestation — decided by the webhook through the real API server.
+func TestCosignCLISignatures(t *testing.T) {
+	t.Parallel()
+	cosign := cosignCLI{bin: cosignBinary(t), dir: t.TempDir()}
+	reg := startDockerRegistry(t)
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+
+	cosign.run(t, "generate-key-pair")
+	cosign.run(t, "signing-config", "create", "--out", "sc.json")
+	pub := cosign.file(t, "cosign.pub")
+	ca := imagesigtest.NewCA(t)
+	cert, chain := ca.Certify(t, pub, "https://ci.example/shop/release", "https://oidc.ci.example")
+	if err := os.WriteFile(filepath.Join(cosign.dir, "cert.pem"), cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cosign.dir, "chain.pem"), chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cosign.dir, "provenance.json"), []byte(`{"buildDefinition":{"buildType":"https://ci.example/build/v1"},"runDetails":{"builder":{"id":"https://ci.example/builder"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	classic, bundle, keyless, attested, signedOnly, unsigned, late :=
+		reg.push(t, "shop/web:classic"), reg.push(t, "shop/web:bundle"), reg.push(t, "keyless/web:v1"),
+		reg.push(t, "attested/web:v1"), reg.push(t, "attested/web:signed"), reg.push(t, "shop/web:unsigned"), reg.push(t, "shop/web:late")
+	offline := []string{"--use-signing-config=false", "--tlog-upload=false", "--yes"}
+	cosign.run(t, append([]string{"sign", "--key", "cosign.key", classic.String()}, offline...)...)
+	cosign.run(t, append([]string{"sign", "--key", "cosign.key", signedOnly.String()}, offline...)...)
+	cosign.run(t, "sign", "--key", "cosign.key", "--signing-config", "sc.json", "--yes", bundle.String())
+	cosign.run(t, append([]string{"sign", "--key", "cosign.key", "--certificate", "cert.pem", "--certificate-chain", "chain.pem", keyless.String()}, offline...)...)
+	cosign.run(t, append([]string{"attest", "--key", "cosign.key", "--type", "slsaprovenance1", "--predicate", "provenance.json", attested.String()}, offline...)...)
+
+	yes := true
+	glob := func(g string) []policyv1beta1.ImagePattern {
+		return []policyv1beta1.ImagePattern{{Glob: reg.Host + "/" + g}}
+	}
+	policies := []*policyv1beta1.ClusterImagePolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-shop"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("shop/*"),
+			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-keyless"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("keyless/**"),
+			Authorities: []policyv1beta1.Authority{{Name: "ci", Keyless: &policyv1beta1.KeylessRef{
+				CACert:            &policyv1beta1.KeyRef{Data: string(ca.ChainPEM)},
+				Identities:        []policyv1beta1.Identity{{Issuer: "https://oidc.ci.example", SubjectRegExp: `^https://ci\.example/shop/`}},
+				InsecureIgnoreSCT: &yes}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-attested"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("attested/**"),
+			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)},
+				Attestations: []policyv1beta1.Attestation{{Name: "provenance", PredicateType: "slsaprovenance1", Policy: &policyv1beta1.AttestationPolicy{
+					Type: "rego", Data: "package sigstore\nisCompliant { input.predicate.runDetails.builder.id == \"https://ci.example/builder\" }"}}}}}}},
+	}
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	for _, p := range policies {
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
+	}
+	startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "deny"})
+	env.Eventually(t, 30*time.Second, "the gate to see the ClusterImagePolicies", func(ctx context.Context) (bool, error) {
+		err := env.Client.Create(ctx, deployment(ns, attested.String(), 1), client.DryRunAll)
+		return err == nil, nil
+	})
+
+	for _, tc := range []struct {
+		name, image, denial string
+	}{
+		{"classic signature, by tag", reg.Host + "/shop/web:classic", ""},
+		{"Sigstore bundle under the fallback tag", bundle.String(), ""},
+		{"certificate from the private CA (keyless)", keyless.String(), ""},
+		{"SLSA attestation passing its policy", attested.String(), ""},
+		{"unsigned", reg.Host + "/shop/web:unsigned", "image " + reg.Host + "/shop/web:unsigned (" + unsigned.DigestStr() + ") in spec.template.spec.containers[web].image is not allowed by ClusterImagePolicy " + ns + "-shop: no signatures found"},
+		{"signed but not attested", signedOnly.String(), "attestation provenance (https://slsa.dev/provenance/v1) signed by key release is missing"},
+		{"matched by no policy (no-match deny)", reg.Host + "/other/web:v1", "matches no ClusterImagePolicy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := env.Client.Create(ctx, deployment(ns, tc.image, 1), client.DryRunAll)
+			switch {
+			case tc.denial == "" && err != nil:
+				t.Errorf("want admitted: %v", err)
+			case tc.denial != "" && (err == nil || !strings.Contains(err.Error(), tc.denial)):
+				t.Errorf("err = %v, want a denial with %q", err, tc.denial)
+			}
+		})
+	}
+
+	t.Run("registry stopped: cached verdicts admitted, new digests denied as unreachable", func(t *testing.T) {
+		reg.stop()
+		if err := env.Client.Create(ctx, deployment(ns, classic.String(), 1), client.DryRunAll); err != nil {
+			t.Errorf("verified before the outage: %v", err)
+		}
+		err := env.Client.Create(ctx, deployment(ns, late.String(), 1), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "registry unreachable") {
+			t.Errorf("err = %v, want a denial saying registry unreachable", err)
+		}
+	})
+}
