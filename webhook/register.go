@@ -4,10 +4,15 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"bollard.dev/bollard/webhook/admission"
 )
 
 // OptOutLabel on a namespace keeps the gate out of it.
-const OptOutLabel = "bollard.dev/ignore"
+const OptOutLabel = admission.OptOutLabel
+
+// OptOutWebhookName is the entry that guards the opt-out label itself.
+const OptOutWebhookName = "optout.bollard.dev"
 
 // WebhookName is the name of bollard's validating webhook.
 const WebhookName = "gate.bollard.dev"
@@ -46,6 +51,32 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 		AdmissionReviewVersions: []string{"v1"},
 	}
 }
+
+// OptOutWebhook guards the opt-out label: Namespace creates and updates, sent to the gate only
+// when they set, change or remove bollard.dev/ignore (a CEL match condition), so namespaces stay
+// writable while the webhook is down — except for that label, which stays as it is (fail closed).
+// It has no namespaceSelector: a namespace being labelled must not escape its own check.
+func OptOutWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
+	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
+	fail := admissionregistrationv1.Fail
+	return admissionregistrationv1.ValidatingWebhook{
+		Name:         OptOutWebhookName,
+		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
+		}},
+		MatchConditions:         []admissionregistrationv1.MatchCondition{{Name: "opt-out-label-changes", Expression: OptOutMatch}},
+		FailurePolicy:           &fail,
+		SideEffects:             &sideEffects,
+		TimeoutSeconds:          &timeoutSeconds,
+		AdmissionReviewVersions: []string{"v1"},
+	}
+}
+
+// OptOutMatch is true when a namespace write sets, changes or removes the opt-out label.
+const OptOutMatch = `(has(object.metadata.labels) && '` + OptOutLabel + `' in object.metadata.labels ? object.metadata.labels['` + OptOutLabel + `'] : '<unset>') != ` +
+	`(oldObject != null && has(oldObject.metadata.labels) && '` + OptOutLabel + `' in oldObject.metadata.labels ? oldObject.metadata.labels['` + OptOutLabel + `'] : '<unset>')`
 
 // MutatingWebhook is the digest-pinning entry at url, with the same scope as ValidatingWebhook.
 // It runs before the validating call; reinvocation lets it see images other mutating webhooks set.

@@ -51,7 +51,10 @@ type Config struct {
 	NoMatchPolicy string
 	// Namespace is bollard's own, where key Secrets live.
 	Namespace string
-	Log       logr.Logger
+	// OptOutUsers and OptOutGroups may change a namespace's bollard.dev/ignore label (default:
+	// group system:masters).
+	OptOutUsers, OptOutGroups []string
+	Log                       logr.Logger
 }
 
 // Server decides AdmissionReviews.
@@ -84,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	configMaps := newConfigMapWatches(ctx, cs)
 	m := newMetrics()
-	var gateOpts []admission.GateOption
+	gateOpts := []admission.GateOption{admission.WithOptOutAdmins(cfg.OptOutUsers, cfg.OptOutGroups)}
 	if cfg.Images != nil {
 		gateOpts = append(gateOpts, admission.WithImageVerification(meteredVerifier{ImageVerifier: cfg.Images, counts: m.images}, cfg.NoMatchPolicy))
 	}

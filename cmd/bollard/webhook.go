@@ -39,6 +39,8 @@ type webhookOptions struct {
 	TimeoutSeconds  int32
 	VerifyImages    bool
 	NoMatchPolicy   string
+	OptOutUsers     []string
+	OptOutGroups    []string
 	PinDigests      bool
 }
 
@@ -54,6 +56,8 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "the webhook's timeoutSeconds (with --register-url); decisions, registry calls included, stay inside it")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "verify image signatures against the ClusterImagePolicies")
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "allow, warn or deny images no ClusterImagePolicy matches")
+	fs.StringSliceVar(&o.OptOutUsers, "opt-out-admin-users", nil, "users who may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
+	fs.StringSliceVar(&o.OptOutGroups, "opt-out-admin-groups", []string{"system:masters"}, "groups whose members may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.BoolVar(&o.PinDigests, "pin-digests", false, "with --register-url: also register the mutating webhook (/mutate) that pins verified tags to their digests")
 }
 
@@ -126,7 +130,7 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 
 	decisionTimeout := time.Duration(opts.TimeoutSeconds)*time.Second - 500*time.Millisecond
 	wcfg := webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log, DecisionTimeout: decisionTimeout,
-		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy}
+		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy, OptOutUsers: opts.OptOutUsers, OptOutGroups: opts.OptOutGroups}
 	if opts.VerifyImages {
 		// Registry calls get most of the decision's time; a cached verdict needs none.
 		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4})
@@ -163,7 +167,8 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		}
 		hook := webhook.ValidatingWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.Namespace,
 			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds)
-		if err := register(ctx, cs, hook); err != nil {
+		optOut := webhook.OptOutWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
+		if err := register(ctx, cs, hook, optOut); err != nil {
 			return err
 		}
 		log.Info("registered", "webhookConfiguration", registeredName, "url", opts.RegisterURL)
@@ -206,11 +211,11 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 
 const registeredName = "bollard-gate"
 
-func register(ctx context.Context, cs kubernetes.Interface, hook admissionregistrationv1.ValidatingWebhook) error {
+func register(ctx context.Context, cs kubernetes.Interface, hooks ...admissionregistrationv1.ValidatingWebhook) error {
 	api := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: registeredName, Labels: map[string]string{"app.kubernetes.io/managed-by": "bollard-webhook"}},
-		Webhooks:   []admissionregistrationv1.ValidatingWebhook{hook},
+		Webhooks:   hooks,
 	}
 	existing, err := api.Get(ctx, registeredName, metav1.GetOptions{})
 	switch {

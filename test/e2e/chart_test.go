@@ -76,8 +76,8 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Webhooks) != 1 {
-		t.Fatalf("chart webhooks: %d", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != 2 {
+		t.Fatalf("chart webhooks: %d, want the gate and the opt-out guard", len(cfg.Webhooks))
 	}
 	chart := cfg.Webhooks[0]
 	dev := webhook.ValidatingWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10)
@@ -85,6 +85,11 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 		ja, _ := json.Marshal(a)
 		jb, _ := json.Marshal(b)
 		return string(ja) == string(jb)
+	}
+	guard, devGuard := cfg.Webhooks[1], webhook.OptOutWebhook("https://x/validate", nil, 10)
+	if guard.Name != devGuard.Name || !same(guard.Rules, devGuard.Rules) || !reflect.DeepEqual(guard.MatchConditions, devGuard.MatchConditions) ||
+		guard.NamespaceSelector != nil && len(guard.NamespaceSelector.MatchExpressions) > 0 || *guard.FailurePolicy != *devGuard.FailurePolicy {
+		t.Errorf("chart opt-out guard differs from the registered one:\nchart %+v\n  dev %+v", guard, devGuard)
 	}
 	if chart.Name != dev.Name || !same(chart.Rules, dev.Rules) || !reflect.DeepEqual(chart.NamespaceSelector, dev.NamespaceSelector) ||
 		*chart.SideEffects != *dev.SideEffects || *chart.FailurePolicy != *dev.FailurePolicy || len(chart.ClientConfig.CABundle) == 0 {

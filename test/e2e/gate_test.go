@@ -56,8 +56,9 @@ func startGateWith(t *testing.T, env *kubetest.Env, ns string, cfg webhook.Confi
 	env.Eventually(t, 30*time.Second, "the gate's caches to sync", func(context.Context) (bool, error) { return server.Ready(), nil })
 	hook := webhook.ValidatingWebhook(ts.URL+"/validate", kubetest.CABundle(ts), "", admissionregistrationv1.Fail, 10)
 	// Only this test's namespace: DeployPolicies are cluster-scoped and tests run in parallel.
+	// (For the Namespace objects the opt-out guard sees, that is the test's namespace itself.)
 	hook.NamespaceSelector = nil
-	env.RegisterValidatingWebhook(t, ns, hook)
+	env.RegisterValidatingWebhook(t, ns, hook, webhook.OptOutWebhook(ts.URL+"/validate", kubetest.CABundle(ts), 10))
 	return ts
 }
 
@@ -358,4 +359,65 @@ func containsAll(s string, parts []string) bool {
 		}
 	}
 	return true
+}
+
+// TestOptOutLabelIsGuarded: the label that turns the gate off for a namespace may be set, changed
+// or removed only by the opt-out admins (system:masters by default), whatever RBAC allows.
+func TestOptOutLabelIsGuarded(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	startGate(t, env, ns, "")
+
+	// mallory may update namespaces as far as RBAC goes.
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-namespace-editor"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "update", "patch"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-namespace-editor"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "mallory"}}}
+	for _, o := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
+	}
+	mallory, _ := as(t, env, ns, "mallory")
+	admin, adminWarnings := as(t, env, ns, "alice", "system:masters")
+	label := func(c client.Client, key, value string) error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var n corev1.Namespace
+			if err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+				return err
+			}
+			if n.Labels == nil {
+				n.Labels = map[string]string{}
+			}
+			if value == "" {
+				delete(n.Labels, key)
+			} else {
+				n.Labels[key] = value
+			}
+			return c.Update(ctx, &n)
+		})
+	}
+	denial := "label bollard.dev/ignore on namespace " + ns + " turns the deploy gate off there; only group system:masters may set, change or remove it, not mallory"
+	if err := label(mallory, "bollard.dev/ignore", "true"); err == nil || !strings.Contains(err.Error(), denial) {
+		t.Errorf("mallory sets the opt-out label: %v, want %q", err, denial)
+	}
+	if err := label(mallory, "team", "shop"); err != nil {
+		t.Errorf("mallory changes another label: %v", err)
+	}
+	if err := label(admin, "bollard.dev/ignore", "true"); err != nil {
+		t.Fatalf("an opt-out admin sets the label: %v", err)
+	}
+	if !adminWarnings.contains("the deploy gate is off there") {
+		t.Errorf("the admin's change carries no warning: %v", adminWarnings.list)
+	}
+	if err := label(mallory, "bollard.dev/ignore", ""); err == nil || !strings.Contains(err.Error(), denial) {
+		t.Errorf("mallory removes the opt-out label: %v, want %q", err, denial)
+	}
+	if err := label(admin, "bollard.dev/ignore", ""); err != nil {
+		t.Errorf("an opt-out admin removes the label: %v", err)
+	}
 }

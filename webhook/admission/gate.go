@@ -70,6 +70,8 @@ type Gate struct {
 
 	images  ImageVerifier // nil: no signature gate
 	noMatch string        // allow, warn or deny: images no ClusterImagePolicy matches
+
+	optOutUsers, optOutGroups []string // who may change the opt-out label of a namespace
 }
 
 type compiledWindows struct {
@@ -102,6 +104,9 @@ func (g *Gate) Engine() *Engine { return g.engine.Load() }
 
 // Review decides one request. An error means the gate could not decide (the caller fails closed).
 func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
+	if req.Object != nil && req.Object.GetKind() == "Namespace" && req.SubResource == "" {
+		return g.optOut(req), nil
+	}
 	if why := exempt(req); why != "" {
 		return Decision{Allowed: true, Exempt: why}, nil
 	}

@@ -39,6 +39,26 @@ webhooks:
     - key: bollard.dev/ignore
       operator: NotIn
       values: ["true"]
+# Keep in step with webhook.OptOutWebhook (Go): the opt-out label itself is guarded, in every
+# namespace, and only writes that touch it reach the webhook.
+- name: optout.bollard.dev
+  admissionReviewVersions: ["v1"]
+  sideEffects: NoneOnDryRun
+  failurePolicy: Fail
+  timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+  clientConfig:
+    service:
+      name: {{ include "bollard.webhook.fullname" $ }}
+      namespace: {{ $.Release.Namespace }}
+      path: /validate
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+  - {operations: [CREATE, UPDATE], apiGroups: [""], apiVersions: [v1], resources: [namespaces]}
+  matchConditions:
+  - name: opt-out-label-changes
+    expression: {{ `(has(object.metadata.labels) && 'bollard.dev/ignore' in object.metadata.labels ? object.metadata.labels['bollard.dev/ignore'] : '<unset>') != (oldObject != null && has(oldObject.metadata.labels) && 'bollard.dev/ignore' in oldObject.metadata.labels ? oldObject.metadata.labels['bollard.dev/ignore'] : '<unset>')` | quote }}
 {{- if $.Values.webhook.pinDigests }}
 ---
 # Keep in step with webhook.MutatingWebhook (Go). It runs before the validating webhook and never
