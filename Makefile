@@ -79,8 +79,8 @@ cluster-up: cluster-bins ## start the local control plane (harmless when it runs
 cluster-down: ## stop it; PURGE=1 also deletes its data
 	$(GO) run ./test/cluster/cmd/bollard-cluster down --dir $(CLUSTER_DIR) $(if $(PURGE),--purge)
 
-demo: build cluster-up ## a Deployment rolling out on the local control plane
-	BOLLARD_CLUSTER_BIN=$$(test/cluster/build.sh) KUBECONFIG=$(CLUSTER_DIR)/admin.kubeconfig hack/demo.sh
+demo: build cluster-up e2e-tools ## the gate on the local control plane: freeze, break-glass, risky changes, signed images
+	BOLLARD_CLUSTER_BIN=$$(test/cluster/build.sh) BOLLARD_COSIGN=$(COSIGN) KUBECONFIG=$(CLUSTER_DIR)/admin.kubeconfig hack/demo.sh
 
 clean:
 	rm -rf bin

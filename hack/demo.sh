@@ -2,7 +2,7 @@
 # The demo `make demo` runs on the local control plane: a Deployment created, rolled out, updated
 # to a new image and rolled out again — what bollard's gate and daemon will guard.
 set -euo pipefail
-: "${BOLLARD_CLUSTER_BIN:?set by make demo}" "${KUBECONFIG:?set by make demo}"
+: "${BOLLARD_CLUSTER_BIN:?set by make demo}" "${KUBECONFIG:?set by make demo}" "${BOLLARD_COSIGN:?set by make demo}"
 kubectl() { "$BOLLARD_CLUSTER_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ns=bollard-demo
@@ -70,7 +70,8 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); d
 bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --register-url "https://127.0.0.1:$port" \
   --namespace bollard-system >/tmp/bollard-demo-webhook.log 2>&1 &
 webhook=$!
-trap 'kill $webhook 2>/dev/null; wait $webhook 2>/dev/null' EXIT
+registry=
+trap 'rc=$?; kill $webhook $registry 2>/dev/null; wait $webhook $registry 2>/dev/null || true; exit $rc' EXIT
 # The API server loads webhook configurations asynchronously: wait until a dry run is refused.
 for _ in $(seq 1 100); do
   if ! kubectl -n "$ns" set image deployment/web web=registry.local/shop/web:probe --dry-run=server >/dev/null 2>&1; then break; fi
@@ -97,6 +98,41 @@ kubectl -n "$staging" set env deployment/api DATABASE_URL=postgres://api:s3cret@
 
 step "Scaling to zero is denied by the risky-change rule"
 kubectl -n "$staging" patch deployment api --type merge -p '{"spec":{"replicas":0}}' || true
+
+step "Signed images only: Debian's docker-registry, images signed by the real cosign CLI"
+work=$(mktemp -d)
+rport=$((port + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; do rport=$((rport + 1)); done
+reg=127.0.0.1:$rport
+printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: %s\n' "$work/registry" "$reg" >"$work/registry.yml"
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry=$!
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+signed=$(go run ./hack/pushimage "$reg/shop/web:v4")
+unsigned=$(go run ./hack/pushimage "$reg/shop/web:v4-unsigned")
+(cd "$work" && COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" generate-key-pair >/dev/null 2>&1 &&
+  "$BOLLARD_COSIGN" signing-config create --out sc.json >/dev/null 2>&1 &&
+  COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" sign --key cosign.key --signing-config sc.json --yes "$signed" >/dev/null 2>&1)
+echo "signed $signed with cosign v3 (Sigstore bundle format, offline); $unsigned is not signed"
+bin/bollard verify "$reg/shop/web:v4" --key "$work/cosign.pub" || true
+bin/bollard verify "$reg/shop/web:v4-unsigned" --key "$work/cosign.pub" || true
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: shop-signed}
+spec:
+  images: [{glob: "$reg/shop/**"}]
+  authorities:
+  - name: release
+    key:
+      data: |
+$(sed 's/^/        /' "$work/cosign.pub")
+YAML
+sleep 1
+step "A signed image (by tag) is admitted; the unsigned one is refused with image, digest, policy and reason"
+kubectl -n "$staging" create deployment web --image="$reg/shop/web:v4"
+kubectl -n "$staging" create deployment web-unsigned --image="$reg/shop/web:v4-unsigned" || true
+kubectl delete clusterimagepolicy shop-signed >/dev/null
 
 step "bollard check: the same decision offline, for CI (testdata of cmd/bollard)"
 bin/bollard check -f cmd/bollard/testdata/check --now 2026-11-30T03:47:00+01:00 || true
