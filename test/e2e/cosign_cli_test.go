@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -198,6 +200,8 @@ func TestCosignCLISignatures(t *testing.T) {
 			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)},
 				Attestations: []policyv1beta1.Attestation{{Name: "provenance", PredicateType: "slsaprovenance1", Policy: &policyv1beta1.AttestationPolicy{
 					Type: "rego", Data: "package sigstore\nisCompliant { input.predicate.runDetails.builder.id == \"https://ci.example/builder\" }"}}}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-trial"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("trial/**"), Mode: "warn",
+			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)}}}}},
 	}
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	for _, p := range policies {
@@ -206,7 +210,7 @@ func TestCosignCLISignatures(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
 	}
-	startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "deny"})
+	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "deny"})
 	env.Eventually(t, 30*time.Second, "the gate to see the ClusterImagePolicies", func(ctx context.Context) (bool, error) {
 		err := env.Client.Create(ctx, deployment(ns, attested.String(), 1), client.DryRunAll)
 		return err == nil, nil
@@ -233,6 +237,32 @@ func TestCosignCLISignatures(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("warn mode admits an unsigned image with an admission warning", func(t *testing.T) {
+		trial := reg.push(t, "trial/web:v1")
+		c, w := as(t, env, ns, "dev")
+		if err := c.Create(ctx, deployment(ns, trial.String(), 1), client.DryRunAll); err != nil {
+			t.Fatalf("warn mode: %v", err)
+		}
+		if want := "fails ClusterImagePolicy " + ns + "-trial (warn mode): no signatures found"; !w.contains(want) {
+			t.Errorf("warnings %v lack %q", w.list, want)
+		}
+	})
+	t.Run("kube-system is never checked", func(t *testing.T) {
+		// The registration as shipped (kube-system excluded), widened from this test's namespace to
+		// kube-system only, so parallel tests are not affected.
+		hook := webhook.ValidatingWebhook(gate.URL+"/validate", kubetest.CABundle(gate), "", admissionregistrationv1.Fail, 10)
+		hook.Name = "kube-system.bollard.dev"
+		hook.NamespaceSelector.MatchExpressions = append(hook.NamespaceSelector.MatchExpressions,
+			metav1.LabelSelectorRequirement{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: []string{ns, "kube-system"}})
+		env.RegisterValidatingWebhook(t, ns, hook)
+		if err := env.Client.Create(ctx, deployment(ns, unsigned.String(), 1), client.DryRunAll); err == nil {
+			t.Fatal("the shipped registration does not reach the test namespace: the kube-system check would prove nothing")
+		}
+		if err := env.Client.Create(ctx, deployment("kube-system", unsigned.String(), 1), client.DryRunAll); err != nil {
+			t.Errorf("an unsigned image in kube-system: %v", err)
+		}
+	})
 
 	t.Run("registry stopped: cached verdicts admitted, new digests denied as unreachable", func(t *testing.T) {
 		reg.stop()

@@ -10,7 +10,7 @@ import (
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
-func bundleKey(t *testing.T, s imagesigtest.BundleSigner, keyName string) Authority {
+func bundleKey(t testing.TB, s imagesigtest.BundleSigner, keyName string) Authority {
 	t.Helper()
 	k, err := ParseKey(keyName, s.PublicPEM)
 	if err != nil {
