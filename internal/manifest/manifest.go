@@ -60,11 +60,8 @@ func expand(path string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			if !d.IsDir() {
-				files = append(files, p)
-			}
+		if IsManifest(p) && !d.IsDir() {
+			files = append(files, p)
 		}
 		return nil
 	})
@@ -79,6 +76,20 @@ func loadFile(path string) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Parse(path, data)
+}
+
+// IsManifest reports whether a file name is one Load reads (.yaml, .yml, .json).
+func IsManifest(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// Parse reads the documents of one file's data; errors and Sources name it as path:line.
+func Parse(path string, data []byte) ([]Object, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []Object
 	line := 1

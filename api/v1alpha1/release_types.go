@@ -1,0 +1,263 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Release is one application that bollard's daemon keeps in step with a git repository: it
+// fetches the revision, renders it, runs the gate's pre-flight decision on it, applies it through
+// gitops-engine, reverts drift, and records every change in a Deployment Log.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rel
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.observedRevision`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Drift",type=integer,JSONPath=`.status.driftCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Release struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ReleaseSpec   `json:"spec"`
+	Status ReleaseStatus `json:"status,omitempty"`
+}
+
+// ReleaseSpec says where the desired state comes from and how it is applied.
+type ReleaseSpec struct {
+	Source GitSource `json:"source"`
+	// +optional
+	Render Render `json:"render,omitempty"`
+	// TargetNamespace is where namespaced objects without a namespace go; default: the
+	// Release's own namespace. Objects naming another namespace are refused (a Release stays
+	// inside its target).
+	// +optional
+	TargetNamespace string `json:"targetNamespace,omitempty"`
+	// SelfHeal reverts out-of-band changes to managed objects at once; without it drift is only
+	// reported.
+	// +kubebuilder:default=true
+	// +optional
+	SelfHeal *bool `json:"selfHeal,omitempty"`
+	// Prune deletes managed objects that are no longer in git (never objects bollard does not own).
+	// +kubebuilder:default=true
+	// +optional
+	Prune *bool `json:"prune,omitempty"`
+	// Interval is how often git is polled when no push arrives.
+	// +kubebuilder:default="3m"
+	// +optional
+	Interval metav1.Duration `json:"interval,omitempty"`
+	// IgnoreDifferences lists fields other controllers own: they are neither drift nor applied.
+	// spec.replicas of a workload an HPA scales is ignored without being listed.
+	// +optional
+	IgnoreDifferences []IgnoreDifference `json:"ignoreDifferences,omitempty"`
+	// Suspend stops applying (drift is still reported).
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// Strategy, HealthTimeout, Prove and SLO drive the progressive rollout (issue #6): they are
+	// part of the type from the start so a Release written today keeps its meaning.
+	// +optional
+	Strategy *Strategy `json:"strategy,omitempty"`
+	// +optional
+	HealthTimeout *metav1.Duration `json:"healthTimeout,omitempty"`
+}
+
+// GitSource is a path at a ref of a git repository.
+type GitSource struct {
+	// URL of the repository: https://, ssh:// or git@host:org/repo, or file:// (a repository on
+	// the daemon's disk).
+	// +kubebuilder:validation:MinLength=1
+	URL string `json:"url"`
+	// Ref is a branch, tag or commit; default main.
+	// +optional
+	Ref string `json:"ref,omitempty"`
+	// Path inside the repository; default its root.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// SecretRef names a Secret in the Release's namespace with the credentials: keys
+	// username+password (or password alone: a token) for HTTPS, or sshPrivateKey (and
+	// optionally knownHosts) for SSH.
+	// +optional
+	SecretRef *corev1.LocalObjectReference `json:"secretRef,omitempty"`
+}
+
+// RenderMode is how files become objects.
+// +kubebuilder:validation:Enum=directory;kustomize;helm
+type RenderMode string
+
+const (
+	RenderDirectory RenderMode = "directory"
+	RenderKustomize RenderMode = "kustomize"
+	RenderHelm      RenderMode = "helm"
+)
+
+// Render turns the files at the path into objects.
+type Render struct {
+	// Mode: directory (every .yaml/.yml/.json, recursively), kustomize (a kustomization.yaml at
+	// the path) or helm (a chart at the path). Default: kustomize when a kustomization file is
+	// there, else directory.
+	// +optional
+	Mode RenderMode `json:"mode,omitempty"`
+	// Helm: values files (relative to the chart) and inline values on top.
+	// +optional
+	ValuesFiles []string `json:"valuesFiles,omitempty"`
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Values *apiextensionsv1.JSON `json:"values,omitempty"`
+}
+
+// IgnoreDifference names fields of matching objects that are not bollard's to set.
+type IgnoreDifference struct {
+	// +optional
+	Group string `json:"group,omitempty"`
+	Kind  string `json:"kind"`
+	// +optional
+	Name string `json:"name,omitempty"`
+	// JSONPointers such as /spec/replicas.
+	JSONPointers []string `json:"jsonPointers"`
+}
+
+// StrategyType is how a new revision of a workload is rolled out.
+// +kubebuilder:validation:Enum=rolling;blueGreen;canary
+type StrategyType string
+
+// Strategy is the rollout strategy (executed by issue #6's state machine).
+type Strategy struct {
+	// +kubebuilder:default=rolling
+	Type StrategyType `json:"type"`
+	// Canary steps in percent of traffic; default 1, 10, 50, 100.
+	// +optional
+	Steps []int32 `json:"steps,omitempty"`
+	// ActiveService and PreviewService for blue/green.
+	// +optional
+	ActiveService string `json:"activeService,omitempty"`
+	// +optional
+	PreviewService string `json:"previewService,omitempty"`
+}
+
+// ReleaseStatus is what the daemon observed and did.
+type ReleaseStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase: Synced, OutOfSync, Syncing, Failed, Refused (pre-flight or render), Suspended.
+	// +optional
+	Phase string `json:"phase,omitempty"`
+	// DesiredRevision is the commit the ref points at; ObservedRevision the one applied last;
+	// LastGoodRevision the last one applied successfully.
+	// +optional
+	DesiredRevision string `json:"desiredRevision,omitempty"`
+	// +optional
+	ObservedRevision string `json:"observedRevision,omitempty"`
+	// +optional
+	LastGoodRevision string `json:"lastGoodRevision,omitempty"`
+	// Message says what went wrong, or what was done last.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Resources are the managed objects and their sync state.
+	// +optional
+	Resources []ResourceStatus `json:"resources,omitempty"`
+	// Drift lists managed objects found changed out of band (values never shown).
+	// +optional
+	Drift []DriftRecord `json:"drift,omitempty"`
+	// +optional
+	DriftCount int `json:"driftCount,omitempty"`
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// History is the Deployment Log of the last changes, newest first (at most 10).
+	// +optional
+	History []DeploymentLog `json:"history,omitempty"`
+	// LastSyncTime is when the last sync finished.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// ResourceStatus is one managed object.
+type ResourceStatus struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Status: Synced, SyncFailed, Pruned, PruneSkipped.
+	Status string `json:"status"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// DriftRecord is one object changed out of band.
+type DriftRecord struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Fields that differ from git (paths only: values, and above all Secret data, are never shown),
+	// or "deleted".
+	Fields     []string    `json:"fields"`
+	DetectedAt metav1.Time `json:"detectedAt"`
+	// Reverted is true when self-heal put git's state back.
+	Reverted bool `json:"reverted"`
+}
+
+// DeploymentLog is one change: what was applied, what the gates said, what each step saw, and
+// how it ended. `bollard log` prints it.
+type DeploymentLog struct {
+	// ID increases by one per change of this Release.
+	ID       int64       `json:"id"`
+	Started  metav1.Time `json:"started"`
+	Finished metav1.Time `json:"finished,omitempty"`
+	// Trigger: push, poll, drift, create, manual.
+	Trigger  string `json:"trigger"`
+	Revision string `json:"revision"`
+	// +optional
+	Author string `json:"author,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Target string `json:"target,omitempty"`
+	// Artifacts are the images (with digests where known) the revision deploys.
+	// +optional
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Gates are the pre-flight results.
+	// +optional
+	Gates []LogStep `json:"gates,omitempty"`
+	// Steps are what was done, in order.
+	// +optional
+	Steps []LogStep `json:"steps,omitempty"`
+	// Created, Updated, Pruned count objects.
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	Pruned  int `json:"pruned"`
+	// Status: SUCCESS, FAILED, REFUSED, ROLLED_BACK.
+	Status string `json:"status"`
+}
+
+// LogStep is one line of a Deployment Log.
+type LogStep struct {
+	Name string `json:"name"`
+	// Result: OK, WARN, FAIL, SKIP.
+	Result string `json:"result"`
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// +optional
+	DurationMillis int64 `json:"durationMillis,omitempty"`
+}
+
+// ReleaseList is a list of Releases.
+// +kubebuilder:object:root=true
+type ReleaseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Release `json:"items"`
+}
+
+// SelfHealing reports spec.selfHeal (default true).
+func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.SelfHeal }
+
+// Pruning reports spec.prune (default true).
+func (r *Release) Pruning() bool { return r.Spec.Prune == nil || *r.Spec.Prune }
+
+// Target is the namespace the Release deploys into.
+func (r *Release) Target() string {
+	if r.Spec.TargetNamespace != "" {
+		return r.Spec.TargetNamespace
+	}
+	return r.Namespace
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"bollard.dev/bollard/reconciler"
+	"bollard.dev/bollard/webhook/admission"
+)
+
+// daemonOptions are the flags of `bollard daemon`.
+type daemonOptions struct {
+	MetricsAddr, HealthAddr         string
+	ReceiverAddr                    string
+	ReceiverTLSCert, ReceiverTLSKey string
+	ReceiverSecret                  string
+	LeaderElect                     bool
+	Namespace                       string
+	GitDir                          string
+	Namespaces                      []string
+	VerifyImages                    bool
+	ServiceAccount                  string
+	SyncTimeout                     time.Duration
+}
+
+func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "serve /metrics here (0: off)")
+	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "serve /healthz and /readyz here (0: off)")
+	fs.StringVar(&o.ReceiverAddr, "receiver-addr", ":8090", "serve the git push receiver (POST /hooks/git) here (empty: off)")
+	fs.StringVar(&o.ReceiverTLSCert, "receiver-tls-cert-file", "", "serve the receiver over TLS 1.2+ with this certificate (reloaded when it changes)")
+	fs.StringVar(&o.ReceiverTLSKey, "receiver-tls-key-file", "", "the receiver certificate's key")
+	fs.StringVar(&o.ReceiverSecret, "receiver-secret", "bollard-system/bollard-receiver", "namespace/name of the Secret whose key \"secret\" authenticates pushes (HMAC-SHA256 key, or GitLab token)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "one active daemon at a time (a Lease in --namespace)")
+	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace (leader election Lease)")
+	fs.StringSliceVar(&o.Namespaces, "namespaces", nil, "only Releases in these namespaces (default: the whole cluster)")
+	fs.StringVar(&o.GitDir, "git-dir", filepath.Join(os.TempDir(), "bollard-git"), "where repository mirrors are kept")
+	fs.BoolVar(&o.VerifyImages, "verify-images", true, "pre-flight verifies image signatures against the ClusterImagePolicies")
+	fs.StringVar(&o.ServiceAccount, "user", envOr("BOLLARD_DAEMON_USER", "system:serviceaccount:bollard-system:bollard-daemon"), "the writer the pre-flight decision sees (break-glass and opt-out rules name users)")
+	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 5*time.Minute, "bound on one sync operation, hooks included")
+}
+
+func newDaemonCommand() *cobra.Command {
+	var opts daemonOptions
+	var kube kubeOptions
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the GitOps daemon: apply Releases from git through gitops-engine, revert drift, react to pushes",
+		Long: `Run bollard's deploy daemon (a controller-runtime manager with leader election).
+
+For every Release it fetches the revision with go-git, renders it (plain YAML, kustomize or a Helm
+chart), runs the gate's decision on it as pre-flight (a denied or unrenderable revision is not
+applied), applies it through gitops-engine (waves, PreSync hooks, pruning of its own objects only),
+watches the applied objects and reverts out-of-band changes (selfHeal), and records a Deployment
+Log per change in the Release's status (bollard log). Pushes to POST /hooks/git (GitHub, Gitea:
+HMAC-SHA256; GitLab: token) reconcile the matching Releases at once; git is polled at each
+Release's interval as well.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (opts.ReceiverTLSCert == "") != (opts.ReceiverTLSKey == "") {
+				return usageError{errors.New("give both --receiver-tls-cert-file and --receiver-tls-key-file, or neither")}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := newLogger()
+			ctrllog.SetLogger(log)
+			cfg, err := kube.RESTConfig()
+			if err != nil {
+				return err
+			}
+			return reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: opts.MetricsAddr, HealthAddr: opts.HealthAddr,
+				ReceiverAddr: opts.ReceiverAddr, ReceiverTLSCert: opts.ReceiverTLSCert, ReceiverTLSKey: opts.ReceiverTLSKey,
+				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, LeaderElectionNamespace: opts.Namespace,
+				GitDir: opts.GitDir, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, User: admission.User{Username: opts.ServiceAccount,
+					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout, Log: log})
+		},
+	}
+	opts.BindFlags(cmd.Flags())
+	kube.BindFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,536 @@
+// Package reconciler is bollard's daemon: for each Release it fetches the revision (go-git),
+// renders it, runs the gate's pre-flight decision on it, applies it through gitops-engine, reverts
+// drift, and writes a Deployment Log for every change.
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	"github.com/go-logr/logr"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	crsource "sigs.k8s.io/controller-runtime/pkg/source"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/render"
+	"bollard.dev/bollard/reconciler/source"
+	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/workload"
+)
+
+// Why a reconcile runs; recorded as the Deployment Log's trigger.
+const (
+	TriggerPush  = "push"
+	TriggerDrift = "drift"
+	TriggerPoll  = "poll"
+)
+
+// historyLimit is how many Deployment Logs a Release keeps in its status.
+const historyLimit = 10
+
+// Reconciler reconciles Releases.
+type Reconciler struct {
+	Client client.Client
+	Git    *source.Git
+	// Gate is the webhook's decision, run as pre-flight on every new revision; nil skips it.
+	Gate *admission.Gate
+	// User is who the pre-flight decision sees as the writer (the daemon's service account).
+	User     admission.User
+	Recorder events.EventRecorder
+	Log      logr.Logger
+	// SyncTimeout bounds one sync operation (hooks included); zero is 5 minutes.
+	SyncTimeout time.Duration
+
+	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
+	triggers chan event.GenericEvent
+	mu       sync.Mutex
+	pending  map[types.NamespacedName]string                 // why the next reconcile of a Release runs
+	drift    map[types.NamespacedName][]v1alpha1.DriftRecord // drift seen since the last reconcile
+}
+
+func (r *Reconciler) setEngine(e *engine.Engine) { r.eng.Store(e) }
+func (r *Reconciler) engine() *engine.Engine     { return r.eng.Load() }
+
+// SetupWithManager registers the controller: Release changes, plus the triggers from the push
+// receiver and the drift feed.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.triggers = make(chan event.GenericEvent, 1024)
+	r.pending = map[types.NamespacedName]string{}
+	r.drift = map[types.NamespacedName][]v1alpha1.DriftRecord{}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Release{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(crsource.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
+		Named("release").
+		// A test process runs more than one daemon; production runs one manager per process.
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		Complete(r)
+}
+
+// Trigger makes a Release reconcile now, for reason (push, drift, …).
+func (r *Reconciler) Trigger(key types.NamespacedName, reason string) {
+	r.mu.Lock()
+	if r.pending[key] != TriggerPush { // a push outranks drift in the log
+		r.pending[key] = reason
+	}
+	r.mu.Unlock()
+	select {
+	case r.triggers <- event.GenericEvent{Object: &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
+	default: // the queue is full: the Release is reconciled anyway
+	}
+}
+
+// OnDrift is the engine's drift feed: record the change and reconcile the Release.
+func (r *Reconciler) OnDrift(c engine.Change) {
+	key := types.NamespacedName{Namespace: c.Release.Namespace, Name: c.Release.Name}
+	metricDrift.WithLabelValues(key.String()).Inc()
+	r.mu.Lock()
+	r.drift[key] = append(r.drift[key], v1alpha1.DriftRecord{Kind: c.Object.Kind, Namespace: c.Object.Namespace, Name: c.Object.Name,
+		Fields: c.Fields, DetectedAt: metav1.Now()})
+	r.mu.Unlock()
+	r.Trigger(key, TriggerDrift)
+}
+
+func (r *Reconciler) take(key types.NamespacedName) (string, []v1alpha1.DriftRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reason, drift := r.pending[key], r.drift[key]
+	delete(r.pending, key)
+	delete(r.drift, key)
+	if reason == "" {
+		reason = TriggerPoll
+	}
+	return reason, drift
+}
+
+// Reconcile brings one Release in step with git.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := r.Log.WithValues("release", req.String())
+	eng := r.engine()
+	if eng == nil {
+		return ctrl.Result{RequeueAfter: time.Second}, nil // the cluster cache is still syncing
+	}
+	var rel v1alpha1.Release
+	if err := r.Client.Get(ctx, req.NamespacedName, &rel); err != nil {
+		if apierrors.IsNotFound(err) {
+			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	reason, drift := r.take(req.NamespacedName)
+	interval := rel.Spec.Interval.Duration
+	if interval <= 0 {
+		interval = 3 * time.Minute
+	}
+	started := time.Now()
+	rec := v1alpha1.DeploymentLog{Started: metav1.NewTime(started), Trigger: reason, Target: "namespace " + rel.Target()}
+	if rel.Generation != rel.Status.ObservedGeneration && reason == TriggerPoll {
+		rec.Trigger = "spec"
+	}
+
+	// Fetch.
+	creds, err := r.credentials(ctx, &rel)
+	if err != nil {
+		return r.fail(ctx, &rel, log, "source", err, interval)
+	}
+	commit, files, err := r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
+	if err != nil {
+		return r.fail(ctx, &rel, log, "fetch", err, interval)
+	}
+	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
+	newRevision := commit.Hash != rel.Status.ObservedRevision || rel.Generation != rel.Status.ObservedGeneration
+
+	// Render. A revision that does not render is not applied; the live state is untouched.
+	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
+	if err == nil {
+		err = r.scope(objs, &rel)
+	}
+	if err != nil {
+		rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "FAIL", Detail: err.Error()})
+		return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
+	}
+	rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d objects", len(objs))})
+	targets := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		targets[i] = o.Unstructured
+		if targets[i].GetNamespace() == "" {
+			targets[i].SetNamespace(rel.Target())
+		}
+	}
+	rec.Artifacts = images(targets)
+	if err := r.ignoreOwnedFields(ctx, &rel, targets); err != nil {
+		return ctrl.Result{}, err
+	}
+	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
+	engine.Label(targets, key)
+
+	selfHeal := rel.SelfHealing() && !rel.Spec.Suspend
+	if !newRevision && !selfHeal {
+		// Nothing new from git, and drift is only to be reported.
+		return r.reportDrift(ctx, &rel, drift, interval)
+	}
+	if !newRevision && reason != TriggerDrift && len(drift) == 0 && rel.Status.Phase == "Synced" {
+		// A poll with nothing new: a cheap plan tells whether anything changed out of band.
+		p, err := eng.Plan(ctx, key, targets, rel.Target())
+		if err == nil && len(p.Create)+len(p.Update)+len(p.Prune) == 0 {
+			return ctrl.Result{RequeueAfter: interval}, nil
+		}
+	}
+	if rel.Spec.Suspend {
+		return r.setPhase(ctx, &rel, "Suspended", "spec.suspend: not applying "+short(commit.Hash), interval)
+	}
+
+	// Pre-flight: the webhook's decision on every rendered object of a new revision.
+	if newRevision && r.Gate != nil {
+		steps, denied := r.preflight(ctx, objs, &rel)
+		rec.Gates = append(rec.Gates, steps...)
+		if denied != "" {
+			return r.refuse(ctx, &rel, log, rec, commit, "PreflightDenied", denied, interval)
+		}
+	}
+
+	// Apply.
+	syncTimeout := r.SyncTimeout
+	if syncTimeout == 0 {
+		syncTimeout = 5 * time.Minute
+	}
+	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	t0 := time.Now()
+	res, syncErr := eng.Sync(sctx, key, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: commit.Hash})
+	metricSyncDuration.WithLabelValues(req.String()).Observe(time.Since(t0).Seconds())
+	rec.Created, rec.Updated, rec.Pruned = len(res.Plan.Create), len(res.Plan.Update), len(res.Plan.Prune)
+	applyStep := v1alpha1.LogStep{Name: "apply", Result: "OK", DurationMillis: time.Since(t0).Milliseconds(),
+		Detail: fmt.Sprintf("%d created, %d updated, %d pruned (revision %s)", rec.Created, rec.Updated, rec.Pruned, short(commit.Hash))}
+	if syncErr != nil {
+		applyStep.Result, applyStep.Detail = "FAIL", syncErr.Error()
+	}
+	if reason == TriggerDrift && len(drift) > 0 {
+		for i := range drift {
+			drift[i].Reverted = syncErr == nil
+		}
+		rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "self-heal", Result: "OK", Detail: describeDrift(drift)})
+	}
+	rec.Steps = append(rec.Steps, applyStep)
+	rec.Finished = metav1.Now()
+	rec.Status = "SUCCESS"
+	if syncErr != nil {
+		rec.Status = "FAILED"
+	}
+	metricSyncs.WithLabelValues(req.String(), rec.Status).Inc()
+
+	err = r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
+		s.ObservedGeneration = rel.Generation
+		s.DesiredRevision, s.ObservedRevision = commit.Hash, commit.Hash
+		s.Resources = resourceStatuses(res.Results)
+		now := metav1.Now()
+		s.LastSyncTime = &now
+		s.Drift = appendDrift(s.Drift, drift)
+		s.DriftCount += len(drift)
+		if syncErr != nil {
+			s.Phase, s.Message = "Failed", syncErr.Error()
+			setCondition(s, metav1.ConditionFalse, "SyncFailed", syncErr.Error(), rel.Generation)
+		} else {
+			s.Phase, s.Message, s.LastGoodRevision = "Synced", applyStep.Detail, commit.Hash
+			setCondition(s, metav1.ConditionTrue, "Synced", applyStep.Detail, rel.Generation)
+		}
+		s.History = pushHistory(s.History, rec)
+	})
+	if syncErr != nil {
+		r.event(&rel, corev1.EventTypeWarning, "SyncFailed", "revision %s: %v", short(commit.Hash), syncErr)
+		log.Error(syncErr, "sync", "revision", commit.Hash)
+		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, err
+	}
+	if reason == TriggerDrift && len(drift) > 0 {
+		r.event(&rel, corev1.EventTypeNormal, "DriftReverted", "%s", describeDrift(drift))
+	}
+	if rec.Created+rec.Updated+rec.Pruned > 0 || newRevision {
+		r.event(&rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
+	}
+	log.Info("synced", "revision", commit.Hash, "trigger", reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
+	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+// scope refuses objects outside the Release's target namespace and cluster-scoped objects: a
+// Release cannot reach beyond its namespace.
+func (r *Reconciler) scope(objs []render.Object, rel *v1alpha1.Release) error {
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		mapping, err := r.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s: %s %s: unknown kind: %w", o.Source, gvk.Kind, o.GetName(), err)
+		}
+		if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+			return fmt.Errorf("%s: %s %s is cluster-scoped: a Release only deploys into its namespace", o.Source, gvk.Kind, o.GetName())
+		}
+		if ns := o.GetNamespace(); ns != "" && ns != rel.Target() {
+			return fmt.Errorf("%s: %s %s is in namespace %s: this Release deploys into %s only", o.Source, gvk.Kind, o.GetName(), ns, rel.Target())
+		}
+	}
+	return nil
+}
+
+// ignoreOwnedFields removes from the targets what other controllers own: spec.replicas of a
+// workload an HPA scales, and the Release's ignoreDifferences. Removed fields are neither applied
+// nor drift.
+func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Release, targets []*unstructured.Unstructured) error {
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := r.Client.List(ctx, &hpas, client.InNamespace(rel.Target())); err != nil && !meta.IsNoMatchError(err) {
+		return err
+	}
+	scaled := map[string]bool{}
+	for _, h := range hpas.Items {
+		scaled[h.Spec.ScaleTargetRef.Kind+"/"+h.Spec.ScaleTargetRef.Name] = true
+	}
+	for _, t := range targets {
+		if t.GetKind() == "HorizontalPodAutoscaler" {
+			if kind, _, _ := unstructured.NestedString(t.Object, "spec", "scaleTargetRef", "kind"); kind != "" {
+				name, _, _ := unstructured.NestedString(t.Object, "spec", "scaleTargetRef", "name")
+				scaled[kind+"/"+name] = true
+			}
+		}
+	}
+	for _, t := range targets {
+		if scaled[t.GetKind()+"/"+t.GetName()] {
+			unstructured.RemoveNestedField(t.Object, "spec", "replicas")
+		}
+		for _, ig := range rel.Spec.IgnoreDifferences {
+			if ig.Kind != t.GetKind() || ig.Group != t.GroupVersionKind().Group || ig.Name != "" && ig.Name != t.GetName() {
+				continue
+			}
+			for _, p := range ig.JSONPointers {
+				fields := strings.Split(strings.Trim(p, "/"), "/")
+				for i := range fields {
+					fields[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(fields[i])
+				}
+				unstructured.RemoveNestedField(t.Object, fields...)
+			}
+		}
+	}
+	return nil
+}
+
+// preflight runs the gate on every object of the revision, as the webhook would see it applied
+// by the daemon. It returns the log lines and, when denied, why (object and reasons).
+func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string) {
+	var steps []v1alpha1.LogStep
+	var denials, warnings []string
+	checked := 0
+	for _, o := range objs {
+		if !workload.Supported(o.GetKind()) {
+			continue
+		}
+		checked++
+		req := admission.Request{Operation: "CREATE", User: r.User, Object: o.Unstructured.DeepCopy()}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {
+			req.Operation, req.OldObject = "UPDATE", live
+		}
+		d, err := r.Gate.Review(ctx, req)
+		if err != nil {
+			denials = append(denials, fmt.Sprintf("%s %s (%s): the decision failed: %v", o.GetKind(), o.GetName(), o.Source, err))
+			continue
+		}
+		for _, w := range d.Warnings {
+			warnings = append(warnings, fmt.Sprintf("%s %s: %s", o.GetKind(), o.GetName(), w))
+		}
+		if !d.Allowed {
+			denials = append(denials, fmt.Sprintf("%s %s (%s): %s", o.GetKind(), o.GetName(), o.Source, strings.Join(d.Reasons, "; ")))
+		}
+	}
+	result := "OK"
+	switch {
+	case len(denials) > 0:
+		result = "FAIL"
+	case len(warnings) > 0:
+		result = "WARN"
+	}
+	detail := fmt.Sprintf("%d workloads checked (signatures, freeze, flags, risky changes, schema)", checked)
+	if len(denials) > 0 {
+		detail = strings.Join(denials, "; ")
+	} else if len(warnings) > 0 {
+		detail += ": " + strings.Join(warnings, "; ")
+	}
+	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: result, Detail: detail})
+	return steps, strings.Join(denials, "; ")
+}
+
+// credentials reads the Release's Secret.
+func (r *Reconciler) credentials(ctx context.Context, rel *v1alpha1.Release) (source.Credentials, error) {
+	ref := rel.Spec.Source.SecretRef
+	if ref == nil {
+		return source.Credentials{}, nil
+	}
+	var s corev1.Secret
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: ref.Name}, &s); err != nil {
+		return source.Credentials{}, fmt.Errorf("credentials Secret %s: %w", ref.Name, err)
+	}
+	return source.Credentials{Username: string(s.Data["username"]), Password: string(s.Data["password"]),
+		SSHPrivateKey: s.Data["sshPrivateKey"], KnownHosts: s.Data["knownHosts"]}, nil
+}
+
+// refuse records a revision that is not applied (render error, pre-flight denial): the live state
+// is untouched, the status and the log say why.
+func (r *Reconciler) refuse(ctx context.Context, rel *v1alpha1.Release, log logr.Logger, rec v1alpha1.DeploymentLog, commit source.Commit, reason, why string, interval time.Duration) (ctrl.Result, error) {
+	rec.Status, rec.Finished = "REFUSED", metav1.Now()
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, rec.Status).Inc()
+	msg := fmt.Sprintf("revision %s not applied: %s", short(commit.Hash), why)
+	r.event(rel, corev1.EventTypeWarning, reason, "%s", msg)
+	log.Info("refused", "revision", commit.Hash, "reason", why)
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		if s.DesiredRevision == commit.Hash && s.Phase == "Refused" && len(s.History) > 0 && s.History[0].Revision == commit.Hash {
+			return // already recorded: a poll of the same refused revision adds nothing
+		}
+		s.DesiredRevision, s.Phase, s.Message = commit.Hash, "Refused", msg
+		s.ObservedGeneration = rel.Generation
+		setCondition(s, metav1.ConditionFalse, reason, msg, rel.Generation)
+		s.History = pushHistory(s.History, rec)
+	})
+	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+func (r *Reconciler) fail(ctx context.Context, rel *v1alpha1.Release, log logr.Logger, what string, cause error, interval time.Duration) (ctrl.Result, error) {
+	log.Error(cause, what)
+	r.event(rel, corev1.EventTypeWarning, "FetchFailed", "%s: %v", what, cause)
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Phase, s.Message = "Failed", fmt.Sprintf("%s: %v", what, cause)
+		setCondition(s, metav1.ConditionFalse, "FetchFailed", s.Message, rel.Generation)
+	})
+	return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, err
+}
+
+// reportDrift records drift without reverting it (selfHeal off).
+func (r *Reconciler) reportDrift(ctx context.Context, rel *v1alpha1.Release, drift []v1alpha1.DriftRecord, interval time.Duration) (ctrl.Result, error) {
+	if len(drift) == 0 {
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	r.event(rel, corev1.EventTypeWarning, "Drift", "%s (selfHeal is off: not reverted)", describeDrift(drift))
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Drift = appendDrift(s.Drift, drift)
+		s.DriftCount += len(drift)
+		s.Phase, s.Message = "OutOfSync", describeDrift(drift)+" (selfHeal is off: not reverted)"
+	})
+	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+func (r *Reconciler) setPhase(ctx context.Context, rel *v1alpha1.Release, phase, msg string, interval time.Duration) (ctrl.Result, error) {
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) { s.Phase, s.Message = phase, msg })
+	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, change func(*v1alpha1.ReleaseStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur v1alpha1.Release
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(rel), &cur); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		change(&cur.Status)
+		return r.Client.Status().Update(ctx, &cur)
+	})
+}
+
+func (r *Reconciler) event(rel *v1alpha1.Release, typ, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(rel, nil, typ, reason, "Sync", format, args...)
+	}
+}
+
+func setCondition(s *v1alpha1.ReleaseStatus, status metav1.ConditionStatus, reason, msg string, gen int64) {
+	if len(msg) > 1000 {
+		msg = msg[:1000] + "…"
+	}
+	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: "Ready", Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
+}
+
+func pushHistory(h []v1alpha1.DeploymentLog, rec v1alpha1.DeploymentLog) []v1alpha1.DeploymentLog {
+	if len(h) > 0 {
+		rec.ID = h[0].ID + 1
+	} else {
+		rec.ID = 1
+	}
+	h = append([]v1alpha1.DeploymentLog{rec}, h...)
+	if len(h) > historyLimit {
+		h = h[:historyLimit]
+	}
+	return h
+}
+
+func appendDrift(list, more []v1alpha1.DriftRecord) []v1alpha1.DriftRecord {
+	list = append(more, list...)
+	if len(list) > 20 {
+		list = list[:20]
+	}
+	return list
+}
+
+func describeDrift(drift []v1alpha1.DriftRecord) string {
+	var parts []string
+	for _, d := range drift {
+		parts = append(parts, fmt.Sprintf("%s %s changed out of band: %s", d.Kind, d.Name, strings.Join(d.Fields, ", ")))
+	}
+	slices.Sort(parts)
+	return strings.Join(slices.Compact(parts), "; ")
+}
+
+func resourceStatuses(results []common.ResourceSyncResult) []v1alpha1.ResourceStatus {
+	var out []v1alpha1.ResourceStatus
+	for _, r := range results {
+		if r.HookType != "" {
+			continue
+		}
+		out = append(out, v1alpha1.ResourceStatus{Kind: r.ResourceKey.Kind, Namespace: r.ResourceKey.Namespace, Name: r.ResourceKey.Name,
+			Status: string(r.Status), Message: r.Message})
+	}
+	return out
+}
+
+// images lists the container images of the targets' pod templates.
+func images(targets []*unstructured.Unstructured) []string {
+	var out []string
+	for _, t := range targets {
+		if !workload.Supported(t.GetKind()) {
+			continue
+		}
+		w, err := workload.FromObject(t)
+		if err != nil {
+			continue
+		}
+		for _, c := range w.Containers() {
+			if !slices.Contains(out, c.Image) {
+				out = append(out, c.Image)
+			}
+		}
+	}
+	return out
+}
+
+func short(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}

@@ -1,0 +1,186 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/source"
+	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/imagesig"
+)
+
+// Options configure the daemon.
+type Options struct {
+	REST *rest.Config
+	// MetricsAddr and HealthAddr serve /metrics and /healthz, /readyz ("0" turns one off).
+	MetricsAddr, HealthAddr string
+	// ReceiverAddr serves the git push receiver at /hooks/git ("" turns it off); with
+	// ReceiverTLSCert and ReceiverTLSKey it is HTTPS (TLS 1.2+).
+	ReceiverAddr                    string
+	ReceiverTLSCert, ReceiverTLSKey string
+	// ReceiverSecret is "namespace/name" of the Secret whose key "secret" holds the HMAC key (or
+	// GitLab token).
+	ReceiverSecret string
+	// LeaderElection on (namespace for the Lease): one active daemon at a time.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// Namespaces limits the daemon to Releases (and their objects) in these namespaces; empty:
+	// the whole cluster.
+	Namespaces []string
+	// GitDir keeps the repository mirrors.
+	GitDir string
+	// VerifyImages turns on signature verification in the pre-flight decision.
+	VerifyImages bool
+	// User is who the pre-flight decision sees as the writer.
+	User        admission.User
+	SyncTimeout time.Duration
+	Log         logr.Logger
+	// Started, when set, is called with the receiver's address once it listens (tests).
+	Started func(receiverAddr string)
+}
+
+// Run runs the daemon until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	mgr, err := ctrl.NewManager(opts.REST, ctrl.Options{
+		Scheme:                  api.NewScheme(),
+		Logger:                  opts.Log,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.HealthAddr,
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        "bollard-daemon",
+		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// Secrets and ConfigMaps are read when needed, not cached cluster-wide.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		Cache:  cacheOptions(opts.Namespaces),
+	})
+	if err != nil {
+		return err
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Git: &source.Git{Dir: opts.GitDir}, User: opts.User,
+		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+	policies, err := admission.NewEngine(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var gateOpts []admission.GateOption
+	if opts.VerifyImages {
+		gateOpts = append(gateOpts, admission.WithImageVerification(imagesig.New(imagesig.Options{Timeout: 20 * time.Second}), "allow"))
+	}
+	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetAPIReader()}, policies, gateOpts...)
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	// The cluster cache starts with the leader: its drift feed drives self-heal.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		e, err := engine.New(ctx, opts.REST, opts.Log.WithName("engine"), opts.Namespaces, r.OnDrift)
+		if err != nil {
+			return err
+		}
+		r.setEngine(e)
+		<-ctx.Done()
+		e.Invalidate()
+		return nil
+	})); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("engine", func(*http.Request) error {
+		if r.engine() == nil {
+			return errors.New("cluster cache not synced (or not the leader)")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if opts.ReceiverAddr != "" {
+		rc := &Receiver{Client: mgr.GetAPIReader(), Trigger: r.Trigger, Log: opts.Log.WithName("receiver"),
+			Secret: secretReader(mgr.GetAPIReader(), opts.ReceiverSecret)}
+		if err := mgr.Add(receiverServer(opts, rc)); err != nil {
+			return err
+		}
+	}
+	return mgr.Start(ctx)
+}
+
+func cacheOptions(namespaces []string) crcache.Options {
+	o := crcache.Options{}
+	if len(namespaces) > 0 {
+		o.DefaultNamespaces = map[string]crcache.Config{}
+		for _, ns := range namespaces {
+			o.DefaultNamespaces[ns] = crcache.Config{}
+		}
+	}
+	return o
+}
+
+// secretReader reads the receiver's shared secret ("namespace/name", key "secret") on each push,
+// so a rotated Secret takes effect at once.
+func secretReader(c client.Reader, ref string) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		ns, name, ok := strings.Cut(ref, "/")
+		if !ok {
+			return nil, fmt.Errorf("receiver secret %q: want namespace/name", ref)
+		}
+		var s corev1.Secret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+			return nil, err
+		}
+		return s.Data["secret"], nil
+	}
+}
+
+// receiverServer serves the push receiver on the leader only (its triggers drive the leader's
+// controller).
+func receiverServer(opts Options, rc *Receiver) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		mux := http.NewServeMux()
+		mux.Handle("/hooks/git", rc)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+		l, err := net.Listen("tcp", opts.ReceiverAddr)
+		if err != nil {
+			return err
+		}
+		if opts.ReceiverTLSCert != "" {
+			cw, err := certwatcher.New(opts.ReceiverTLSCert, opts.ReceiverTLSKey)
+			if err != nil {
+				return err
+			}
+			go func() { _ = cw.Start(ctx) }()
+			l = tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cw.GetCertificate})
+		}
+		if opts.Started != nil {
+			opts.Started(l.Addr().String())
+		}
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}

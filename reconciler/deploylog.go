@@ -1,0 +1,89 @@
+package reconciler
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+// WriteLog writes one Deployment Log in the seed's format: target, artifact and revision, the
+// gates, each step with the values seen, and the final status.
+func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
+	fmt.Fprintf(w, "## Deployment Log #%d — Release %s/%s (%s, trigger %s)\n", rec.ID, rel.Namespace, rel.Name,
+		rec.Started.UTC().Format("2006-01-02 15:04:05 MST"), rec.Trigger)
+	target := rec.Target
+	if target == "" {
+		target = "namespace " + rel.Target()
+	}
+	fmt.Fprintf(w, "> **Target**: %s\n", target)
+	artifact := "commit " + short(rec.Revision)
+	if rec.Message != "" {
+		artifact += fmt.Sprintf(" %q", rec.Message)
+	}
+	if rec.Author != "" {
+		artifact += " by " + rec.Author
+	}
+	fmt.Fprintf(w, "> **Revision**: %s\n", artifact)
+	if len(rec.Artifacts) > 0 {
+		fmt.Fprintf(w, "> **Artifacts**: %s\n", strings.Join(rec.Artifacts, ", "))
+	}
+	strategy := "apply (gitops-engine sync)"
+	if rel.Spec.Strategy != nil && rel.Spec.Strategy.Type != "" {
+		strategy = string(rel.Spec.Strategy.Type)
+	}
+	fmt.Fprintf(w, "> **Strategy**: %s\n", strategy)
+	for _, s := range rec.Gates {
+		fmt.Fprintf(w, "> - %s %s: %s%s\n", icon(s), s.Name, s.Result, detail(s))
+	}
+	for _, s := range rec.Steps {
+		fmt.Fprintf(w, "> - %s %s: %s%s%s\n", icon(s), s.Name, s.Result, took(s), detail(s))
+	}
+	if rec.Created+rec.Updated+rec.Pruned > 0 {
+		fmt.Fprintf(w, "> - objects: %d created, %d updated, %d pruned\n", rec.Created, rec.Updated, rec.Pruned)
+	}
+	fmt.Fprintf(w, "> - **STATUS**: %s %s.\n", statusIcon(rec.Status), rec.Status)
+}
+
+func icon(s v1alpha1.LogStep) string {
+	switch {
+	case s.Result == "FAIL":
+		return "❌"
+	case s.Result == "WARN":
+		return "⚠️"
+	case s.Name == "render":
+		return "📄"
+	case s.Name == "pre-flight":
+		return "🔐"
+	case s.Name == "self-heal":
+		return "🩹"
+	case s.Name == "apply":
+		return "🚀"
+	}
+	return "•"
+}
+
+func detail(s v1alpha1.LogStep) string {
+	if s.Detail == "" {
+		return ""
+	}
+	return " — " + s.Detail
+}
+
+func took(s v1alpha1.LogStep) string {
+	if s.DurationMillis == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f s)", float64(s.DurationMillis)/1000)
+}
+
+func statusIcon(status string) string {
+	switch status {
+	case "SUCCESS":
+		return "🟢"
+	case "REFUSED":
+		return "🟠"
+	}
+	return "🔴"
+}

@@ -1,0 +1,368 @@
+// Package engine applies a Release's objects through gitops-engine: one watch-based cluster cache
+// for the daemon (only objects bollard labelled are listed and watched), sync operations with
+// waves, hooks (PreSync migration Jobs) and pruning limited to the Release's own objects, and a
+// drift feed — every change to a managed object is diffed against what git says.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/cache"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/diff"
+	gsync "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/kube"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/tracing"
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+)
+
+// Labels that mark an object as a Release's: only such objects are watched, and only they are
+// ever pruned.
+const (
+	LabelRelease          = "bollard.dev/release"
+	LabelReleaseNamespace = "bollard.dev/release-namespace"
+)
+
+// Key names a Release.
+type Key struct{ Namespace, Name string }
+
+func (k Key) String() string { return k.Namespace + "/" + k.Name }
+
+// Change is a managed object that now differs from what git says.
+type Change struct {
+	Release Key
+	Object  kube.ResourceKey
+	// Fields are the paths that differ ("deleted" when the object is gone). Paths only: values,
+	// above all Secret data, are never carried.
+	Fields []string
+}
+
+// Engine is gitops-engine's cluster cache and sync, for every Release of the daemon.
+type Engine struct {
+	cfg     *rest.Config
+	cache   cache.ClusterCache
+	kubectl kube.Kubectl
+	log     logr.Logger
+
+	mu      sync.Mutex
+	desired map[Key]map[kube.ResourceKey]*unstructured.Unstructured // what git says, per Release
+	events  chan resourceEvent
+	onDrift func(Change)
+}
+
+type resourceEvent struct {
+	release Key
+	key     kube.ResourceKey
+	live    *unstructured.Unstructured // nil: deleted
+}
+
+// info is what the cache keeps per object: whose it is.
+type info struct{ release Key }
+
+// labelFilter makes the cache list and watch only objects that carry bollard's release label.
+type labelFilter struct{}
+
+func (labelFilter) IsExcludedResource(group, kind, _ string) bool {
+	// Events and Endpoints churn and are never applied from git.
+	return (group == "" && (kind == "Event" || kind == "Endpoints")) || (group == "events.k8s.io" && kind == "Event") ||
+		(group == "discovery.k8s.io" && kind == "EndpointSlice") || (group == "coordination.k8s.io" && kind == "Lease")
+}
+
+func (labelFilter) GetLabelSelector(string, string, string) string { return LabelRelease }
+
+// New starts the cluster cache over namespaces (empty: the whole cluster); it returns once the
+// cache has synced. onDrift is called, from one goroutine, for each managed object that differs
+// from its desired state after a change.
+func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
+	e := &Engine{cfg: cfg, log: log, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
+		events: make(chan resourceEvent, 4096), onDrift: onDrift}
+	e.kubectl = &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
+	e.cache = cache.NewClusterCache(cfg,
+		cache.SetClusterResources(false),
+		cache.SetNamespaces(namespaces),
+		cache.SetLogr(log),
+		cache.SetRespectRBAC(cache.RespectRbacNormal),
+		cache.SetSettings(cache.Settings{ResourcesFilter: labelFilter{}}),
+		cache.SetPopulateResourceInfoHandler(func(un *unstructured.Unstructured, _ bool) (any, bool) {
+			l := un.GetLabels()
+			if l[LabelRelease] == "" {
+				return nil, false
+			}
+			return &info{release: Key{Namespace: l[LabelReleaseNamespace], Name: l[LabelRelease]}}, true
+		}),
+	)
+	// Runs under the cache's lock: hand the event over, never block.
+	e.cache.OnResourceUpdated(func(newRes, oldRes *cache.Resource, _ map[kube.ResourceKey]*cache.Resource) {
+		r := newRes
+		if r == nil {
+			r = oldRes
+		}
+		in, ok := r.Info.(*info)
+		if !ok || in == nil {
+			return
+		}
+		ev := resourceEvent{release: in.release, key: r.ResourceKey()}
+		if newRes != nil {
+			ev.live = newRes.Resource
+		}
+		select {
+		case e.events <- ev:
+		default:
+			e.log.Info("drift queue full: a change is checked at the next sync", "object", ev.key.String())
+		}
+	})
+	if err := e.cache.EnsureSynced(); err != nil {
+		return nil, fmt.Errorf("cluster cache: %w", err)
+	}
+	go e.watchDrift(ctx)
+	return e, nil
+}
+
+// Invalidate drops the cache (tests and shutdown).
+func (e *Engine) Invalidate() { e.cache.Invalidate() }
+
+func (e *Engine) watchDrift(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-e.events:
+			e.mu.Lock()
+			want := e.desired[ev.release][ev.key]
+			e.mu.Unlock()
+			if want == nil {
+				continue // not (or no longer) in git: pruning is the sync's business
+			}
+			var fields []string
+			if ev.live == nil {
+				fields = []string{"deleted"}
+			} else {
+				var err error
+				if fields, err = Drift(ctx, want, ev.live); err != nil {
+					e.log.Error(err, "diff", "object", ev.key.String())
+					continue
+				}
+			}
+			if len(fields) > 0 && e.onDrift != nil {
+				e.onDrift(Change{Release: ev.release, Object: ev.key, Fields: fields})
+			}
+		}
+	}
+}
+
+// Label marks objects as the Release's.
+func Label(objs []*unstructured.Unstructured, rel Key) {
+	for _, o := range objs {
+		l := o.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[LabelRelease], l[LabelReleaseNamespace] = rel.Name, rel.Namespace
+		o.SetLabels(l)
+	}
+}
+
+// Plan is what a sync would do: objects to create, to update (with the fields that differ) and to
+// prune.
+type Plan struct {
+	Create, Prune []kube.ResourceKey
+	Update        map[kube.ResourceKey][]string
+}
+
+// Options of a sync.
+type Options struct {
+	Prune    bool
+	Revision string
+}
+
+// Result of a sync.
+type Result struct {
+	Plan    Plan
+	Phase   common.OperationPhase
+	Message string
+	Results []common.ResourceSyncResult
+}
+
+// Sync applies targets (labelled with Label) for rel into namespace, prunes the Release's objects
+// that are no longer targets (when opts.Prune), runs hooks and waves, and waits until the
+// operation completes or ctx ends. A fresh sync context is built for every step from the cache,
+// as Argo CD's controller does; state is carried over.
+func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unstructured, namespace string, opts Options) (Result, error) {
+	desired := map[kube.ResourceKey]*unstructured.Unstructured{}
+	for _, t := range targets {
+		if t.GetNamespace() == "" {
+			t.SetNamespace(namespace)
+		}
+		desired[kube.GetResourceKey(t)] = t
+	}
+	e.mu.Lock()
+	e.desired[rel] = desired
+	e.mu.Unlock()
+
+	isManaged := func(r *cache.Resource) bool {
+		in, ok := r.Info.(*info)
+		return ok && in != nil && in.release == rel
+	}
+	res := Result{}
+	wake := make(chan struct{}, 1)
+	unsubscribe := e.cache.OnResourceUpdated(func(newRes, oldRes *cache.Resource, _ map[kube.ResourceKey]*cache.Resource) {
+		r := newRes
+		if r == nil {
+			r = oldRes
+		}
+		if isManaged(r) {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer unsubscribe()
+	started := metav1.Now() // constant: hooks with generateName are named from it
+	var phase common.OperationPhase
+	var message string
+	var results []common.ResourceSyncResult
+	first := true
+	for {
+		live, err := e.cache.GetManagedLiveObjs(targets, isManaged)
+		if err != nil {
+			return res, err
+		}
+		rr := gsync.Reconcile(targets, live, namespace, e.cache)
+		if first {
+			res.Plan = plan(ctx, rr)
+			first = false
+		}
+		sc, cleanup, err := gsync.NewSyncContext(opts.Revision, rr, e.cfg, e.cfg, e.kubectl, namespace,
+			gsync.WithLogr(e.log),
+			gsync.WithOperationSettings(false, opts.Prune, false, false),
+			gsync.WithPrune(opts.Prune),
+			gsync.WithInitialState(phase, message, results, started),
+		)
+		if err != nil {
+			return res, err
+		}
+		sc.Sync(ctx)
+		phase, message, results = sc.GetState()
+		cleanup()
+		res.Phase, res.Message, res.Results = phase, message, results
+		if phase.Completed() {
+			if !phase.Successful() {
+				return res, fmt.Errorf("sync %s: %s", phase, message)
+			}
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Plan says what a sync of targets would do now, without doing it.
+func (e *Engine) Plan(ctx context.Context, rel Key, targets []*unstructured.Unstructured, namespace string) (Plan, error) {
+	live, err := e.cache.GetManagedLiveObjs(targets, func(r *cache.Resource) bool {
+		in, ok := r.Info.(*info)
+		return ok && in != nil && in.release == rel
+	})
+	if err != nil {
+		return Plan{}, err
+	}
+	return plan(ctx, gsync.Reconcile(targets, live, namespace, e.cache)), nil
+}
+
+// Forget drops a Release's desired state (deleted Release): its objects are no longer diffed.
+func (e *Engine) Forget(rel Key) {
+	e.mu.Lock()
+	delete(e.desired, rel)
+	e.mu.Unlock()
+}
+
+func plan(ctx context.Context, rr gsync.ReconciliationResult) Plan {
+	p := Plan{Update: map[kube.ResourceKey][]string{}}
+	for i := range rr.Target {
+		target, live := rr.Target[i], rr.Live[i]
+		switch {
+		case target == nil && live != nil:
+			p.Prune = append(p.Prune, kube.GetResourceKey(live))
+		case target != nil && live == nil:
+			p.Create = append(p.Create, kube.GetResourceKey(target))
+		case target != nil && live != nil:
+			if fields, err := Drift(ctx, target, live); err == nil && len(fields) > 0 {
+				p.Update[kube.GetResourceKey(target)] = fields
+			}
+		}
+	}
+	return p
+}
+
+// Drift returns the paths at which live differs from target (nil: in sync), with gitops-engine's
+// diff: three-way against the last applied configuration, so fields other writers added and git
+// never set are not drift.
+func Drift(ctx context.Context, target, live *unstructured.Unstructured) ([]string, error) {
+	res, err := diff.Diff(ctx, target, live)
+	if err != nil || !res.Modified {
+		return nil, err
+	}
+	var want, got any
+	if err := json.Unmarshal(res.PredictedLive, &want); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(res.NormalizedLive, &got); err != nil {
+		return nil, err
+	}
+	var paths []string
+	walk("", want, got, &paths)
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// walk collects the paths where a and b differ, down to map keys (lists are compared whole, named
+// by their field).
+func walk(path string, a, b any, out *[]string) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := map[string]bool{}
+		for k := range am {
+			keys[k] = true
+		}
+		for k := range bm {
+			keys[k] = true
+		}
+		for k := range keys {
+			if path == "" && (k == "status" || k == "metadata" && sameMetadata(am[k], bm[k])) {
+				continue
+			}
+			walk(path+"."+k, am[k], bm[k], out)
+		}
+		return
+	}
+	if !equalJSON(a, b) {
+		*out = append(*out, strings.TrimPrefix(path, "."))
+	}
+}
+
+// sameMetadata compares the metadata a user sets (labels, annotations) and ignores the rest.
+func sameMetadata(a, b any) bool {
+	am, _ := a.(map[string]any)
+	bm, _ := b.(map[string]any)
+	return equalJSON(am["labels"], bm["labels"]) && equalJSON(am["annotations"], bm["annotations"])
+}
+
+func equalJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}

@@ -1,0 +1,78 @@
+package render
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"sigs.k8s.io/yaml"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/reconciler/source"
+)
+
+// helm renders the chart at the root with its values, the valuesFiles on top, then the inline
+// values — as `helm template` does, offline (dependencies must be vendored in charts/).
+func helm(files source.Files, root string, spec v1alpha1.Render) ([]Object, error) {
+	if _, ok := files["Chart.yaml"]; !ok {
+		return nil, fmt.Errorf("%s: render mode helm, but there is no Chart.yaml", displayRoot(root))
+	}
+	var buffered []*loader.BufferedFile
+	for name, data := range files {
+		buffered = append(buffered, &loader.BufferedFile{Name: name, Data: data})
+	}
+	chrt, err := loader.LoadFiles(buffered)
+	if err != nil {
+		return nil, fmt.Errorf("%s: helm chart: %w", displayRoot(root), err)
+	}
+	values := map[string]any{}
+	for _, f := range spec.ValuesFiles {
+		data, ok := files[strings.TrimPrefix(path.Clean(f), "/")]
+		if !ok {
+			return nil, fmt.Errorf("%s: values file %s is not in the chart", displayRoot(root), f)
+		}
+		v, err := chartutil.ReadValues(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path.Join(root, f), err)
+		}
+		values = chartutil.CoalesceTables(v, values)
+	}
+	if spec.Values != nil && len(spec.Values.Raw) > 0 {
+		var inline map[string]any
+		if err := yaml.Unmarshal(spec.Values.Raw, &inline); err != nil {
+			return nil, fmt.Errorf("spec.render.values: %w", err)
+		}
+		values = chartutil.CoalesceTables(inline, values)
+	}
+	renderValues, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: chrt.Name(), Namespace: "", IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("%s: helm values: %w", displayRoot(root), err)
+	}
+	rendered, err := engine.Render(chrt, renderValues)
+	if err != nil {
+		return nil, fmt.Errorf("%s: helm template: %w", displayRoot(root), err)
+	}
+	names := make([]string, 0, len(rendered))
+	for name := range rendered {
+		if manifest.IsManifest(name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out []Object
+	for _, name := range names {
+		objs, err := manifest.Parse(path.Join(root, strings.TrimPrefix(name, chrt.Name()+"/")), []byte(rendered[name]))
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			out = append(out, Object{Unstructured: o.Unstructured, Source: o.Source})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,112 @@
+// Package render turns the files of a revision into Kubernetes objects: a plain directory of
+// YAML/JSON, a kustomization, or a Helm chart. Errors name the file (and line where there is one).
+package render
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/reconciler/source"
+)
+
+// Object is a rendered object and where it came from (file:line, or the renderer).
+type Object struct {
+	*unstructured.Unstructured
+	Source string
+}
+
+// Render renders files (relative to the source path, which root names in messages) as spec says.
+func Render(files source.Files, root string, spec v1alpha1.Render) ([]Object, error) {
+	mode := spec.Mode
+	if mode == "" {
+		mode = v1alpha1.RenderDirectory
+		if kustomization(files) != "" {
+			mode = v1alpha1.RenderKustomize
+		}
+	}
+	switch mode {
+	case v1alpha1.RenderDirectory:
+		return directory(files, root)
+	case v1alpha1.RenderKustomize:
+		return kustomize(files, root)
+	case v1alpha1.RenderHelm:
+		return helm(files, root, spec)
+	}
+	return nil, fmt.Errorf("render mode %q: want directory, kustomize or helm", mode)
+}
+
+func kustomization(files source.Files) string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, ok := files[name]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// directory parses every .yaml, .yml and .json file, in name order.
+func directory(files source.Files, root string) ([]Object, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if manifest.IsManifest(name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out []Object
+	for _, name := range names {
+		objs, err := manifest.Parse(path.Join(root, name), files[name])
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			out = append(out, Object{Unstructured: o.Unstructured, Source: o.Source})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no manifests (.yaml, .yml, .json)", displayRoot(root))
+	}
+	return out, nil
+}
+
+// kustomize builds the kustomization at the root, in memory (no remote bases: a revision renders
+// the same every time).
+func kustomize(files source.Files, root string) ([]Object, error) {
+	if kustomization(files) == "" {
+		return nil, fmt.Errorf("%s: render mode kustomize, but there is no kustomization.yaml", displayRoot(root))
+	}
+	fs := filesys.MakeFsInMemory()
+	for name, data := range files {
+		if err := fs.WriteFile(path.Join("/src", name), data); err != nil {
+			return nil, err
+		}
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/src")
+	if err != nil {
+		return nil, fmt.Errorf("%s: kustomize: %s", displayRoot(root), strings.ReplaceAll(err.Error(), "/src/", displayRoot(root)+"/"))
+	}
+	var out []Object
+	for _, r := range res.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("%s: kustomize: %w", displayRoot(root), err)
+		}
+		out = append(out, Object{Unstructured: &unstructured.Unstructured{Object: m}, Source: "kustomize build " + displayRoot(root)})
+	}
+	return out, nil
+}
+
+func displayRoot(root string) string {
+	if root == "" || root == "." || root == "/" {
+		return "."
+	}
+	return strings.Trim(root, "/")
+}

@@ -1,0 +1,232 @@
+// Package source fetches a revision of a git repository with go-git: one bare mirror per
+// repository URL on the daemon's disk, fetched on demand, and the files under a path at a commit
+// read straight from the object store (no work tree).
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Credentials for a repository (from the Release's Secret). All empty: anonymous.
+type Credentials struct {
+	Username, Password string // HTTPS; a token goes in Password
+	SSHPrivateKey      []byte
+	KnownHosts         []byte // SSH; without it host keys are not checked (logged by the caller)
+}
+
+// Commit is a fetched revision.
+type Commit struct {
+	Hash    string
+	Author  string
+	Message string
+}
+
+// Files are the files under the requested path, keyed by their path relative to it ("/"-separated).
+type Files map[string][]byte
+
+// Git fetches repositories into Dir.
+type Git struct {
+	Dir   string
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (g *Git) lock(url string) func() {
+	g.mu.Lock()
+	if g.locks == nil {
+		g.locks = map[string]*sync.Mutex{}
+	}
+	l, ok := g.locks[url]
+	if !ok {
+		l = &sync.Mutex{}
+		g.locks[url] = l
+	}
+	g.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Fetch brings the mirror of url up to date, resolves ref (a branch, a tag or a commit hash;
+// default main) and returns the commit and the files under dir at it.
+func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials) (Commit, Files, error) {
+	if ref == "" {
+		ref = "main"
+	}
+	unlock := g.lock(url)
+	defer unlock()
+	auth, err := authFor(url, creds)
+	if err != nil {
+		return Commit{}, nil, err
+	}
+	repo, err := g.mirror(url)
+	if err != nil {
+		return Commit{}, nil, err
+	}
+	err = repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
+		Auth:       auth,
+		Force:      true,
+		Prune:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return Commit{}, nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	hash, err := resolve(repo, ref)
+	if err != nil {
+		return Commit{}, nil, fmt.Errorf("%s: %w", url, err)
+	}
+	c, err := repo.CommitObject(hash)
+	if err != nil {
+		return Commit{}, nil, fmt.Errorf("%s: commit %s: %w", url, hash, err)
+	}
+	files, err := read(c, dir)
+	if err != nil {
+		return Commit{}, nil, fmt.Errorf("%s at %s: %w", url, short(hash.String()), err)
+	}
+	return Commit{Hash: hash.String(), Author: c.Author.Name, Message: firstLine(c.Message)}, files, nil
+}
+
+// mirror opens (or creates) the bare mirror of url.
+func (g *Git) mirror(url string) (*git.Repository, error) {
+	sum := sha256.Sum256([]byte(url))
+	dir := filepath.Join(g.Dir, hex.EncodeToString(sum[:12]))
+	repo, err := git.PlainOpen(dir)
+	if err == nil {
+		return repo, nil
+	}
+	if err := os.MkdirAll(g.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	repo, err = git.PlainInit(dir, true)
+	if err != nil {
+		return nil, fmt.Errorf("init mirror of %s: %w", url, err)
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+func resolve(repo *git.Repository, ref string) (plumbing.Hash, error) {
+	for _, name := range []plumbing.ReferenceName{
+		plumbing.NewRemoteReferenceName("origin", strings.TrimPrefix(ref, "refs/heads/")),
+		plumbing.NewTagReferenceName(strings.TrimPrefix(ref, "refs/tags/")),
+	} {
+		if r, err := repo.Reference(name, true); err == nil {
+			if tag, err := repo.TagObject(r.Hash()); err == nil { // annotated tag
+				return tag.Target, nil
+			}
+			return r.Hash(), nil
+		}
+	}
+	if plumbing.IsHash(ref) {
+		h := plumbing.NewHash(ref)
+		if _, err := repo.CommitObject(h); err == nil {
+			return h, nil
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("ref %q is no branch, tag or commit of the repository", ref)
+}
+
+// read returns the files under dir in c's tree.
+func read(c *object.Commit, dir string) (Files, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir != "" {
+		if tree, err = tree.Tree(dir); err != nil {
+			return nil, fmt.Errorf("path %q: %w", dir, err)
+		}
+	}
+	files := Files{}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		if !f.Mode.IsFile() {
+			return nil
+		}
+		r, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		files[f.Name] = b
+		return nil
+	})
+	return files, err
+}
+
+func authFor(url string, c Credentials) (transport.AuthMethod, error) {
+	switch {
+	case len(c.SSHPrivateKey) > 0:
+		user := "git"
+		if ep, err := transport.NewEndpoint(url); err == nil && ep.User != "" {
+			user = ep.User
+		}
+		keys, err := gitssh.NewPublicKeys(user, c.SSHPrivateKey, "")
+		if err != nil {
+			return nil, fmt.Errorf("sshPrivateKey: %w", err)
+		}
+		keys.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // replaced below when knownHosts is given
+		if len(c.KnownHosts) > 0 {
+			f, err := os.CreateTemp("", "known_hosts")
+			if err != nil {
+				return nil, err
+			}
+			defer os.Remove(f.Name())
+			if _, err := f.Write(c.KnownHosts); err != nil {
+				f.Close()
+				return nil, err
+			}
+			f.Close()
+			if keys.HostKeyCallback, err = knownhosts.New(f.Name()); err != nil {
+				return nil, fmt.Errorf("knownHosts: %w", err)
+			}
+		}
+		return keys, nil
+	case c.Password != "":
+		user := c.Username
+		if user == "" {
+			user = "bollard" // token auth: any non-empty user name
+		}
+		return &http.BasicAuth{Username: user, Password: c.Password}, nil
+	}
+	return nil, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func short(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}
