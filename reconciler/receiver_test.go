@@ -1,0 +1,119 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+func sign(key, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// The receiver's authentication and routing, with a fake client holding the Releases (the e2e
+// suite drives it through the real daemon and API server).
+func TestReceiver(t *testing.T) {
+	key := []byte("s3cret")
+	releases := []v1alpha1.Release{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/Shop/web.git", Ref: "main"}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ssh"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "git@git.example:shop/web"}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-release"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/web", Ref: "release"}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "api"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/api.git"}}},
+	}
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithLists(&v1alpha1.ReleaseList{Items: releases}).Build()
+	github := []byte(`{"ref":"refs/heads/main","after":"abc","repository":{"clone_url":"https://git.example/shop/web.git","ssh_url":"git@git.example:shop/web.git"}}`)
+	gitlab := []byte(`{"ref":"refs/heads/main","checkout_sha":"abc","project":{"git_http_url":"https://git.example/shop/web.git"}}`)
+	for _, tc := range []struct {
+		name      string
+		headers   map[string]string
+		body      []byte
+		status    int
+		triggered []string
+		message   string
+	}{
+		{"github, signed", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(key, github)}, github, 202, []string{"shop/web", "shop/web-ssh"}, ""},
+		{"github, signed with another key", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign([]byte("guess"), github)}, github, 401, nil, "does not match"},
+		{"github, unsigned", map[string]string{"X-GitHub-Event": "push"}, github, 401, nil, "does not match"},
+		{"github, body changed after signing", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(key, github)}, bytes.Replace(github, []byte("main"), []byte("release"), 1), 401, nil, ""},
+		{"gitea, signed", map[string]string{"X-Gitea-Event": "push", "X-GitHub-Event": "push", "X-Gitea-Signature": sign(key, github)}, github, 202, []string{"shop/web", "shop/web-ssh"}, ""},
+		{"gitlab, token", map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "s3cret"}, gitlab, 202, []string{"shop/web", "shop/web-ssh"}, ""},
+		{"gitlab, wrong token", map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "s3cre"}, gitlab, 401, nil, ""},
+		{"unknown sender", map[string]string{"X-Hub-Signature-256": "sha256=" + sign(key, github)}, github, 400, nil, "not a GitHub, GitLab or Gitea event"},
+		{"signed, not JSON", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(key, []byte("{"))}, []byte("{"), 400, nil, "not JSON"},
+		{"signed, not a push", map[string]string{"X-GitHub-Event": "issues", "X-Hub-Signature-256": "sha256=" + sign(key, github)}, github, 400, nil, `event "issues" is not a push`},
+		{"signed ping", map[string]string{"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=" + sign(key, []byte("{}"))}, []byte("{}"), 200, nil, "pong"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			rc := &Receiver{Client: c, Log: logr.Discard(), Secret: func(context.Context) ([]byte, error) { return key, nil },
+				Trigger: func(k types.NamespacedName, reason string) {
+					if reason != TriggerPush {
+						t.Errorf("reason %q", reason)
+					}
+					got = append(got, k.String())
+				}}
+			req := httptest.NewRequest(http.MethodPost, "/hooks/git", bytes.NewReader(tc.body))
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			rc.ServeHTTP(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.message) {
+				t.Errorf("status %d %q, want %d with %q", w.Code, w.Body.String(), tc.status, tc.message)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.triggered, ",") {
+				t.Errorf("triggered %v, want %v", got, tc.triggered)
+			}
+		})
+	}
+}
+
+func TestNormalizeURL(t *testing.T) {
+	same := [][]string{
+		{"https://git.example/shop/web.git", "https://git.example/shop/web", "git@git.example:shop/web.git", "ssh://git@git.example:22/shop/web", "https://user:token@GIT.example/Shop/web/"},
+		{"file:///srv/git/shop.git", "/srv/git/shop.git", "file:///srv/git/shop"},
+	}
+	for _, group := range same {
+		for _, u := range group[1:] {
+			if NormalizeURL(u) != NormalizeURL(group[0]) {
+				t.Errorf("%s → %s, %s → %s: want equal", u, NormalizeURL(u), group[0], NormalizeURL(group[0]))
+			}
+		}
+	}
+	if NormalizeURL("https://git.example/shop/web") == NormalizeURL("https://git.example/shop/api") {
+		t.Error("different repositories normalize alike")
+	}
+}
+
+// FuzzParsePush: any payload is a Push or an error, never a panic; a Push always has a ref and a URL.
+func FuzzParsePush(f *testing.F) {
+	f.Add("github", "push", []byte(`{"ref":"refs/heads/main","repository":{"clone_url":"https://x/y.git"}}`))
+	f.Add("gitlab", "Push Hook", []byte(`{"ref":"refs/tags/v1","project":{"git_ssh_url":"git@x:y.git"}}`))
+	f.Add("gitea", "push", []byte(`{"ref":7}`))
+	f.Add("github", "push", []byte(`[]`))
+	f.Fuzz(func(t *testing.T, provider, event string, body []byte) {
+		p, err := ParsePush(provider, event, body)
+		if err == nil && (!strings.HasPrefix(p.Ref, "refs/") || len(p.URLs) == 0) {
+			t.Errorf("accepted %+v from %q", p, body)
+		}
+		for _, u := range p.URLs {
+			_ = NormalizeURL(u)
+		}
+	})
+}

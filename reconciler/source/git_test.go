@@ -1,0 +1,76 @@
+package source
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Dev", "-c", "user.email=dev@example.com"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestFetch against a real repository made by system git: branches, tags, commits, paths.
+func TestFetch(t *testing.T) {
+	dir := t.TempDir()
+	bare, work := filepath.Join(dir, "r.git"), filepath.Join(dir, "w")
+	run(t, dir, "init", "-q", "--bare", "--initial-branch=main", bare)
+	run(t, dir, "clone", "-q", bare, work)
+	write := func(name, content string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("deploy/a.yaml", "v1")
+	write("other/b.yaml", "x")
+	run(t, work, "add", "-A")
+	run(t, work, "commit", "-qm", "first\n\nbody")
+	first := run(t, work, "rev-parse", "HEAD")
+	run(t, work, "tag", "-a", "v1", "-m", "v1")
+	write("deploy/a.yaml", "v2")
+	write("deploy/sub/c.yaml", "c")
+	run(t, work, "commit", "-qam", "second")
+	run(t, work, "add", "-A")
+	run(t, work, "commit", "-qm", "third")
+	head := run(t, work, "rev-parse", "HEAD")
+	run(t, work, "push", "-q", "--tags", "origin", "main")
+
+	g := &Git{Dir: t.TempDir()}
+	ctx := context.Background()
+	c, files, err := g.Fetch(ctx, "file://"+bare, "", "deploy", Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hash != head || c.Message != "third" || c.Author != "Dev" || string(files["a.yaml"]) != "v2" || string(files["sub/c.yaml"]) != "c" || len(files) != 2 {
+		t.Errorf("main: %+v %v", c, files)
+	}
+	c, files, err = g.Fetch(ctx, "file://"+bare, "v1", "/deploy/", Credentials{})
+	if err != nil || c.Hash != first || c.Message != "first" || string(files["a.yaml"]) != "v1" {
+		t.Errorf("tag v1: %+v %v %v", c, files, err)
+	}
+	if c, _, err = g.Fetch(ctx, "file://"+bare, first, "", Credentials{}); err != nil || c.Hash != first {
+		t.Errorf("by commit: %+v %v", c, err)
+	}
+	if _, _, err = g.Fetch(ctx, "file://"+bare, "nope", "", Credentials{}); err == nil || !strings.Contains(err.Error(), `ref "nope" is no branch, tag or commit`) {
+		t.Errorf("unknown ref: %v", err)
+	}
+	if _, _, err = g.Fetch(ctx, "file://"+bare, "main", "missing", Credentials{}); err == nil || !strings.Contains(err.Error(), `path "missing"`) {
+		t.Errorf("missing path: %v", err)
+	}
+	if _, _, err = g.Fetch(ctx, "file://"+filepath.Join(dir, "none.git"), "main", "", Credentials{}); err == nil || !strings.Contains(err.Error(), "fetch") {
+		t.Errorf("missing repository: %v", err)
+	}
+}
