@@ -62,9 +62,12 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 			t.Errorf("the API server refuses %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
-		if kinds[k] != 1 {
-			t.Errorf("chart renders %d %s, want 1 (all kinds: %v)", kinds[k], k, kinds)
+	// The webhook and the daemon each have a Deployment, Service, ServiceAccount, RBAC and a Secret
+	// (serving certificate; push receiver key).
+	for k, want := range map[string]int{"Deployment": 2, "Service": 2, "ServiceAccount": 2, "ClusterRole": 2, "ClusterRoleBinding": 2,
+		"Role": 2, "RoleBinding": 2, "Secret": 2, "PodDisruptionBudget": 1, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 1} {
+		if kinds[k] != want {
+			t.Errorf("chart renders %d %s, want %d (all kinds: %v)", kinds[k], k, want, kinds)
 		}
 	}
 }

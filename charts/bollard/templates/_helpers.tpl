@@ -23,3 +23,11 @@ app.kubernetes.io/component: webhook
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 {{- end -}}
+
+{{- define "bollard.daemon.fullname" -}}{{ .Release.Name }}-daemon{{- end -}}
+
+{{- define "bollard.daemon.selector" -}}
+app.kubernetes.io/name: bollard
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: daemon
+{{- end -}}
