@@ -56,8 +56,9 @@ $(HELM): ## the helm CLI, built once per machine from the module proxy
 $(COSIGN): ## the real cosign CLI, to sign test images the way users do
 	GOBIN=$(dir $(COSIGN)) $(GO) install -ldflags "-s -w" github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
 
-bench: ## benchmarks (figures go to docs/benchmarks.md)
+bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...
+	$(TEST_ENV) BOLLARD_BIN=$(abspath bin/bollard) $(GO) test -run '^$$' -bench Daemon -benchtime 1x -timeout 30m ./test/e2e/
 
 fuzz: ## each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/

@@ -32,6 +32,12 @@ const (
 	LabelReleaseNamespace = "bollard.dev/release-namespace"
 )
 
+// FieldManager is bollard's server-side apply field manager.
+const FieldManager = "bollard"
+
+// applyParallelism bounds concurrent applies (kubectl runs) across all Releases.
+const applyParallelism = 8
+
 // Key names a Release.
 type Key struct{ Namespace, Name string }
 
@@ -85,7 +91,14 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: log, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
 		events: make(chan resourceEvent, 4096), onDrift: onDrift}
-	e.kubectl = &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
+	// gitops-engine applies every object of a wave at once, each through kubectl's packages
+	// (OpenAPI schema and all): bound how many run together, as Argo CD does, or a wave of a
+	// thousand objects costs gigabytes.
+	slots := make(chan struct{}, applyParallelism)
+	e.kubectl = &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}, OnKubectlRun: func(string) (kube.CleanupFunc, error) {
+		slots <- struct{}{}
+		return func() { <-slots }, nil
+	}}
 	e.cache = cache.NewClusterCache(cfg,
 		cache.SetClusterResources(false),
 		cache.SetNamespaces(namespaces),
@@ -246,6 +259,12 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 			gsync.WithLogr(e.log),
 			gsync.WithOperationSettings(false, opts.Prune, false, false),
 			gsync.WithPrune(opts.Prune),
+			// The API server validates every object anyway; kubectl's client-side validation
+			// would fetch and parse the OpenAPI schema for each apply.
+			gsync.WithManifestValidation(false),
+			// Server-side apply, forcing conflicts: git's fields are bollard's, whoever wrote them
+			// since; fields other writers own and git never sets stay theirs.
+			gsync.WithServerSideApply(true), gsync.WithServerSideApplyManager(FieldManager),
 			gsync.WithInitialState(phase, message, results, started),
 		)
 		if err != nil {
@@ -308,8 +327,8 @@ func plan(ctx context.Context, rr gsync.ReconciliationResult) Plan {
 }
 
 // Drift returns the paths at which live differs from target (nil: in sync), with gitops-engine's
-// diff: three-way against the last applied configuration, so fields other writers added and git
-// never set are not drift.
+// diff: what git sets and live holds otherwise; fields other writers added and git never set are
+// not drift.
 func Drift(ctx context.Context, target, live *unstructured.Unstructured) ([]string, error) {
 	res, err := diff.Diff(ctx, target, live)
 	if err != nil || !res.Modified {

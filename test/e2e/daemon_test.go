@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +36,7 @@ type gitRepo struct {
 	bare, work string
 }
 
-func newGitRepo(t *testing.T) *gitRepo {
+func newGitRepo(t testing.TB) *gitRepo {
 	t.Helper()
 	dir := t.TempDir()
 	r := &gitRepo{bare: filepath.Join(dir, "shop.git"), work: filepath.Join(dir, "work")}
@@ -44,7 +45,7 @@ func newGitRepo(t *testing.T) *gitRepo {
 	return r
 }
 
-func (r *gitRepo) git(t *testing.T, dir string, args ...string) string {
+func (r *gitRepo) git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"-c", "user.name=Dev", "-c", "user.email=dev@shop.example", "-c", "init.defaultBranch=main"}, args...)...)
 	cmd.Dir = dir
@@ -56,7 +57,7 @@ func (r *gitRepo) git(t *testing.T, dir string, args ...string) string {
 }
 
 // commit writes files (empty content: delete the file), commits and pushes; it returns the hash.
-func (r *gitRepo) commit(t *testing.T, msg string, files map[string]string) string {
+func (r *gitRepo) commit(t testing.TB, msg string, files map[string]string) string {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(r.work, name)
@@ -89,7 +90,7 @@ type daemon struct {
 	done     chan error
 }
 
-func startDaemon(t *testing.T, env *kubetest.Env, ns, secret, gitDir string) *daemon {
+func startDaemon(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
@@ -98,7 +99,7 @@ func startDaemon(t *testing.T, env *kubetest.Env, ns, secret, gitDir string) *da
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: env.Config, MetricsAddr: "0", HealthAddr: "0",
 			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: []string{ns}, GitDir: gitDir,
 			User: admission.User{Username: "system:serviceaccount:bollard-system:bollard-daemon"}, SyncTimeout: time.Minute,
-			Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}), Started: func(addr string) { started <- addr }})
+			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()
 	select {
 	case addr := <-started:
@@ -112,6 +113,14 @@ func startDaemon(t *testing.T, env *kubetest.Env, ns, secret, gitDir string) *da
 	return d
 }
 
+// testLog is the daemon's log in a test's output; benchmarks keep quiet.
+func testLog(t testing.TB) logr.Logger {
+	if tt, ok := t.(*testing.T); ok {
+		return testr.New(tt)
+	}
+	return logr.Discard()
+}
+
 func (d *daemon) stop() {
 	if d.cancel != nil {
 		d.cancel()
@@ -121,7 +130,7 @@ func (d *daemon) stop() {
 }
 
 // push posts a GitHub push event for the repository, signed with key (HMAC-SHA256).
-func (d *daemon) push(t *testing.T, repo *gitRepo, after string, key []byte) *http.Response {
+func (d *daemon) push(t testing.TB, repo *gitRepo, after string, key []byte) *http.Response {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":%q}}`, after, repo.url())
 	mac := hmac.New(sha256.New, key)
