@@ -18,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -377,8 +378,48 @@ func TestDaemon(t *testing.T) {
 		}
 	})
 
+	t.Run("a PreSync hook (a migration Job) runs to completion before the new revision is applied", func(t *testing.T) {
+		migrate := `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: registry.local/shop/migrate:44}]
+`
+		withHook := repo.commit(t, "schema 44, then web v4", map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v4"), "deploy/migrate.yaml": migrate})
+		d.push(t, repo, withHook, key)
+		waitRelease("the sync with the hook", func(r *v1alpha1.Release) bool {
+			return r.Status.ObservedRevision == withHook && r.Status.Phase == "Synced"
+		})
+		var job batchv1.Job
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "migrate"}, &job); err != nil {
+			t.Fatalf("the migration Job: %v", err)
+		}
+		if job.Status.Succeeded != 1 || job.Status.CompletionTime == nil {
+			t.Fatalf("the migration Job did not complete: %+v", job.Status)
+		}
+		var rsList appsv1.ReplicaSetList
+		if err := env.Client.List(ctx, &rsList, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, rs := range rsList.Items {
+			if rs.Spec.Template.Spec.Containers[0].Image == "registry.local/shop/web:v4" && rs.CreationTimestamp.Before(job.Status.CompletionTime) {
+				t.Errorf("web v4's ReplicaSet was created at %v, before the migration completed at %v", rs.CreationTimestamp, job.Status.CompletionTime)
+			}
+		}
+		if image() != "registry.local/shop/web:v4" {
+			t.Errorf("web runs %s", image())
+		}
+	})
+
 	t.Run("a daemon killed mid-sync converges after a restart, nothing duplicated", func(t *testing.T) {
-		files := map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v5")}
+		files := map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v5"), "deploy/migrate.yaml": ""}
 		for i := range 20 {
 			files[fmt.Sprintf("deploy/extra-%02d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-%02d\ndata: {n: %q}\n", i, fmt.Sprint(i))
 		}
