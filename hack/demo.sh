@@ -71,7 +71,8 @@ bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --regi
   --namespace bollard-system >/tmp/bollard-demo-webhook.log 2>&1 &
 webhook=$!
 registry=
-trap 'rc=$?; kill $webhook $registry 2>/dev/null; wait $webhook $registry 2>/dev/null || true; exit $rc' EXIT
+daemon=
+trap 'rc=$?; kill $webhook $registry $daemon 2>/dev/null; wait $webhook $registry $daemon 2>/dev/null || true; exit $rc' EXIT
 # The API server loads webhook configurations asynchronously: wait until a dry run is refused.
 for _ in $(seq 1 100); do
   if ! kubectl -n "$ns" set image deployment/web web=registry.local/shop/web:probe --dry-run=server >/dev/null 2>&1; then break; fi
@@ -136,6 +137,70 @@ kubectl delete clusterimagepolicy shop-signed >/dev/null
 
 step "bollard check: the same decision offline, for CI (testdata of cmd/bollard)"
 bin/bollard check -f cmd/bollard/testdata/check --now 2026-11-30T03:47:00+01:00 || true
+
+step "The daemon: a Release applied from a git repository through gitops-engine"
+gitops=bollard-demo-gitops
+kubectl delete namespace "$gitops" --ignore-not-found --wait=true >/dev/null
+kubectl create namespace "$gitops" >/dev/null
+kubectl -n "$gitops" create secret generic receiver --from-literal=secret=demo-push-key >/dev/null
+git init --quiet --bare --initial-branch=main "$work/shop.git"
+git clone --quiet "$work/shop.git" "$work/shop" 2>/dev/null
+gitc() { git -C "$work/shop" -c user.name="Dev" -c user.email=dev@shop.example "$@"; }
+web_yaml() {
+  cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: registry.local/shop/web:$1, env: [{name: LOG_LEVEL, value: info}]}
+YAML
+}
+mkdir -p "$work/shop/deploy"
+web_yaml v1 >"$work/shop/deploy/web.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}\n' >"$work/shop/deploy/settings.yaml"
+gitc add -A && gitc commit --quiet -m "web v1" && gitc push --quiet origin HEAD:main
+dport=$((rport + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null; do dport=$((dport + 1)); done
+bin/bollard daemon --kubeconfig "$KUBECONFIG" --namespaces "$gitops" --leader-elect=false --metrics-addr 0 --health-addr 0 \
+  --receiver-addr "127.0.0.1:$dport" --receiver-secret "$gitops/receiver" --git-dir "$work/git" --verify-images=false \
+  >/tmp/bollard-demo-daemon.log 2>&1 &
+daemon=$!
+kubectl apply -f - <<YAML
+apiVersion: bollard.dev/v1alpha1
+kind: Release
+metadata: {name: shop, namespace: $gitops}
+spec:
+  source: {url: "file://$work/shop.git", ref: main, path: deploy}
+  interval: 1h
+YAML
+kubectl -n "$gitops" wait release/shop --for=jsonpath='{.status.phase}'=Synced --timeout=60s >/dev/null
+kubectl -n "$gitops" get release,deployments,configmaps -l bollard.dev/release=shop
+echo "bollard daemon running (log: /tmp/bollard-demo-daemon.log)"
+
+step "git push: web v2, announced by a signed push event, applied at once"
+web_yaml v2 >"$work/shop/deploy/web.yaml"
+gitc commit --quiet -am "web v2" && gitc push --quiet origin HEAD:main
+go run ./hack/pushevent "http://127.0.0.1:$dport/hooks/git" demo-push-key "file://$work/shop.git" refs/heads/main "$(gitc rev-parse HEAD)"
+kubectl -n "$gitops" rollout status deployment/web --timeout=30s
+kubectl -n "$gitops" get deployment web -o jsonpath='{.spec.template.spec.containers[0].image}{"\n"}'
+
+step "A forged push (wrong key) is refused with 401 and changes nothing"
+go run ./hack/pushevent "http://127.0.0.1:$dport/hooks/git" guessed-key "file://$work/shop.git" refs/heads/main "$(gitc rev-parse HEAD)" || true
+
+step "A manual edit (kubectl scale) is drift: reverted at once, with an Event"
+kubectl -n "$gitops" scale deployment web --replicas=5
+sleep 1
+kubectl -n "$gitops" get deployment web -o jsonpath='replicas: {.spec.replicas}{"\n"}'
+kubectl -n "$gitops" get events --field-selector reason=DriftReverted -o custom-columns=REASON:.reason,MESSAGE:.message
+
+step "bollard log shop: the Deployment Logs"
+bin/bollard log shop -n "$gitops" | head -30
 
 cat <<TEXT
 

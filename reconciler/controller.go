@@ -192,8 +192,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Nothing new from git, and drift is only to be reported.
 		return r.reportDrift(ctx, &rel, drift, interval)
 	}
-	if !newRevision && reason != TriggerDrift && len(drift) == 0 && rel.Status.Phase == "Synced" {
-		// A poll with nothing new: a cheap plan tells whether anything changed out of band.
+	if !newRevision && rel.Status.Phase == "Synced" {
+		// Nothing new from git: a cheap plan tells whether anything is out of step. Drift seen
+		// again after an earlier sync reverted it (watch events of one edit) needs no new change.
 		p, err := eng.Plan(ctx, key, targets, rel.Target())
 		if err == nil && len(p.Create)+len(p.Update)+len(p.Prune) == 0 {
 			return ctrl.Result{RequeueAfter: interval}, nil
