@@ -18,12 +18,16 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler"
@@ -190,6 +194,7 @@ func TestDaemon(t *testing.T) {
 	first := repo.commit(t, "web v1 and its settings", map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v1"), "deploy/settings.yaml": settingsYAML})
 	gitDir := t.TempDir()
 	d := startDaemon(t, env, ns, "receiver", gitDir)
+	top := t
 
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
 		Source:   v1alpha1.GitSource{URL: repo.url(), Ref: "main", Path: "deploy"},
@@ -427,7 +432,7 @@ spec:
 		d.push(t, repo, last, key)
 		time.Sleep(150 * time.Millisecond) // mid-sync
 		d.stop()
-		d = startDaemon(t, env, ns, "receiver", gitDir)
+		d = startDaemon(top, env, ns, "receiver", gitDir) // runs on for the subtests after this one
 		d.push(t, repo, last, key)
 		waitRelease("convergence", func(r *v1alpha1.Release) bool { return r.Status.ObservedRevision == last && r.Status.Phase == "Synced" })
 		var cms corev1.ConfigMapList
@@ -442,4 +447,60 @@ spec:
 			t.Errorf("after the restart: %d ConfigMaps (want 20), %d Deployments (want 1), web runs %s", len(cms.Items), len(deps.Items), image())
 		}
 	})
+	t.Run("replicas under an HPA are the HPA's: neither drift nor applied", func(t *testing.T) {
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}}}
+		if err := env.Client.Create(ctx, hpa); err != nil {
+			t.Fatal(err)
+		}
+		// A commit while the HPA is there: the daemon leaves spec.replicas out of what it applies.
+		next := repo.commit(t, "web v6", map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v6")})
+		d.push(t, repo, next, key)
+		waitRelease("v6", func(r *v1alpha1.Release) bool { return r.Status.ObservedRevision == next && r.Status.Phase == "Synced" })
+		before := release().Status.DriftCount
+		// The HPA's write (as the autoscaler scales through /scale).
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var scale autoscalingv1.Scale
+			target := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+			if err := env.Client.SubResource("scale").Get(ctx, target, &scale); err != nil {
+				return err
+			}
+			scale.Spec.Replicas = 6
+			return env.Client.SubResource("scale").Update(ctx, target, client.WithSubResourceBody(&scale))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		var dep appsv1.Deployment
+		if err := env.Client.Get(ctx, web, &dep); err != nil || *dep.Spec.Replicas != 6 {
+			t.Errorf("the HPA's replicas were overridden: %v %v", err, dep.Spec.Replicas)
+		}
+		if after := release().Status.DriftCount; after != before {
+			t.Errorf("the HPA's scale counted as drift (%d → %d)", before, after)
+		}
+	})
+
+	t.Run("drift and syncs are counted in the daemon's metrics", func(t *testing.T) {
+		families, err := metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "release" && l.GetValue() == ns+"/shop" {
+						found[f.GetName()] += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
+					}
+				}
+			}
+		}
+		for _, name := range []string{"bollard_drift_total", "bollard_release_syncs_total", "bollard_sync_duration_seconds"} {
+			if found[name] == 0 {
+				t.Errorf("%s has nothing for %s/shop: %v", name, ns, found)
+			}
+		}
+	})
+
 }
