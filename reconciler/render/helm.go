@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -12,7 +11,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"bollard.dev/bollard/api/v1alpha1"
-	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/reconciler/source"
 )
 
@@ -57,22 +55,9 @@ func helm(files source.Files, root string, spec v1alpha1.Render) ([]Object, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: helm template: %w", displayRoot(root), err)
 	}
-	names := make([]string, 0, len(rendered))
-	for name := range rendered {
-		if manifest.IsManifest(name) {
-			names = append(names, name)
-		}
+	manifests := source.Files{}
+	for name, text := range rendered {
+		manifests[name] = []byte(text)
 	}
-	sort.Strings(names)
-	var out []Object
-	for _, name := range names {
-		objs, err := manifest.Parse(path.Join(root, strings.TrimPrefix(name, chrt.Name()+"/")), []byte(rendered[name]))
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range objs {
-			out = append(out, Object{Unstructured: o.Unstructured, Source: o.Source})
-		}
-	}
-	return out, nil
+	return parseManifests(manifests, func(name string) string { return path.Join(root, strings.TrimPrefix(name, chrt.Name()+"/")) })
 }

@@ -54,6 +54,16 @@ func kustomization(files source.Files) string {
 
 // directory parses every .yaml, .yml and .json file, in name order.
 func directory(files source.Files, root string) ([]Object, error) {
+	out, err := parseManifests(files, func(name string) string { return path.Join(root, name) })
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("%s: no manifests (.yaml, .yml, .json)", displayRoot(root))
+	}
+	return out, err
+}
+
+// parseManifests parses the manifest files of files in name order; source names each file in
+// messages (sourceOf).
+func parseManifests(files source.Files, sourceOf func(name string) string) ([]Object, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if manifest.IsManifest(name) {
@@ -63,16 +73,13 @@ func directory(files source.Files, root string) ([]Object, error) {
 	sort.Strings(names)
 	var out []Object
 	for _, name := range names {
-		objs, err := manifest.Parse(path.Join(root, name), files[name])
+		objs, err := manifest.Parse(sourceOf(name), files[name])
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range objs {
 			out = append(out, Object{Unstructured: o.Unstructured, Source: o.Source})
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no manifests (.yaml, .yml, .json)", displayRoot(root))
 	}
 	return out, nil
 }

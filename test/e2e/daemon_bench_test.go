@@ -34,6 +34,24 @@ func percentiles(b *testing.B, d []time.Duration) {
 	b.ReportMetric(float64(d[len(d)-1].Milliseconds()), "max-ms")
 }
 
+// timeUntil polls the Deployment every 5 ms until done holds and returns how long it took.
+func timeUntil(b *testing.B, env *kubetest.Env, key client.ObjectKey, what string, done func(*appsv1.Deployment) bool) time.Duration {
+	start := time.Now()
+	for {
+		var d appsv1.Deployment
+		if err := env.Client.Get(context.Background(), key, &d); err != nil {
+			b.Fatal(err)
+		}
+		if done(&d) {
+			return time.Since(start)
+		}
+		if time.Since(start) > 30*time.Second {
+			b.Fatalf("not %s in 30 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // benchRelease starts an in-process daemon and a Release of web (one Deployment), synced.
 func benchRelease(b *testing.B) (*kubetest.Env, string, *gitRepo, *daemon, []byte) {
 	env := kubetest.Get(b)
@@ -72,21 +90,7 @@ func BenchmarkDaemonDriftRevert(b *testing.B) {
 			if err := update(ctx, env, env.Client, web, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To(int32(3 + i%5)) }); err != nil {
 				b.Fatal(err)
 			}
-			start := time.Now()
-			for {
-				var d appsv1.Deployment
-				if err := env.Client.Get(ctx, web, &d); err != nil {
-					b.Fatal(err)
-				}
-				if *d.Spec.Replicas == 2 {
-					break
-				}
-				if time.Since(start) > 30*time.Second {
-					b.Fatal("not reverted in 30 s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			took = append(took, time.Since(start))
+			took = append(took, timeUntil(b, env, web, "reverted", func(d *appsv1.Deployment) bool { return *d.Spec.Replicas == 2 }))
 		}
 		percentiles(b, took)
 	}
@@ -96,29 +100,16 @@ func BenchmarkDaemonDriftRevert(b *testing.B) {
 // push event until the Deployment carries the new image. Target < 2 s.
 func BenchmarkDaemonPushToApplied(b *testing.B) {
 	env, ns, repo, d, key := benchRelease(b)
-	ctx := context.Background()
 	web := client.ObjectKey{Namespace: ns, Name: "web"}
 	for b.Loop() {
 		var took []time.Duration
 		for i := range 20 {
 			tag := fmt.Sprintf("v%d", i+1)
 			hash := repo.commit(b, "web "+tag, map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, tag)})
-			start := time.Now()
 			d.push(b, repo, hash, key)
-			for {
-				var dep appsv1.Deployment
-				if err := env.Client.Get(ctx, web, &dep); err != nil {
-					b.Fatal(err)
-				}
-				if strings.HasSuffix(dep.Spec.Template.Spec.Containers[0].Image, ":"+tag) {
-					break
-				}
-				if time.Since(start) > 30*time.Second {
-					b.Fatal("not applied in 30 s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			took = append(took, time.Since(start))
+			took = append(took, timeUntil(b, env, web, "applied", func(d *appsv1.Deployment) bool {
+				return strings.HasSuffix(d.Spec.Template.Spec.Containers[0].Image, ":"+tag)
+			}))
 		}
 		percentiles(b, took)
 	}
