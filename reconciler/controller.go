@@ -54,6 +54,9 @@ const historyLimit = 10
 // Reconciler reconciles Releases.
 type Reconciler struct {
 	Client client.Client
+	// Reader reads Releases uncached: a reconcile must see the status the last one wrote (the
+	// rollout step), not a cache that has not caught up. Nil: Client.
+	Reader client.Reader
 	Git    *source.Git
 	// Gate is the webhook's decision, run as pre-flight on every new revision; nil skips it.
 	Gate *admission.Gate
@@ -133,14 +136,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Second}, nil // the cluster cache is still syncing
 	}
 	var rel v1alpha1.Release
-	if err := r.Client.Get(ctx, req.NamespacedName, &rel); err != nil {
+	reader := r.Reader
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.Get(ctx, req.NamespacedName, &rel); err != nil {
 		if apierrors.IsNotFound(err) {
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
+	if verifying(&rel) {
+		// A rollout in progress (or resumed after a restart) goes on first; triggers wait.
+		return r.verify(ctx, eng, &rel, log)
+	}
 	reason, drift := r.take(req.NamespacedName)
+	log.V(1).Info("reconcile", "trigger", reason, "drift", len(drift), "phase", rel.Status.Phase)
 	interval := rel.Spec.Interval.Duration
 	if interval <= 0 {
 		interval = 3 * time.Minute
@@ -160,6 +172,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return r.fail(ctx, &rel, log, "fetch", err, interval)
 	}
+	if commit.Hash == rel.Status.FailedRevision && rel.Status.ObservedRevision != "" {
+		// git still points at a revision that was rolled back: keep the one that runs until git
+		// moves on (self-heal included).
+		if commit, files, err = r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Status.ObservedRevision, rel.Spec.Source.Path, creds); err != nil {
+			return r.fail(ctx, &rel, log, "fetch", err, interval)
+		}
+	}
 	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
 	newRevision := commit.Hash != rel.Status.ObservedRevision || rel.Generation != rel.Status.ObservedGeneration
 
@@ -173,19 +192,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
 	}
 	rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d objects", len(objs))})
-	targets := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		targets[i] = o.Unstructured
-		if targets[i].GetNamespace() == "" {
-			targets[i].SetNamespace(rel.Target())
-		}
-	}
-	rec.Artifacts = images(targets)
-	if err := r.ignoreOwnedFields(ctx, &rel, targets); err != nil {
+	targets, version, err := r.prepare(ctx, &rel, objs)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	rec.Artifacts = images(targets)
 	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
-	engine.Label(targets, key)
 
 	selfHeal := rel.SelfHealing() && !rel.Spec.Suspend
 	if !newRevision && !selfHeal {
@@ -196,6 +208,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Nothing new from git: a cheap plan tells whether anything is out of step. Drift seen
 		// again after an earlier sync reverted it (watch events of one edit) needs no new change.
 		p, err := eng.Plan(ctx, key, targets, rel.Target())
+		log.V(1).Info("plan", "trigger", reason, "create", len(p.Create), "update", len(p.Update), "prune", len(p.Prune), "error", err)
 		if err == nil && len(p.Create)+len(p.Update)+len(p.Prune) == 0 {
 			return ctrl.Result{RequeueAfter: interval}, nil
 		}
@@ -206,7 +219,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	// Pre-flight: the webhook's decision on every rendered object of a new revision.
 	if newRevision && r.Gate != nil {
-		steps, denied := r.preflight(ctx, objs, &rel)
+		steps, denied := r.preflight(ctx, objs, targets, &rel)
 		rec.Gates = append(rec.Gates, steps...)
 		if denied != "" {
 			return r.refuse(ctx, &rel, log, rec, commit, "PreflightDenied", denied, interval)
@@ -214,11 +227,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	// Apply.
-	syncTimeout := r.SyncTimeout
-	if syncTimeout == 0 {
-		syncTimeout = 5 * time.Minute
-	}
-	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
 	defer cancel()
 	t0 := time.Now()
 	res, syncErr := eng.Sync(sctx, key, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: commit.Hash})
@@ -241,7 +250,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if syncErr != nil {
 		rec.Status = "FAILED"
 	}
-	metricSyncs.WithLabelValues(req.String(), rec.Status).Inc()
+	// A new revision is verified before it counts as good: health, then the SLO guard.
+	rollout := newRevision && syncErr == nil
+	if rollout {
+		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
+	} else {
+		metricSyncs.WithLabelValues(req.String(), rec.Status).Inc()
+	}
 
 	err = r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
@@ -255,10 +270,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			s.Phase, s.Message = "Failed", syncErr.Error()
 			setCondition(s, metav1.ConditionFalse, "SyncFailed", syncErr.Error(), rel.Generation)
 		} else {
-			s.Phase, s.Message, s.LastGoodRevision = "Synced", applyStep.Detail, commit.Hash
+			s.Phase, s.Message = "Synced", applyStep.Detail
 			setCondition(s, metav1.ConditionTrue, "Synced", applyStep.Detail, rel.Generation)
 		}
 		s.History = pushHistory(s.History, rec)
+		if rollout {
+			now := metav1.Now()
+			s.Phase, s.Message = PhaseVerifying, "verifying revision "+short(commit.Hash)
+			s.Rollout = &v1alpha1.RolloutStatus{Revision: commit.Hash, Phase: PhaseVerifying, Step: stepHealth, Version: version,
+				StartedAt: now, StepStartedAt: now, LogID: s.History[0].ID, Message: "waiting for the new pods"}
+		}
 	})
 	if syncErr != nil {
 		r.event(&rel, corev1.EventTypeWarning, "SyncFailed", "revision %s: %v", short(commit.Hash), syncErr)
@@ -272,6 +293,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.event(&rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
 	}
 	log.Info("synced", "revision", commit.Hash, "trigger", reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
+	if rollout {
+		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, err
+	}
 	return ctrl.Result{RequeueAfter: interval}, err
 }
 
@@ -336,16 +360,17 @@ func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Releas
 
 // preflight runs the gate on every object of the revision, as the webhook would see it applied
 // by the daemon. It returns the log lines and, when denied, why (object and reasons).
-func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string) {
+func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string) {
 	var steps []v1alpha1.LogStep
 	var denials, warnings []string
 	checked := 0
-	for _, o := range objs {
+	for i, o := range objs {
 		if !workload.Supported(o.GetKind()) {
 			continue
 		}
 		checked++
-		req := admission.Request{Operation: "CREATE", User: r.User, Object: o.Unstructured.DeepCopy()}
+		// What will be applied (namespace, version tags), reviewed as the webhook would see it.
+		req := admission.Request{Operation: "CREATE", User: r.User, Object: targets[i].DeepCopy()}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {

@@ -59,8 +59,51 @@ type ReleaseSpec struct {
 	// part of the type from the start so a Release written today keeps its meaning.
 	// +optional
 	Strategy *Strategy `json:"strategy,omitempty"`
+	// HealthTimeout bounds how long the new revision's workloads may take to become healthy
+	// (every new pod Ready); default 60s. Not healthy in time: rolled back.
 	// +optional
 	HealthTimeout *metav1.Duration `json:"healthTimeout,omitempty"`
+	// Analysis is the SLO guard run on the new revision once it is healthy.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+	// RollbackOnFailure puts the last good revision back when health or an SLO fails (default
+	// true: the red button). Off: the Release stops at Failed and nothing is undone.
+	// +optional
+	RollbackOnFailure *bool `json:"rollbackOnFailure,omitempty"`
+}
+
+// Analysis is the SLO guard: Prometheus queries evaluated every interval for the hold period.
+type Analysis struct {
+	// Prometheus is the server's URL (http://prometheus.monitoring:9090).
+	// +kubebuilder:validation:MinLength=1
+	Prometheus string `json:"prometheus"`
+	// Interval between evaluations; default 10s.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// Hold is how long every SLO must hold; default 1m.
+	// +optional
+	Hold *metav1.Duration `json:"hold,omitempty"`
+	// +kubebuilder:validation:MinItems=1
+	Metrics []SLOMetric `json:"metrics"`
+	// OnNoData says what an empty result or an unreachable Prometheus means: fail (default: roll
+	// back) or pause (wait, and say so, until data returns or a person decides).
+	// +kubebuilder:validation:Enum=fail;pause
+	// +optional
+	OnNoData string `json:"onNoData,omitempty"`
+}
+
+// SLOMetric is one query whose value must stay at or below Max.
+type SLOMetric struct {
+	Name string `json:"name"`
+	// Query is PromQL; {{version}} is replaced by the new revision's version (the
+	// app.kubernetes.io/version bollard sets on its pods), so the query selects the new instances.
+	Query string `json:"query"`
+	// Max is the threshold, a decimal number in the query's unit ("300", "0.5").
+	// +kubebuilder:validation:Pattern=`^-?[0-9]+(\.[0-9]+)?$`
+	Max string `json:"max"`
+	// Unit is for display (ms, %).
+	// +optional
+	Unit string `json:"unit,omitempty"`
 }
 
 // GitSource is a path at a ref of a git repository.
@@ -170,6 +213,32 @@ type ReleaseStatus struct {
 	// LastSyncTime is when the last sync finished.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// Rollout is the verification of the revision applied last: persisted step by step, so a
+	// restarted daemon resumes it (or rolls back) where it was.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// FailedRevision was rolled back: it is not applied again until git moves on.
+	// +optional
+	FailedRevision string `json:"failedRevision,omitempty"`
+}
+
+// RolloutStatus is one revision's verification.
+type RolloutStatus struct {
+	Revision string `json:"revision"`
+	// Phase: Verifying, Succeeded, RolledBack, Failed, Paused.
+	Phase string `json:"phase"`
+	// Step: health, analysis.
+	// +optional
+	Step string `json:"step,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Version the SLO queries select.
+	// +optional
+	Version       string      `json:"version,omitempty"`
+	StartedAt     metav1.Time `json:"startedAt"`
+	StepStartedAt metav1.Time `json:"stepStartedAt"`
+	// LogID is the Deployment Log this rollout writes into.
+	LogID int64 `json:"logID"`
 }
 
 // ResourceStatus is one managed object.

@@ -153,6 +153,7 @@ func (e *Engine) watchDrift(ctx context.Context) {
 			want := e.desired[ev.release][ev.key]
 			e.mu.Unlock()
 			if want == nil {
+				e.log.V(1).Info("change to an object git does not hold", "object", ev.key.String())
 				continue // not (or no longer) in git: pruning is the sync's business
 			}
 			var fields []string
@@ -165,6 +166,7 @@ func (e *Engine) watchDrift(ctx context.Context) {
 					continue
 				}
 			}
+			e.log.V(1).Info("change", "object", ev.key.String(), "drift", fields)
 			if len(fields) > 0 && e.onDrift != nil {
 				e.onDrift(Change{Release: ev.release, Object: ev.key, Fields: fields})
 			}

@@ -121,7 +121,7 @@ func startDaemon(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *da
 // testLog is the daemon's log in a test's output; benchmarks keep quiet.
 func testLog(t testing.TB) logr.Logger {
 	if tt, ok := t.(*testing.T); ok {
-		return testr.New(tt)
+		return testr.NewWithOptions(tt, testr.Options{Verbosity: 1})
 	}
 	return logr.Discard()
 }

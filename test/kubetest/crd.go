@@ -7,14 +7,15 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/internal/manifest"
 )
 
-// InstallCRDs creates the CustomResourceDefinitions in the YAML files matching glob (those that
-// exist already are kept) and waits until the API server serves them.
+// InstallCRDs applies the CustomResourceDefinitions in the YAML files matching glob (server-side
+// apply: a cluster kept between runs gets the current schema) and waits until the API server
+// serves them.
 func (e *Env) InstallCRDs(t testing.TB, glob string) {
 	t.Helper()
 	files, err := filepath.Glob(glob)
@@ -27,8 +28,9 @@ func (e *Env) InstallCRDs(t testing.TB, glob string) {
 	}
 	ctx := context.Background()
 	for _, o := range objs {
-		if err := e.Client.Create(ctx, o.Unstructured); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("create CRD %s: %v", o.GetName(), err)
+		//nolint:staticcheck // client.Apply with an unstructured object is the simple form here
+		if err := e.Client.Patch(ctx, o.Unstructured, client.Apply, client.ForceOwnership, client.FieldOwner("bollard-tests")); err != nil {
+			t.Fatalf("apply CRD %s: %v", o.GetName(), err)
 		}
 		name := o.GetName()
 		e.Eventually(t, 30*time.Second, "CRD "+name+" Established", func(ctx context.Context) (bool, error) {

@@ -1,0 +1,348 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler/analysis"
+	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/render"
+)
+
+// Rollout phases and steps (status.rollout).
+const (
+	PhaseVerifying  = "Verifying"
+	PhaseSucceeded  = "Succeeded"
+	PhaseRolledBack = "RolledBack"
+	PhaseFailed     = "Failed"
+	PhasePaused     = "Paused"
+
+	stepHealth   = "health"
+	stepAnalysis = "analysis"
+)
+
+// verifying reports a rollout the daemon must carry on with (after a restart too).
+func verifying(rel *v1alpha1.Release) bool {
+	ro := rel.Status.Rollout
+	return ro != nil && (ro.Phase == PhaseVerifying || ro.Phase == PhasePaused) && ro.Revision == rel.Status.ObservedRevision
+}
+
+func healthTimeout(rel *v1alpha1.Release) time.Duration {
+	if rel.Spec.HealthTimeout != nil && rel.Spec.HealthTimeout.Duration > 0 {
+		return rel.Spec.HealthTimeout.Duration
+	}
+	return 60 * time.Second
+}
+
+// verify carries the rollout of the revision applied last one step further: health of the new
+// instances within the health timeout, then the SLO guard for its hold period. Each step is
+// persisted in the status; a failure rolls back to the last good revision.
+func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, log logr.Logger) (ctrl.Result, error) {
+	ro := *rel.Status.Rollout
+	now := time.Now()
+	switch ro.Step {
+	case stepHealth:
+		ok, detail, fatal, err := r.healthy(ctx, rel)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		elapsed := now.Sub(ro.StepStartedAt.Time)
+		switch {
+		case ok:
+			step := v1alpha1.LogStep{Name: "health", Result: "OK", Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}
+			if rel.Spec.Analysis == nil {
+				return r.succeed(ctx, rel, ro, log, step)
+			}
+			ro.Step, ro.StepStartedAt, ro.Message = stepAnalysis, metav1.Now(), "health: "+step.Detail+"; SLO guard started"
+			return r.saveRollout(ctx, rel, ro, 0, step)
+		case fatal || elapsed > healthTimeout(rel):
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "health", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))})
+		}
+		if detail != ro.Message {
+			ro.Message = detail
+			return r.saveRollout(ctx, rel, ro, time.Second)
+		}
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+
+	case stepAnalysis:
+		a := rel.Spec.Analysis
+		if a == nil { // removed while running: nothing left to check
+			return r.succeed(ctx, rel, ro, log)
+		}
+		interval, hold := 10*time.Second, time.Minute
+		if a.Interval != nil && a.Interval.Duration > 0 {
+			interval = a.Interval.Duration
+		}
+		if a.Hold != nil && a.Hold.Duration > 0 {
+			hold = a.Hold.Duration
+		}
+		prom, err := analysis.New(a.Prometheus)
+		if err != nil {
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "SLO guard", Result: "FAIL", Detail: err.Error()})
+		}
+		results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
+		values := describe(results)
+		elapsed := now.Sub(ro.StepStartedAt.Time)
+		for _, res := range results {
+			if res.Breached() {
+				return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+					Detail: fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query)})
+			}
+		}
+		for _, res := range results {
+			if !errors.Is(res.Err, analysis.ErrNoData) && res.Err == nil {
+				continue
+			}
+			if a.OnNoData == "pause" {
+				ro.Phase, ro.Message = PhasePaused, "paused: "+values+" (onNoData: pause)"
+				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s", short(ro.Revision), ro.Message)
+				return r.saveRollout(ctx, rel, ro, interval)
+			}
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds())})
+		}
+		if elapsed >= hold {
+			return r.succeed(ctx, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "OK", Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()})
+		}
+		ro.Phase, ro.Message = PhaseVerifying, fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values)
+		return r.saveRollout(ctx, rel, ro, min(interval, hold-elapsed))
+	}
+	return r.succeed(ctx, rel, ro, log)
+}
+
+func describe(results []analysis.Result) string {
+	parts := make([]string, len(results))
+	for i, res := range results {
+		parts[i] = res.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// healthy reports whether every workload of the Release runs its new revision on Ready pods.
+// fatal is true when one can no longer get there (progress deadline exceeded).
+func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok bool, detail string, fatal bool, err error) {
+	sel := client.MatchingLabels{engine.LabelRelease: rel.Name, engine.LabelReleaseNamespace: rel.Namespace}
+	var deps appsv1.DeploymentList
+	if err := r.Client.List(ctx, &deps, client.InNamespace(rel.Target()), sel); err != nil {
+		return false, "", false, err
+	}
+	var sets appsv1.StatefulSetList
+	if err := r.Client.List(ctx, &sets, client.InNamespace(rel.Target()), sel); err != nil {
+		return false, "", false, err
+	}
+	ready, want := int32(0), int32(0)
+	var waiting []string
+	for _, d := range deps.Items {
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		want += replicas
+		newReady := min(d.Status.UpdatedReplicas, d.Status.AvailableReplicas)
+		ready += newReady
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+				fatal = true
+			}
+		}
+		if d.Status.ObservedGeneration < d.Generation || newReady < replicas || d.Status.Replicas > replicas {
+			waiting = append(waiting, fmt.Sprintf("Deployment %s %d/%d new pods Ready", d.Name, newReady, replicas))
+		}
+	}
+	for _, s := range sets.Items {
+		replicas := int32(1)
+		if s.Spec.Replicas != nil {
+			replicas = *s.Spec.Replicas
+		}
+		want += replicas
+		newReady := min(s.Status.UpdatedReplicas, s.Status.ReadyReplicas)
+		ready += newReady
+		if s.Status.ObservedGeneration < s.Generation || newReady < replicas || s.Status.CurrentRevision != s.Status.UpdateRevision {
+			waiting = append(waiting, fmt.Sprintf("StatefulSet %s %d/%d new pods Ready", s.Name, newReady, replicas))
+		}
+	}
+	if len(waiting) > 0 {
+		return false, strings.Join(waiting, "; "), fatal, nil
+	}
+	return true, fmt.Sprintf("%d/%d Ready", ready, want), false, nil
+}
+
+// succeed ends the rollout: the revision is the last good one.
+func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+	ro.Phase, ro.Message = PhaseSucceeded, "verified"
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Rollout = &ro
+		s.LastGoodRevision, s.FailedRevision = ro.Revision, ""
+		s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s verified", short(ro.Revision))
+		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
+			l.Steps = append(l.Steps, steps...)
+			l.Status, l.Finished = "SUCCESS", metav1.Now()
+		})
+	})
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, "SUCCESS").Inc()
+	r.event(rel, corev1.EventTypeNormal, "RolloutSucceeded", "revision %s verified", short(ro.Revision))
+	log.Info("rollout succeeded", "revision", ro.Revision)
+	return ctrl.Result{RequeueAfter: r.next(rel)}, err
+}
+
+// failRollout ends the rollout with the failed check and, by default, rolls back to the last good
+// revision at once — without analysis: it was verified before.
+func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, failed v1alpha1.LogStep) (ctrl.Result, error) {
+	steps := []v1alpha1.LogStep{failed}
+	lastGood := rel.Status.LastGoodRevision
+	rollback := rel.Spec.RollbackOnFailure == nil || *rel.Spec.RollbackOnFailure
+	phase, status := PhaseFailed, "FAILED"
+	var rollbackErr error
+	switch {
+	case !rollback:
+		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "rollbackOnFailure is off: the revision stays as it is"})
+	case lastGood == "" || lastGood == ro.Revision:
+		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "no earlier good revision to return to"})
+	default:
+		t0 := time.Now()
+		rollbackErr = r.apply(ctx, eng, rel, lastGood)
+		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: "to " + short(lastGood), DurationMillis: time.Since(t0).Milliseconds()}
+		if rollbackErr != nil {
+			step.Result, step.Detail = "FAIL", fmt.Sprintf("to %s: %v", short(lastGood), rollbackErr)
+		} else {
+			phase, status = PhaseRolledBack, "ROLLED_BACK"
+		}
+		steps = append(steps, step)
+	}
+	ro.Phase, ro.Message = phase, failed.Name+": "+failed.Detail
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Rollout = &ro
+		if phase == PhaseRolledBack {
+			s.ObservedRevision, s.FailedRevision = lastGood, ro.Revision
+			s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s rolled back to %s: %s", short(ro.Revision), short(lastGood), ro.Message)
+		} else {
+			s.Phase, s.Message = "Failed", fmt.Sprintf("revision %s failed: %s", short(ro.Revision), ro.Message)
+		}
+		setCondition(s, metav1.ConditionFalse, "Rollout"+phase, s.Message, rel.Generation)
+		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
+			l.Steps = append(l.Steps, steps...)
+			l.Status, l.Finished = status, metav1.Now()
+		})
+	})
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, status).Inc()
+	r.event(rel, corev1.EventTypeWarning, "Rollout"+phase, "revision %s: %s", short(ro.Revision), ro.Message)
+	log.Info("rollout failed", "revision", ro.Revision, "phase", phase, "check", failed.Detail)
+	if err == nil {
+		err = rollbackErr
+	}
+	return ctrl.Result{RequeueAfter: r.next(rel)}, err
+}
+
+// apply renders revision and syncs it (the rollback path: what was verified before goes back
+// as it was, no pre-flight, no analysis).
+func (r *Reconciler) apply(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, revision string) error {
+	targets, _, err := r.targets(ctx, rel, revision)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
+	defer cancel()
+	_, err = eng.Sync(sctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision})
+	return err
+}
+
+// targets fetches, renders and prepares (ignored fields, version tags, labels) revision.
+func (r *Reconciler) targets(ctx context.Context, rel *v1alpha1.Release, revision string) ([]*unstructured.Unstructured, string, error) {
+	creds, err := r.credentials(ctx, rel)
+	if err != nil {
+		return nil, "", err
+	}
+	_, files, err := r.Git.Fetch(ctx, rel.Spec.Source.URL, revision, rel.Spec.Source.Path, creds)
+	if err != nil {
+		return nil, "", err
+	}
+	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.prepare(ctx, rel, objs)
+}
+
+// prepare turns rendered objects into sync targets.
+func (r *Reconciler) prepare(ctx context.Context, rel *v1alpha1.Release, objs []render.Object) ([]*unstructured.Unstructured, string, error) {
+	targets := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		targets[i] = o.Unstructured.DeepCopy()
+		if targets[i].GetNamespace() == "" {
+			targets[i].SetNamespace(rel.Target())
+		}
+	}
+	if err := r.ignoreOwnedFields(ctx, rel, targets); err != nil {
+		return nil, "", err
+	}
+	version, err := tagVersions(targets)
+	if err != nil {
+		return nil, "", err
+	}
+	engine.Label(targets, engine.Key{Namespace: rel.Namespace, Name: rel.Name})
+	return targets, version, nil
+}
+
+func (r *Reconciler) saveRollout(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, requeue time.Duration, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Rollout = &ro
+		s.Message = ro.Message
+		if len(steps) > 0 {
+			updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) { l.Steps = append(l.Steps, steps...) })
+		}
+	})
+	if requeue == 0 {
+		requeue = time.Second
+	}
+	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+// next is when to reconcile rel after its rollout ended: at once when a push or drift came in
+// while it ran (those waited for it), else at the poll interval.
+func (r *Reconciler) next(rel *v1alpha1.Release) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := types.NamespacedName{Namespace: rel.Namespace, Name: rel.Name}
+	if r.pending[key] != "" || len(r.drift[key]) > 0 {
+		return 10 * time.Millisecond
+	}
+	return interval(rel)
+}
+
+// interval is how often git is polled for rel.
+func interval(rel *v1alpha1.Release) time.Duration {
+	if rel.Spec.Interval.Duration > 0 {
+		return rel.Spec.Interval.Duration
+	}
+	return 3 * time.Minute
+}
+
+func updateLog(s *v1alpha1.ReleaseStatus, id int64, change func(*v1alpha1.DeploymentLog)) {
+	for i := range s.History {
+		if s.History[i].ID == id {
+			change(&s.History[i])
+			return
+		}
+	}
+}
+
+func (r *Reconciler) syncTimeout() time.Duration {
+	if r.SyncTimeout == 0 {
+		return 5 * time.Minute
+	}
+	return r.SyncTimeout
+}
