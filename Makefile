@@ -39,6 +39,7 @@ e2e: cluster-bins e2e-tools ## end-to-end tests on the local control plane
 
 e2e-tools: $(HELM) $(COSIGN) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
 	@command -v docker-registry >/dev/null || { echo "e2e needs Debian's docker-registry: apt-get install docker-registry"; exit 1; }
+	@command -v prometheus >/dev/null || { echo "e2e needs Debian's prometheus: apt-get install prometheus"; exit 1; }
 
 lint: fmt-check vet ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...

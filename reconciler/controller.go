@@ -147,8 +147,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	if verifying(&rel) {
-		// A rollout in progress (or resumed after a restart) goes on first; triggers wait.
+	if verifying(&rel) && !(rel.Status.Rollout.Phase == PhasePaused && r.hasPending(req.NamespacedName)) {
+		// A rollout in progress (or resumed after a restart) goes on first; triggers wait — but a
+		// push supersedes a paused one.
 		return r.verify(ctx, eng, &rel, log)
 	}
 	reason, drift := r.take(req.NamespacedName)
@@ -251,7 +252,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		rec.Status = "FAILED"
 	}
 	// A new revision is verified before it counts as good: health, then the SLO guard.
-	rollout := newRevision && syncErr == nil
+	rollout := commit.Hash != rel.Status.ObservedRevision && syncErr == nil
 	if rollout {
 		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
 	} else {

@@ -66,7 +66,12 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 			if rel.Spec.Analysis == nil {
 				return r.succeed(ctx, rel, ro, log, step)
 			}
-			ro.Step, ro.StepStartedAt, ro.Message = stepAnalysis, metav1.Now(), "health: "+step.Detail+"; SLO guard started"
+			delay := time.Duration(0)
+			if rel.Spec.Analysis.InitialDelay != nil {
+				delay = rel.Spec.Analysis.InitialDelay.Duration
+			}
+			ro.Step, ro.StepStartedAt = stepAnalysis, metav1.NewTime(now.Add(delay))
+			ro.Message = fmt.Sprintf("health: %s; SLO guard from %s", step.Detail, ro.StepStartedAt.UTC().Format(time.TimeOnly))
 			return r.saveRollout(ctx, rel, ro, 0, step)
 		case fatal || elapsed > healthTimeout(rel):
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "health", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
@@ -89,6 +94,9 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		}
 		if a.Hold != nil && a.Hold.Duration > 0 {
 			hold = a.Hold.Duration
+		}
+		if wait := ro.StepStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
+			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 		prom, err := analysis.New(a.Prometheus)
 		if err != nil {
@@ -314,13 +322,17 @@ func (r *Reconciler) saveRollout(ctx context.Context, rel *v1alpha1.Release, ro 
 // next is when to reconcile rel after its rollout ended: at once when a push or drift came in
 // while it ran (those waited for it), else at the poll interval.
 func (r *Reconciler) next(rel *v1alpha1.Release) time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	key := types.NamespacedName{Namespace: rel.Namespace, Name: rel.Name}
-	if r.pending[key] != "" || len(r.drift[key]) > 0 {
+	if r.hasPending(types.NamespacedName{Namespace: rel.Namespace, Name: rel.Name}) {
 		return 10 * time.Millisecond
 	}
 	return interval(rel)
+}
+
+// hasPending reports a push or drift that has not been reconciled yet.
+func (r *Reconciler) hasPending(key types.NamespacedName) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[key] != "" || len(r.drift[key]) > 0
 }
 
 // interval is how often git is polled for rel.

@@ -83,6 +83,10 @@ type Analysis struct {
 	// Hold is how long every SLO must hold; default 1m.
 	// +optional
 	Hold *metav1.Duration `json:"hold,omitempty"`
+	// InitialDelay waits before the first evaluation, so the new version has served traffic
+	// (a rate over an empty window is no data); default 0. It does not count toward Hold.
+	// +optional
+	InitialDelay *metav1.Duration `json:"initialDelay,omitempty"`
 	// +kubebuilder:validation:MinItems=1
 	Metrics []SLOMetric `json:"metrics"`
 	// OnNoData says what an empty result or an unreachable Prometheus means: fail (default: roll

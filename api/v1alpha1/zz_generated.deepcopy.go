@@ -24,6 +24,11 @@ func (in *Analysis) DeepCopyInto(out *Analysis) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.InitialDelay != nil {
+		in, out := &in.InitialDelay, &out.InitialDelay
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Metrics != nil {
 		in, out := &in.Metrics, &out.Metrics
 		*out = make([]SLOMetric, len(*in))

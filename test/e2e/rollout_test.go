@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/test/kubetest"
+)
+
+// exporter is the application's metrics as the test wants them: a latency histogram and a
+// request counter by version and status code, fed by simulated traffic, scraped by Prometheus.
+type exporter struct {
+	*httptest.Server
+	mu       sync.Mutex
+	behave   map[string]behaviour // version → how it serves
+	latency  *prometheus.HistogramVec
+	requests *prometheus.CounterVec
+}
+
+type behaviour struct {
+	latency   time.Duration
+	errorRate float64
+}
+
+func startExporter(t *testing.T) *exporter {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	e := &exporter{behave: map[string]behaviour{},
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds",
+			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .8, 1, 2}}, []string{"version"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total"}, []string{"version", "code"})}
+	reg.MustRegister(e.latency, e.requests)
+	e.Server = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { // traffic: 100 requests/s per version
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			e.mu.Lock()
+			for v, b := range e.behave {
+				e.latency.WithLabelValues(v).Observe(b.latency.Seconds() * (0.9 + 0.2*rand.Float64()))
+				code := "200"
+				if rand.Float64() < b.errorRate {
+					code = "500"
+				}
+				e.requests.WithLabelValues(v, code).Inc()
+			}
+			e.mu.Unlock()
+		}
+	}()
+	return e
+}
+
+func (e *exporter) set(version string, b behaviour) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.behave[version] = b
+}
+
+// promServer is Debian's Prometheus, scraping the exporter every second.
+type promServer struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+func startPrometheus(t *testing.T, target string) *promServer {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("no prometheus: apt-get install prometheus (.ci/run does)")
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n- job_name: app\n  static_configs: [{targets: [%q]}]\n", target), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &promServer{URL: "http://" + addr}
+	p.cmd = exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	logFile, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.URL + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("prometheus not ready: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *promServer) stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+// TestRolloutVerification: every new revision is verified — new pods Ready within the health
+// timeout, then P95 latency and error rate of the new version, queried from a real Prometheus,
+// held for the hold period — and rolled back to the last good revision's exact state when
+// anything fails, with the check, the value and the threshold in the Deployment Log.
+func TestRolloutVerification(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	exp := startExporter(t)
+	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
+	for _, v := range []string{"v1", "v2", "v4", "v5", "v6"} {
+		exp.set(v, behaviour{latency: 40 * time.Millisecond, errorRate: 0})
+	}
+	exp.set("v3", behaviour{latency: 800 * time.Millisecond, errorRate: 0})
+
+	key := []byte("rollout-" + ns)
+	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
+		t.Fatal(err)
+	}
+	repo := newGitRepo(t)
+	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v1")})
+	d := startDaemon(t, env, ns, "receiver", t.TempDir())
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
+		Source:        v1alpha1.GitSource{URL: repo.url()},
+		Interval:      metav1.Duration{Duration: time.Hour},
+		HealthTimeout: &metav1.Duration{Duration: 4 * time.Second},
+		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: time.Second},
+			Hold: &metav1.Duration{Duration: 3 * time.Second}, InitialDelay: &metav1.Duration{Duration: 2 * time.Second},
+			Metrics: []v1alpha1.SLOMetric{
+				{Name: "p95", Unit: " ms", Max: "300",
+					Query: `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version="{{version}}"}[5s])) by (le)) * 1000`},
+				{Name: "errors", Unit: "%", Max: "1",
+					Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[5s]))`},
+			}},
+	}}
+	if err := env.Client.Create(ctx, rel); err != nil {
+		t.Fatal(err)
+	}
+	release := func() *v1alpha1.Release {
+		var r v1alpha1.Release
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	// rolloutOf waits for the rollout of revision to end and returns the Release then.
+	rolloutOf := func(t *testing.T, revision string) *v1alpha1.Release {
+		t.Helper()
+		var r *v1alpha1.Release
+		env.Eventually(t, 60*time.Second, "the rollout of "+revision[:7], func(context.Context) (bool, error) {
+			r = release()
+			ro := r.Status.Rollout
+			return ro != nil && ro.Revision == revision && ro.Phase != "Verifying", nil
+		})
+		return r
+	}
+	image := func() string {
+		var dep appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
+			return ""
+		}
+		return dep.Spec.Template.Spec.Containers[0].Image
+	}
+	logOf := func(r *v1alpha1.Release, revision string) v1alpha1.DeploymentLog {
+		for _, l := range r.Status.History {
+			if l.Revision == revision && l.Trigger != "drift" {
+				return l
+			}
+		}
+		t.Fatalf("no Deployment Log for %s in %+v", revision, r.Status.History)
+		return v1alpha1.DeploymentLog{}
+	}
+	stepsOf := func(l v1alpha1.DeploymentLog) string {
+		var parts []string
+		for _, s := range l.Steps {
+			parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
+		}
+		return strings.Join(parts, " | ")
+	}
+
+	t.Run("a healthy revision passes health and the SLO guard, with the values in its log", func(t *testing.T) {
+		r := rolloutOf(t, first)
+		second := repo.commit(t, "web v2", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v2")})
+		d.push(t, repo, second, key)
+		r = rolloutOf(t, second)
+		l := logOf(r, second)
+		if r.Status.Rollout.Phase != "Succeeded" || r.Status.LastGoodRevision != second || l.Status != "SUCCESS" {
+			t.Fatalf("rollout %+v, log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
+		}
+		for _, want := range []string{"health OK: 2/2 Ready", "SLO guard (3s) OK: p95 ", " ms ≤ 300 ms, errors 0% ≤ 1%: PASS"} {
+			if !strings.Contains(stepsOf(l), want) {
+				t.Errorf("log lacks %q: %s", want, stepsOf(l))
+			}
+		}
+		var dep appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
+			t.Fatal(err)
+		}
+		tmpl := dep.Spec.Template
+		if tmpl.Labels["app.kubernetes.io/version"] != "v2" || tmpl.Annotations["bollard.dev/digest"] != "registry.local/shop/web:v2" ||
+			!strings.Contains(fmt.Sprint(tmpl.Spec.Containers[0].Env), "service.version=v2") {
+			t.Errorf("version tags: labels %v annotations %v env %v", tmpl.Labels, tmpl.Annotations, tmpl.Spec.Containers[0].Env)
+		}
+		if dep.Spec.Strategy.RollingUpdate == nil || dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+			t.Errorf("rolling defaults: %+v", dep.Spec.Strategy)
+		}
+	})
+
+	t.Run("a latency breach rolls back to the last good revision, naming query, value and threshold", func(t *testing.T) {
+		good := release().Status.LastGoodRevision
+		slow := repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v3")})
+		d.push(t, repo, slow, key)
+		r := rolloutOf(t, slow)
+		l := logOf(r, slow)
+		if r.Status.Rollout.Phase != "RolledBack" || l.Status != "ROLLED_BACK" || r.Status.ObservedRevision != good || r.Status.FailedRevision != slow {
+			t.Fatalf("rollout %+v observed %s failed %s; log %s: %s", r.Status.Rollout, r.Status.ObservedRevision, r.Status.FailedRevision, l.Status, stepsOf(l))
+		}
+		for _, want := range []string{"SLO guard (3s) FAIL: p95 ", " ms > 300 ms", `http_request_duration_seconds_bucket{version="v3"}`, "rollback OK: to " + good[:7]} {
+			if !strings.Contains(stepsOf(l), want) {
+				t.Errorf("log lacks %q: %s", want, stepsOf(l))
+			}
+		}
+		env.Eventually(t, 30*time.Second, "web back on v2", func(context.Context) (bool, error) { return image() == "registry.local/shop/web:v2", nil })
+		// The rolled-back revision is not applied again while git still points at it.
+		d.push(t, repo, slow, key)
+		time.Sleep(2 * time.Second)
+		if image() != "registry.local/shop/web:v2" {
+			t.Errorf("the rolled-back revision came back: %s", image())
+		}
+	})
+
+	t.Run("new pods never Ready: rolled back after the health timeout", func(t *testing.T) {
+		stuck := strings.Replace(fmt.Sprintf(webYAML, 2, "v4"), "    metadata: {labels: {app: web}}",
+			"    metadata: {labels: {app: web}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: 1h}}", 1)
+		never := repo.commit(t, "web v4, never ready", map[string]string{"web.yaml": stuck})
+		d.push(t, repo, never, key)
+		r := rolloutOf(t, never)
+		l := logOf(r, never)
+		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(stepsOf(l), "health FAIL: Deployment web ") || !strings.Contains(stepsOf(l), "(health timeout 4s)") {
+			t.Fatalf("rollout %+v; log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
+		}
+		env.Eventually(t, 30*time.Second, "web back on v2, all Ready", func(ctx context.Context) (bool, error) {
+			var dep appsv1.Deployment
+			err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep)
+			return err == nil && dep.Spec.Template.Spec.Containers[0].Image == "registry.local/shop/web:v2" && dep.Status.ReadyReplicas == 2 && dep.Status.UpdatedReplicas == 2, nil
+		})
+	})
+
+	t.Run("Prometheus unreachable during the hold: rolled back (onNoData fail)", func(t *testing.T) {
+		next := repo.commit(t, "web v5", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v5")})
+		prom.stop()
+		d.push(t, repo, next, key)
+		r := rolloutOf(t, next)
+		l := logOf(r, next)
+		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(stepsOf(l), "prometheus unreachable") || !strings.Contains(stepsOf(l), "no data counts as a failure") {
+			t.Fatalf("rollout %+v; log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
+		}
+	})
+
+	t.Run("with onNoData pause, the rollout waits instead, and says so", func(t *testing.T) {
+		r := release()
+		r.Spec.Analysis.OnNoData = "pause"
+		if err := env.Client.Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		next := repo.commit(t, "web v6", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v6")})
+		d.push(t, repo, next, key)
+		r = rolloutOf(t, next)
+		if r.Status.Rollout.Phase != "Paused" || !strings.Contains(r.Status.Rollout.Message, "onNoData: pause") {
+			t.Fatalf("rollout %+v", r.Status.Rollout)
+		}
+		time.Sleep(2 * time.Second)
+		if image() != "registry.local/shop/web:v6" || release().Status.Rollout.Phase != "Paused" {
+			t.Errorf("a paused rollout changed: image %s, rollout %+v", image(), release().Status.Rollout)
+		}
+	})
+}
