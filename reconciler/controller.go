@@ -84,7 +84,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.pending = map[types.NamespacedName]string{}
 	r.drift = map[types.NamespacedName][]v1alpha1.DriftRecord{}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Release{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec changes, and annotations (a rollback request).
+		For(&v1alpha1.Release{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(crsource.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
 		Named("release").
 		// A test process runs more than one daemon; production runs one manager per process.
@@ -147,11 +148,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	if verifying(&rel) && !(rel.Status.Rollout.Phase == PhasePaused && r.hasPending(req.NamespacedName)) {
-		// A rollout in progress (or resumed after a restart) goes on first; triggers wait — but a
-		// push supersedes a paused one.
-		return r.verify(ctx, eng, &rel, log)
+	if to, ok := rel.Annotations[v1alpha1.AnnotationRollbackTo]; ok {
+		return r.manualRollback(ctx, eng, &rel, to, log)
 	}
+	if verifying(&rel) {
+		if !(rel.Status.Rollout.Phase == PhasePaused && r.pushed(req.NamespacedName)) {
+			// A rollout in progress (or resumed after a restart) goes on first; triggers wait.
+			return r.verify(ctx, eng, &rel, log)
+		}
+		// A push supersedes a paused rollout; if it brings nothing new, the pause goes on.
+		res, err := r.reconcile(ctx, eng, &rel, req, log)
+		if res.RequeueAfter > time.Second {
+			res.RequeueAfter = time.Second
+		}
+		return res, err
+	}
+	return r.reconcile(ctx, eng, &rel, req, log)
+}
+
+// reconcile is one pass over a Release not in the middle of a rollout.
+func (r *Reconciler) reconcile(ctx context.Context, eng *engine.Engine, relp *v1alpha1.Release, req ctrl.Request, log logr.Logger) (ctrl.Result, error) {
+	rel := *relp
 	reason, drift := r.take(req.NamespacedName)
 	log.V(1).Info("reconcile", "trigger", reason, "drift", len(drift), "phase", rel.Status.Phase)
 	interval := rel.Spec.Interval.Duration

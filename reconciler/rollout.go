@@ -328,6 +328,13 @@ func (r *Reconciler) next(rel *v1alpha1.Release) time.Duration {
 	return interval(rel)
 }
 
+// pushed reports a push that has not been reconciled yet.
+func (r *Reconciler) pushed(key types.NamespacedName) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[key] == TriggerPush
+}
+
 // hasPending reports a push or drift that has not been reconciled yet.
 func (r *Reconciler) hasPending(key types.NamespacedName) bool {
 	r.mu.Lock()
@@ -357,4 +364,83 @@ func (r *Reconciler) syncTimeout() time.Duration {
 		return 5 * time.Minute
 	}
 	return r.SyncTimeout
+}
+
+// manualRollback is `bollard rollback`: put revision to (or the last good one) back at once,
+// without analysis, keep the revision it replaces from coming back until git moves on, record it,
+// and clear the request.
+func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, to string, log logr.Logger) (ctrl.Result, error) {
+	target, err := rollbackTarget(rel, to)
+	started := metav1.Now()
+	step := v1alpha1.LogStep{Name: "rollback", Result: "OK"}
+	if err == nil {
+		t0 := time.Now()
+		err = r.apply(ctx, eng, rel, target)
+		step.DurationMillis = time.Since(t0).Milliseconds()
+	}
+	from := rel.Status.ObservedRevision
+	if err != nil {
+		step.Result, step.Detail = "FAIL", err.Error()
+	} else {
+		step.Detail = fmt.Sprintf("from %s to %s, by request (%s)", short(from), short(target), v1alpha1.AnnotationRollbackTo)
+	}
+	rec := v1alpha1.DeploymentLog{Started: started, Finished: metav1.Now(), Trigger: "manual", Revision: target,
+		Target: "namespace " + rel.Target(), Steps: []v1alpha1.LogStep{step}, Status: "ROLLED_BACK"}
+	if err != nil {
+		rec.Status = "FAILED"
+	}
+	if serr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		if err == nil {
+			if s.DesiredRevision != "" && s.DesiredRevision != target {
+				s.FailedRevision = s.DesiredRevision
+			}
+			s.ObservedRevision, s.LastGoodRevision = target, target
+			s.Phase, s.Message = "Synced", "rolled back by request: "+step.Detail
+			now := metav1.Now()
+			s.Rollout = &v1alpha1.RolloutStatus{Revision: target, Phase: PhaseRolledBack, Message: step.Detail, StartedAt: started, StepStartedAt: now}
+		} else {
+			s.Message = "rollback requested, not done: " + err.Error()
+		}
+		s.History = pushHistory(s.History, rec)
+	}); serr != nil {
+		return ctrl.Result{}, serr
+	}
+	// The request is done (or refused, with the reason in the status): clear it.
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationRollbackTo+`":null}}}`))
+	if perr := r.Client.Patch(ctx, rel, patch); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	if err != nil {
+		r.event(rel, corev1.EventTypeWarning, "RollbackFailed", "%v", err)
+	} else {
+		r.event(rel, corev1.EventTypeNormal, "RolledBack", "%s", step.Detail)
+		log.Info("rolled back by request", "from", from, "to", target)
+	}
+	return ctrl.Result{RequeueAfter: interval(rel)}, nil
+}
+
+// rollbackTarget resolves a rollback request: a revision (or its start) from the Release's
+// history, or the last good revision.
+func rollbackTarget(rel *v1alpha1.Release, to string) (string, error) {
+	if to == "" || to == "last-good" {
+		// The newest verified revision other than the one running now.
+		for _, l := range rel.Status.History {
+			if l.Status == "SUCCESS" && l.Revision != rel.Status.ObservedRevision {
+				return l.Revision, nil
+			}
+		}
+		if good := rel.Status.LastGoodRevision; good != "" && good != rel.Status.ObservedRevision {
+			return good, nil
+		}
+		return "", errors.New("no earlier good revision in the Release's history: give one (--to)")
+	}
+	if len(to) == 40 {
+		return to, nil
+	}
+	for _, l := range rel.Status.History {
+		if strings.HasPrefix(l.Revision, to) {
+			return l.Revision, nil
+		}
+	}
+	return "", fmt.Errorf("revision %q is not in the Release's history: give the full commit hash", to)
 }

@@ -321,6 +321,11 @@ type ReleaseList struct {
 	Items           []Release `json:"items"`
 }
 
+// AnnotationRollbackTo on a Release asks the daemon to roll back now: to the revision it names
+// (a commit hash or its start, from the Release's history), or to the last good revision when
+// empty or "last-good". The daemon removes it once done. `bollard rollback` sets it.
+const AnnotationRollbackTo = "bollard.dev/rollback-to"
+
 // SelfHealing reports spec.selfHeal (default true).
 func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.SelfHeal }
 

@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -133,6 +136,25 @@ func startPrometheus(t *testing.T, target string) *promServer {
 	}
 }
 
+// awaitData waits until Prometheus can answer a rate over the exporter's traffic: the first
+// scrapes take a few seconds after start.
+func (p *promServer) awaitData(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(`sum(rate(http_requests_total[5s])) > 0`))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"value"`) {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("prometheus has no rate of the exporter's traffic after 30 s")
+}
+
 func (p *promServer) stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
@@ -157,6 +179,7 @@ func TestRolloutVerification(t *testing.T) {
 		exp.set(v, behaviour{latency: 40 * time.Millisecond, errorRate: 0})
 	}
 	exp.set("v3", behaviour{latency: 800 * time.Millisecond, errorRate: 0})
+	prom.awaitData(t)
 
 	key := []byte("rollout-" + ns)
 	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
@@ -319,4 +342,26 @@ func TestRolloutVerification(t *testing.T) {
 			t.Errorf("a paused rollout changed: image %s, rollout %+v", image(), release().Status.Rollout)
 		}
 	})
+
+	t.Run("bollard rollback: back to the last good revision at once, by request", func(t *testing.T) {
+		r := release()
+		paused := r.Status.ObservedRevision
+		good := r.Status.LastGoodRevision
+		// What `bollard rollback shop` does.
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"bollard.dev/rollback-to":"last-good"}}}`))
+		if err := env.Client.Patch(ctx, r, patch); err != nil {
+			t.Fatal(err)
+		}
+		env.Eventually(t, 30*time.Second, "the rollback", func(context.Context) (bool, error) {
+			r = release()
+			_, pending := r.Annotations["bollard.dev/rollback-to"]
+			return !pending && len(r.Status.History) > 0 && r.Status.History[0].Trigger == "manual", nil
+		})
+		l := r.Status.History[0]
+		if l.Status != "ROLLED_BACK" || l.Revision != good || r.Status.ObservedRevision != good || r.Status.FailedRevision != paused || r.Status.Rollout.Phase != "RolledBack" {
+			t.Fatalf("log %s %s (want %s): %s; status observed %s failed %s rollout %+v", l.Status, l.Revision, good, stepsOf(l), r.Status.ObservedRevision, r.Status.FailedRevision, r.Status.Rollout)
+		}
+		env.Eventually(t, 30*time.Second, "web back on v2", func(context.Context) (bool, error) { return image() == "registry.local/shop/web:v2", nil })
+	})
+
 }
