@@ -20,7 +20,7 @@ HELM_VERSION := v3.22.0
 HELM        := $(CACHE)/tools/helm-$(HELM_VERSION)/helm
 COSIGN_VERSION := v3.1.1
 COSIGN      := $(CACHE)/tools/cosign-$(COSIGN_VERSION)/cosign
-TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN)
+TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN) BOLLARD_BIN=$(abspath bin/bollard)
 FUZZTIME    ?= 30s
 
 .PHONY: build test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
@@ -28,13 +28,13 @@ FUZZTIME    ?= 30s
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
 
-test: fmt-check vet helm-lint cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
+test: fmt-check vet helm-lint build cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
 	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./...
 
 unit: ## tests that need no cluster
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v '/test/')
 
-e2e: cluster-bins e2e-tools ## end-to-end tests on the local control plane
+e2e: build cluster-bins e2e-tools ## end-to-end tests on the local control plane
 	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./test/...
 
 e2e-tools: $(HELM) $(COSIGN) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
@@ -59,7 +59,7 @@ $(COSIGN): ## the real cosign CLI, to sign test images the way users do
 
 bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...
-	$(TEST_ENV) BOLLARD_BIN=$(abspath bin/bollard) $(GO) test -run '^$$' -bench Daemon -benchtime 1x -timeout 30m ./test/e2e/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench Daemon -benchtime 1x -timeout 30m ./test/e2e/
 
 fuzz: ## each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/

@@ -166,10 +166,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return r.reconcile(ctx, eng, &rel, req, log)
 }
 
-// reconcile is one pass over a Release not in the middle of a rollout.
-func (r *Reconciler) reconcile(ctx context.Context, eng *engine.Engine, relp *v1alpha1.Release, req ctrl.Request, log logr.Logger) (ctrl.Result, error) {
+// reconcile is one pass over a Release not in the middle of a rollout; a deploy request
+// (bollard deploy) is acknowledged once the pass has recorded what it did.
+func (r *Reconciler) reconcile(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, req ctrl.Request, log logr.Logger) (ctrl.Result, error) {
+	request := rel.Annotations[v1alpha1.AnnotationDeployRequest]
+	if request == "" || request == rel.Status.LastDeployRequest {
+		return r.pass(ctx, eng, rel, req, log, "")
+	}
+	res, err := r.pass(ctx, eng, rel, req, log, "deploy")
+	if aerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) { s.LastDeployRequest = request }); err == nil {
+		err = aerr
+	}
+	return res, err
+}
+
+// pass fetches, renders, checks and applies a Release's revision; trigger overrides why.
+func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha1.Release, req ctrl.Request, log logr.Logger, trigger string) (ctrl.Result, error) {
 	rel := *relp
 	reason, drift := r.take(req.NamespacedName)
+	if trigger != "" {
+		reason = trigger
+	}
 	log.V(1).Info("reconcile", "trigger", reason, "drift", len(drift), "phase", rel.Status.Phase)
 	interval := rel.Spec.Interval.Duration
 	if interval <= 0 {
@@ -209,7 +226,7 @@ func (r *Reconciler) reconcile(ctx context.Context, eng *engine.Engine, relp *v1
 		rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "FAIL", Detail: err.Error()})
 		return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
 	}
-	rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d objects", len(objs))})
+	rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d object(s)", len(objs))})
 	targets, version, err := r.prepare(ctx, &rel, objs)
 	if err != nil {
 		return ctrl.Result{}, err

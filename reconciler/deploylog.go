@@ -60,6 +60,12 @@ func icon(s v1alpha1.LogStep) string {
 		return "🩹"
 	case s.Name == "apply":
 		return "🚀"
+	case s.Name == "health":
+		return "💓"
+	case strings.HasPrefix(s.Name, "SLO guard"):
+		return "🧐"
+	case s.Name == "rollback":
+		return "⏪"
 	}
 	return "•"
 }

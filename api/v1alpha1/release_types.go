@@ -224,6 +224,9 @@ type ReleaseStatus struct {
 	// FailedRevision was rolled back: it is not applied again until git moves on.
 	// +optional
 	FailedRevision string `json:"failedRevision,omitempty"`
+	// LastDeployRequest is the bollard.dev/deploy-request the daemon acted on last.
+	// +optional
+	LastDeployRequest string `json:"lastDeployRequest,omitempty"`
 }
 
 // RolloutStatus is one revision's verification.
@@ -325,6 +328,10 @@ type ReleaseList struct {
 // (a commit hash or its start, from the Release's history), or to the last good revision when
 // empty or "last-good". The daemon removes it once done. `bollard rollback` sets it.
 const AnnotationRollbackTo = "bollard.dev/rollback-to"
+
+// AnnotationDeployRequest on a Release asks the daemon to reconcile now (bollard deploy); its
+// value (a timestamp) comes back in status.lastDeployRequest once the daemon has acted on it.
+const AnnotationDeployRequest = "bollard.dev/deploy-request"
 
 // SelfHealing reports spec.selfHeal (default true).
 func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.SelfHeal }

@@ -32,7 +32,7 @@ progressively, watches SLOs and rolls back when anything fails.`,
 		SilenceErrors: false,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCommand(), newWebhookCommand(), newDaemonCommand(), newCheckCommand(), newVerifyCommand(), newLogCommand(), newRollbackCommand())
+	root.AddCommand(newVersionCommand(), newWebhookCommand(), newDaemonCommand(), newDeployCommand(), newCheckCommand(), newVerifyCommand(), newLogCommand(), newRollbackCommand())
 	return root
 }
 
@@ -51,6 +51,10 @@ func exitCode(err error) int {
 	}
 	if errors.As(err, new(deniedError)) || errors.As(err, new(notVerifiedError)) {
 		return 1
+	}
+	var outcome deployOutcome
+	if errors.As(err, &outcome) {
+		return outcome.code
 	}
 	return 1
 }

@@ -47,7 +47,8 @@ func (r Result) String() string {
 	return fmt.Sprintf("%s %s%s %s %s%s", r.Name, format(r.Value), r.Unit, op, format(r.Max), r.Unit)
 }
 
-func format(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// format shows a value to one decimal (212.4, 34.6, 0): what a person reads in a log.
+func format(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
 
 // Prometheus evaluates SLO metrics against one server.
 type Prometheus struct {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
+)
+
+// deployOutcome makes bollard deploy exit 1 (rolled back, failed) or 2 (refused by pre-flight).
+type deployOutcome struct {
+	code int
+	msg  string
+}
+
+func (e deployOutcome) Error() string { return e.msg }
+
+func newDeployCommand() *cobra.Command {
+	var kube kubeOptions
+	var namespace, target, revision string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:     "deploy RELEASE [-n NAMESPACE | --target ENVIRONMENT] [--revision REV]",
+		Aliases: []string{"ship-it", "promote", "rollout"},
+		Short:   "Deploy a Release now and follow it: pre-flight, apply, health, SLO guard, the Deployment Log",
+		Long: `Ask the daemon to deploy RELEASE now — the head of its git ref, or --revision (a branch, tag or
+commit, written to spec.source.ref) — and follow it as it happens: a line per step with its state,
+the elapsed time and the values seen, then the Deployment Log.
+
+--target picks the Release by environment: the one named RELEASE in the namespace labelled
+bollard.dev/environment=ENVIRONMENT.
+
+Exit codes: 0 deployed and verified (or nothing new to deploy), 1 rolled back or failed,
+2 refused by pre-flight (or a usage error).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("give exactly one RELEASE")}
+			}
+			if namespace != "" && target != "" {
+				return usageError{errors.New("give -n or --target, not both")}
+			}
+			cfg, err := kube.RESTConfig()
+			if err != nil {
+				return err
+			}
+			c, err := client.New(cfg, client.Options{Scheme: api.NewScheme()})
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key, err := findRelease(ctx, c, args[0], namespace, target)
+			if err != nil {
+				return err
+			}
+			return deploy(ctx, c, cmd.OutOrStdout(), key, revision, timeout)
+		},
+	}
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the Release's namespace (default: default)")
+	cmd.Flags().StringVar(&target, "target", "", "the environment (staging, production, …) whose namespace holds the Release")
+	cmd.Flags().StringVar(&revision, "revision", "", "deploy this branch, tag or commit (sets spec.source.ref)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "how long to follow the rollout")
+	kube.BindFlags(cmd.Flags())
+	return cmd
+}
+
+// findRelease locates RELEASE by namespace, or by the environment label of its namespace.
+func findRelease(ctx context.Context, c client.Client, name, namespace, environment string) (client.ObjectKey, error) {
+	if environment == "" {
+		if namespace == "" {
+			namespace = "default"
+		}
+		return client.ObjectKey{Namespace: namespace, Name: name}, nil
+	}
+	var nss corev1.NamespaceList
+	if err := c.List(ctx, &nss, client.MatchingLabels{v1alpha1.LabelEnvironment: environment}); err != nil {
+		return client.ObjectKey{}, err
+	}
+	var found []client.ObjectKey
+	for _, ns := range nss.Items {
+		var rel v1alpha1.Release
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: name}, &rel); err == nil {
+			found = append(found, client.ObjectKeyFromObject(&rel))
+		}
+	}
+	switch len(found) {
+	case 0:
+		return client.ObjectKey{}, usageError{fmt.Errorf("no Release %s in a namespace labelled %s=%s", name, v1alpha1.LabelEnvironment, environment)}
+	case 1:
+		return found[0], nil
+	}
+	return client.ObjectKey{}, usageError{fmt.Errorf("Release %s is in %d namespaces labelled %s=%s: give -n", name, len(found), v1alpha1.LabelEnvironment, environment)}
+}
+
+func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, revision string, timeout time.Duration) error {
+	var rel v1alpha1.Release
+	if err := c.Get(ctx, key, &rel); err != nil {
+		return err
+	}
+	before := int64(0)
+	if len(rel.Status.History) > 0 {
+		before = rel.Status.History[0].ID
+	}
+	if revision != "" && revision != rel.Spec.Source.Ref {
+		patch := fmt.Sprintf(`{"spec":{"source":{"ref":%q}}}`, revision)
+		if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "spec.source.ref: %s\n", revision)
+	}
+	request := time.Now().UTC().Format(time.RFC3339Nano)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationDeployRequest, request)
+	if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return err
+	}
+	start := time.Now()
+	fmt.Fprintf(out, "deploying Release %s (git %s, ref %s)\n", key, rel.Spec.Source.URL, orDefault(rel.Spec.Source.Ref, "main"))
+	last := ""
+	deadline := start.Add(timeout)
+	for {
+		if err := c.Get(ctx, key, &rel); err != nil {
+			return err
+		}
+		line := progress(&rel)
+		if line != last {
+			fmt.Fprintf(out, "[%5.1fs] %s\n", time.Since(start).Seconds(), line)
+			last = line
+		}
+		newLog := len(rel.Status.History) > 0 && rel.Status.History[0].ID > before
+		if rel.Status.LastDeployRequest == request && !newLog {
+			fmt.Fprintf(out, "nothing new to deploy: revision %s is live (%s)\n", short(rel.Status.ObservedRevision), rel.Status.Phase)
+			return nil
+		}
+		if newLog {
+			if l := rel.Status.History[0]; l.Status != "VERIFYING" {
+				fmt.Fprintln(out)
+				reconciler.WriteLog(out, &rel, l)
+				switch l.Status {
+				case "SUCCESS":
+					return nil
+				case "REFUSED":
+					return deployOutcome{2, "refused: " + rel.Status.Message}
+				}
+				return deployOutcome{1, l.Status + ": " + rel.Status.Message}
+			}
+		}
+		if time.Now().After(deadline) {
+			return deployOutcome{1, fmt.Sprintf("still %s after %s: %s", rel.Status.Phase, timeout, rel.Status.Message)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// progress is the one-line state of a Release: phase, rollout step, what it sees.
+func progress(rel *v1alpha1.Release) string {
+	s := rel.Status
+	if ro := s.Rollout; ro != nil && (ro.Phase == "Verifying" || ro.Phase == "Paused") {
+		return fmt.Sprintf("%s %s (%s): %s", short(ro.Revision), ro.Phase, ro.Step, ro.Message)
+	}
+	return fmt.Sprintf("%s %s: %s", short(s.ObservedRevision), orDefault(s.Phase, "Pending"), s.Message)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func short(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}
