@@ -62,6 +62,8 @@ func icon(s v1alpha1.LogStep) string {
 		return "🚀"
 	case s.Name == "health":
 		return "💓"
+	case s.Name == "prove":
+		return "🧪"
 	case strings.HasPrefix(s.Name, "SLO guard"):
 		return "🧐"
 	case s.Name == "rollback":

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +35,7 @@ const (
 	PhasePaused     = "Paused"
 
 	stepHealth   = "health"
+	stepProve    = "prove"
 	stepAnalysis = "analysis"
 )
 
@@ -63,16 +68,11 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		switch {
 		case ok:
 			step := v1alpha1.LogStep{Name: "health", Result: "OK", Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}
-			if rel.Spec.Analysis == nil {
-				return r.succeed(ctx, rel, ro, log, step)
+			if rel.Spec.Prove != nil {
+				ro.Step, ro.StepStartedAt, ro.Message = stepProve, metav1.Now(), "health: "+step.Detail+"; proving"
+				return r.saveRollout(ctx, rel, ro, 0, step)
 			}
-			delay := time.Duration(0)
-			if rel.Spec.Analysis.InitialDelay != nil {
-				delay = rel.Spec.Analysis.InitialDelay.Duration
-			}
-			ro.Step, ro.StepStartedAt = stepAnalysis, metav1.NewTime(now.Add(delay))
-			ro.Message = fmt.Sprintf("health: %s; SLO guard from %s", step.Detail, ro.StepStartedAt.UTC().Format(time.TimeOnly))
-			return r.saveRollout(ctx, rel, ro, 0, step)
+			return r.toAnalysis(ctx, rel, ro, log, step)
 		case fatal || elapsed > healthTimeout(rel):
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "health", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
 				Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))})
@@ -82,6 +82,30 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 			return r.saveRollout(ctx, rel, ro, time.Second)
 		}
 		return ctrl.Result{RequeueAfter: time.Second}, nil
+
+	case stepProve:
+		p := rel.Spec.Prove
+		if p == nil {
+			return r.toAnalysis(ctx, rel, ro, log)
+		}
+		timeout := time.Minute
+		if p.Timeout != nil && p.Timeout.Duration > 0 {
+			timeout = p.Timeout.Duration
+		}
+		ok, detail, fatal, err := r.prove(ctx, rel, ro)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		elapsed := now.Sub(ro.StepStartedAt.Time)
+		switch {
+		case ok:
+			return r.toAnalysis(ctx, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "OK", Detail: detail, DurationMillis: elapsed.Milliseconds()})
+		case fatal || elapsed > timeout:
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s (timeout %s)", detail, elapsed.Seconds(), timeout)})
+		}
+		ro.Message = "proving: " + detail
+		return r.saveRollout(ctx, rel, ro, time.Second)
 
 	case stepAnalysis:
 		a := rel.Spec.Analysis
@@ -130,6 +154,83 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		return r.saveRollout(ctx, rel, ro, min(interval, hold-elapsed))
 	}
 	return r.succeed(ctx, rel, ro, log)
+}
+
+// toAnalysis moves on to the SLO guard (after its initial delay), or ends the rollout when there
+// is none.
+func (r *Reconciler) toAnalysis(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+	if rel.Spec.Analysis == nil {
+		return r.succeed(ctx, rel, ro, log, steps...)
+	}
+	delay := time.Duration(0)
+	if rel.Spec.Analysis.InitialDelay != nil {
+		delay = rel.Spec.Analysis.InitialDelay.Duration
+	}
+	ro.Step, ro.StepStartedAt = stepAnalysis, metav1.NewTime(time.Now().Add(delay))
+	ro.Message = "SLO guard from " + ro.StepStartedAt.UTC().Format(time.TimeOnly)
+	if len(steps) > 0 {
+		ro.Message = steps[len(steps)-1].Name + ": " + steps[len(steps)-1].Detail + "; " + ro.Message
+	}
+	return r.saveRollout(ctx, rel, ro, 0, steps...)
+}
+
+// prove runs one attempt of the post-deploy proof: ok, what it saw, and whether it can no
+// longer succeed (a failed Job).
+func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) (ok bool, detail string, fatal bool, err error) {
+	p := rel.Spec.Prove
+	switch {
+	case p.HTTP != nil:
+		url := strings.ReplaceAll(p.HTTP.URL, "{{version}}", ro.Version)
+		want := int(p.HTTP.ExpectStatus)
+		if want == 0 {
+			want = http.StatusOK
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(hctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err), true, nil
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err), false, nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return false, fmt.Sprintf("GET %s: status %d (want %d)", url, resp.StatusCode, want), false, nil
+		}
+		return true, fmt.Sprintf("GET %s: %d", url, resp.StatusCode), false, nil
+	case p.Job != nil:
+		name := rel.Name + "-prove-" + short(ro.Revision)
+		job := &batchv1.Job{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: name}, job)
+		if apierrors.IsNotFound(err) {
+			job = &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Target(), Name: name, Labels: p.Job.Labels, Annotations: p.Job.Annotations},
+				Spec: *p.Job.Spec.DeepCopy()}
+			if job.Labels == nil {
+				job.Labels = map[string]string{}
+			}
+			job.Labels["bollard.dev/prove"] = rel.Name
+			job.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
+			if err := r.Client.Create(ctx, job); err != nil {
+				return false, "", false, fmt.Errorf("create prove Job: %w", err)
+			}
+			return false, "Job " + name + " started", false, nil
+		}
+		if err != nil {
+			return false, "", false, err
+		}
+		for _, c := range job.Status.Conditions {
+			if c.Status == corev1.ConditionTrue && c.Type == batchv1.JobComplete {
+				return true, "Job " + name + " succeeded", false, nil
+			}
+			if c.Status == corev1.ConditionTrue && c.Type == batchv1.JobFailed {
+				return false, fmt.Sprintf("Job %s failed: %s", name, c.Message), true, nil
+			}
+		}
+		return false, fmt.Sprintf("Job %s running (%d active)", name, job.Status.Active), false, nil
+	}
+	return true, "nothing to prove", false, nil
 }
 
 func describe(results []analysis.Result) string {

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,13 +64,39 @@ type ReleaseSpec struct {
 	// (every new pod Ready); default 60s. Not healthy in time: rolled back.
 	// +optional
 	HealthTimeout *metav1.Duration `json:"healthTimeout,omitempty"`
-	// Analysis is the SLO guard run on the new revision once it is healthy.
+	// Prove is the post-deploy proof, run once the new revision is healthy and before the SLO
+	// guard: an HTTP check, or a Job, that must succeed within its timeout.
+	// +optional
+	Prove *Prove `json:"prove,omitempty"`
+	// Analysis is the SLO guard run on the new revision once it is healthy (and proven).
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
 	// RollbackOnFailure puts the last good revision back when health or an SLO fails (default
 	// true: the red button). Off: the Release stops at Failed and nothing is undone.
 	// +optional
 	RollbackOnFailure *bool `json:"rollbackOnFailure,omitempty"`
+}
+
+// Prove is an HTTP check or a Job; give one.
+type Prove struct {
+	// HTTP: GET URL ({{version}} is replaced) until it answers ExpectStatus (default 200).
+	// +optional
+	HTTP *HTTPProve `json:"http,omitempty"`
+	// Job runs this template in the target namespace; it must succeed.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	Job *batchv1.JobTemplateSpec `json:"job,omitempty"`
+	// Timeout for the proof; default 60s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// HTTPProve is a URL that must answer with the expected status.
+type HTTPProve struct {
+	URL string `json:"url"`
+	// +optional
+	ExpectStatus int32 `json:"expectStatus,omitempty"`
 }
 
 // Analysis is the SLO guard: Prometheus queries evaluated every interval for the hold period.
