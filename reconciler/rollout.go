@@ -37,6 +37,7 @@ const (
 	stepHealth   = "health"
 	stepProve    = "prove"
 	stepAnalysis = "analysis"
+	stepCanary   = "canary"
 )
 
 // verifying reports a rollout the daemon must carry on with (after a restart too).
@@ -68,6 +69,9 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		switch {
 		case ok:
 			step := v1alpha1.LogStep{Name: "health", Result: "OK", Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}
+			if ro.From != "" && ro.Weight == "100%" {
+				return r.succeed(ctx, rel, ro, log, step) // a promoted canary: its steps were verified
+			}
 			if rel.Spec.Prove != nil {
 				ro.Step, ro.StepStartedAt, ro.Message = stepProve, metav1.Now(), "health: "+step.Detail+"; proving"
 				return r.saveRollout(ctx, rel, ro, 0, step)
@@ -108,52 +112,79 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		return r.saveRollout(ctx, rel, ro, time.Second)
 
 	case stepAnalysis:
-		a := rel.Spec.Analysis
-		if a == nil { // removed while running: nothing left to check
+		if rel.Spec.Analysis == nil { // removed while running: nothing left to check
 			return r.succeed(ctx, rel, ro, log)
 		}
-		interval, hold := 10*time.Second, time.Minute
-		if a.Interval != nil && a.Interval.Duration > 0 {
-			interval = a.Interval.Duration
+		state, step, wait := r.slo(ctx, rel, &ro, now)
+		switch state {
+		case sloPass:
+			return r.succeed(ctx, rel, ro, log, step)
+		case sloFail:
+			return r.failRollout(ctx, eng, rel, ro, log, step)
 		}
-		if a.Hold != nil && a.Hold.Duration > 0 {
-			hold = a.Hold.Duration
-		}
-		if wait := ro.StepStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
-			return ctrl.Result{RequeueAfter: wait}, nil
-		}
-		prom, err := analysis.New(a.Prometheus)
-		if err != nil {
-			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "SLO guard", Result: "FAIL", Detail: err.Error()})
-		}
-		results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
-		values := describe(results)
-		elapsed := now.Sub(ro.StepStartedAt.Time)
-		for _, res := range results {
-			if res.Breached() {
-				return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-					Detail: fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query)})
-			}
-		}
-		for _, res := range results {
-			if !errors.Is(res.Err, analysis.ErrNoData) && res.Err == nil {
-				continue
-			}
-			if a.OnNoData == "pause" {
-				ro.Phase, ro.Message = PhasePaused, "paused: "+values+" (onNoData: pause)"
-				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s", short(ro.Revision), ro.Message)
-				return r.saveRollout(ctx, rel, ro, interval)
-			}
-			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-				Detail: fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds())})
-		}
-		if elapsed >= hold {
-			return r.succeed(ctx, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("SLO guard (%s)", hold), Result: "OK", Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()})
-		}
-		ro.Phase, ro.Message = PhaseVerifying, fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values)
-		return r.saveRollout(ctx, rel, ro, min(interval, hold-elapsed))
+		return r.saveRollout(ctx, rel, ro, wait)
+
+	case stepCanary:
+		return r.canaryStep(ctx, eng, rel, ro, log, now)
 	}
 	return r.succeed(ctx, rel, ro, log)
+}
+
+const (
+	sloHold = iota
+	sloPass
+	sloFail
+	sloWait
+)
+
+// slo evaluates the SLO guard once for the current step (started at ro.StepStartedAt, which an
+// initial delay puts in the future): pass once every metric held for the hold period, fail on a
+// breach (or no data, unless onNoData is pause), else hold on (ro's message updated).
+func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha1.RolloutStatus, now time.Time) (int, v1alpha1.LogStep, time.Duration) {
+	a := rel.Spec.Analysis
+	interval, hold := 10*time.Second, time.Minute
+	if a.Interval != nil && a.Interval.Duration > 0 {
+		interval = a.Interval.Duration
+	}
+	if a.Hold != nil && a.Hold.Duration > 0 {
+		hold = a.Hold.Duration
+	}
+	name := fmt.Sprintf("SLO guard (%s)", hold)
+	if wait := ro.StepStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
+		return sloWait, v1alpha1.LogStep{}, wait
+	}
+	prom, err := analysis.New(a.Prometheus)
+	if err != nil {
+		return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", Detail: err.Error()}, 0
+	}
+	results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
+	values := describe(results)
+	elapsed := now.Sub(ro.StepStartedAt.Time)
+	for _, res := range results {
+		if res.Breached() {
+			return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query)}, 0
+		}
+	}
+	for _, res := range results {
+		if res.Err == nil {
+			continue
+		}
+		if a.OnNoData == "pause" && errors.Is(res.Err, analysis.ErrNoData) {
+			if ro.Phase != PhasePaused {
+				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s (onNoData: pause)", short(ro.Revision), values)
+			}
+			ro.Phase, ro.Message = PhasePaused, "paused: "+values+" (onNoData: pause)"
+			return sloHold, v1alpha1.LogStep{}, interval
+		}
+		return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+			Detail: fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds())}, 0
+	}
+	if elapsed >= hold {
+		return sloPass, v1alpha1.LogStep{Name: name, Result: "OK", Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}, 0
+	}
+	ro.Phase, ro.Message = PhaseVerifying, fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values)
+	return sloHold, v1alpha1.LogStep{}, min(interval, hold-elapsed)
 }
 
 // toAnalysis moves on to the SLO guard (after its initial delay), or ends the rollout when there

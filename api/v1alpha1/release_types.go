@@ -200,7 +200,8 @@ type StrategyType string
 type Strategy struct {
 	// +kubebuilder:default=rolling
 	Type StrategyType `json:"type"`
-	// Canary steps in percent of traffic; default 1, 10, 50, 100.
+	// Canary steps in percent of traffic; default 1, 10, 50, 100. Without a Gateway API route the
+	// weight is approximated by replicas: each step's log says which weight was achievable.
 	// +optional
 	Steps []int32 `json:"steps,omitempty"`
 	// ActiveService and PreviewService for blue/green.
@@ -273,6 +274,14 @@ type RolloutStatus struct {
 	StepStartedAt metav1.Time `json:"stepStartedAt"`
 	// LogID is the Deployment Log this rollout writes into.
 	LogID int64 `json:"logID"`
+	// Canary: the revision running beside the canary (From), the step (index into the steps) and
+	// the weight it achieves with the replicas there are.
+	// +optional
+	From string `json:"from,omitempty"`
+	// +optional
+	CanaryIndex int32 `json:"canaryIndex,omitempty"`
+	// +optional
+	Weight string `json:"weight,omitempty"`
 }
 
 // ResourceStatus is one managed object.

@@ -1,0 +1,207 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler/engine"
+)
+
+// LabelCanary marks the canary Deployment and its pods (and keeps their selector apart from the
+// stable Deployment's).
+const LabelCanary = "bollard.dev/canary"
+
+func canarySteps(rel *v1alpha1.Release) []int32 {
+	if s := rel.Spec.Strategy; s != nil && len(s.Steps) > 0 {
+		return s.Steps
+	}
+	return []int32{1, 10, 50, 100}
+}
+
+func isCanary(rel *v1alpha1.Release) bool {
+	return rel.Spec.Strategy != nil && rel.Spec.Strategy.Type == "canary"
+}
+
+// canaryTargets are newTargets with each Deployment whose pod template changed since oldTargets
+// split in two: the stable Deployment keeps the old template, a "<name>-canary" Deployment runs
+// the new one, replicas shared for weight percent (approximated: at least one canary pod, at
+// least one stable pod). It returns the weight achieved, as a person reads it.
+func canaryTargets(newTargets, oldTargets []*unstructured.Unstructured, weight int32) ([]*unstructured.Unstructured, string) {
+	old := map[string]*unstructured.Unstructured{}
+	for _, o := range oldTargets {
+		if o.GetKind() == "Deployment" {
+			old[o.GetName()] = o
+		}
+	}
+	var out []*unstructured.Unstructured
+	desc := "no workload changed"
+	for _, t := range newTargets {
+		prev := old[t.GetName()]
+		if t.GetKind() != "Deployment" || prev == nil || sameTemplate(t, prev) {
+			out = append(out, t)
+			continue
+		}
+		n := replicasOf(t)
+		c := max(1, int64(math.Round(float64(n)*float64(weight)/100)))
+		s := max(1, n-c)
+		if c >= n {
+			c, s = n, max(1, n-c) // a single replica: canary beside one stable pod
+		}
+		stable := prev.DeepCopy()
+		_ = unstructured.SetNestedField(stable.Object, s, "spec", "replicas")
+		canary := t.DeepCopy()
+		canary.SetName(t.GetName() + "-canary")
+		_ = unstructured.SetNestedField(canary.Object, c, "spec", "replicas")
+		_ = unstructured.SetNestedField(canary.Object, "true", "spec", "selector", "matchLabels", LabelCanary)
+		_ = unstructured.SetNestedField(canary.Object, "true", "spec", "template", "metadata", "labels", LabelCanary)
+		out = append(out, stable, canary)
+		desc = fmt.Sprintf("%d%% asked: %d/%d replicas on the new version = %.0f%%", weight, c, c+s, 100*float64(c)/float64(c+s))
+	}
+	return out, desc
+}
+
+func sameTemplate(a, b *unstructured.Unstructured) bool {
+	ta, _, _ := unstructured.NestedMap(a.Object, "spec", "template")
+	tb, _, _ := unstructured.NestedMap(b.Object, "spec", "template")
+	ja, _ := json.Marshal(ta)
+	jb, _ := json.Marshal(tb)
+	return string(ja) == string(jb)
+}
+
+// applyCanary syncs the canary split for weight between revision from and to.
+func (r *Reconciler) applyCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, from, to string, weight int32) (string, error) {
+	newTargets, _, err := r.targets(ctx, rel, to)
+	if err != nil {
+		return "", err
+	}
+	oldTargets, _, err := r.targets(ctx, rel, from)
+	if err != nil {
+		return "", err
+	}
+	targets, desc := canaryTargets(newTargets, oldTargets, weight)
+	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
+	defer cancel()
+	_, err = eng.Sync(sctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: to})
+	return desc, err
+}
+
+// canaryStep verifies the current canary step — the canary's pods healthy, then the SLO guard
+// for the hold — and moves to the next weight; at 100 % the new revision is applied whole (the
+// canary Deployment is pruned) and verified like any rollout's last step: health.
+func (r *Reconciler) canaryStep(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, now time.Time) (ctrl.Result, error) {
+	steps := canarySteps(rel)
+	weight := steps[min(int(ro.CanaryIndex), len(steps)-1)]
+	name := fmt.Sprintf("canary %d%%", weight)
+	ok, detail, fatal, err := r.healthy(ctx, rel)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !ok {
+		elapsed := now.Sub(ro.StepStartedAt.Time)
+		if fatal || elapsed > healthTimeout(rel) {
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: name, Result: "FAIL",
+				Detail: fmt.Sprintf("%s; health: %s after %.0f s", ro.Weight, detail, elapsed.Seconds())})
+		}
+		ro.Message = name + ": " + detail
+		return r.saveRollout(ctx, rel, ro, time.Second)
+	}
+	done := v1alpha1.LogStep{Name: name, Result: "OK", Detail: ro.Weight + "; " + detail}
+	if rel.Spec.Analysis != nil {
+		state, slo, wait := r.slo(ctx, rel, &ro, now)
+		switch state {
+		case sloFail:
+			slo.Name = name + " " + slo.Name
+			slo.Detail = ro.Weight + "; " + slo.Detail
+			return r.failRollout(ctx, eng, rel, ro, log, slo)
+		case sloHold, sloWait:
+			return r.saveRollout(ctx, rel, ro, wait)
+		}
+		done.Detail += "; " + slo.Detail
+	}
+	// Next weight, or promotion.
+	ro.CanaryIndex++
+	next := steps[min(int(ro.CanaryIndex), len(steps)-1)]
+	if int(ro.CanaryIndex) >= len(steps) || next >= 100 {
+		if err := r.apply(ctx, eng, rel, ro.Revision); err != nil {
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "promote", Result: "FAIL", Detail: err.Error()})
+		}
+		ro.Step, ro.StepStartedAt, ro.Weight, ro.Message = stepHealth, metav1.Now(), "100%", "promoted: "+name+" held"
+		return r.saveRollout(ctx, rel, ro, time.Second, done, v1alpha1.LogStep{Name: "promote", Result: "OK", Detail: "100%: the new revision replaces the stable one; canary removed"})
+	}
+	desc, err := r.applyCanary(ctx, eng, rel, ro.From, ro.Revision, next)
+	if err != nil {
+		return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("canary %d%%", next), Result: "FAIL", Detail: err.Error()})
+	}
+	ro.Weight, ro.StepStartedAt = desc, metav1.Now()
+	if rel.Spec.Analysis != nil && rel.Spec.Analysis.InitialDelay != nil {
+		ro.StepStartedAt = metav1.NewTime(time.Now().Add(rel.Spec.Analysis.InitialDelay.Duration))
+	}
+	ro.Message = fmt.Sprintf("canary %d%%: %s", next, desc)
+	return r.saveRollout(ctx, rel, ro, time.Second, done)
+}
+
+// startCanary applies the first canary step of revision beside the running one and records the
+// rollout (its Deployment Log goes on step by step).
+func (r *Reconciler) startCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, revision, version string, log logr.Logger) (ctrl.Result, error) {
+	from := rel.Status.ObservedRevision
+	first := canarySteps(rel)[0]
+	t0 := time.Now()
+	desc, err := r.applyCanary(ctx, eng, rel, from, revision, first)
+	step := v1alpha1.LogStep{Name: fmt.Sprintf("canary %d%%", first), Result: "OK", Detail: desc, DurationMillis: time.Since(t0).Milliseconds()}
+	rec.Status = "VERIFYING"
+	if err != nil {
+		step.Result, step.Detail = "FAIL", err.Error()
+		rec.Status, rec.Finished = "FAILED", metav1.Now()
+	}
+	rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "apply", Result: step.Result, Detail: "canary " + step.Detail, DurationMillis: step.DurationMillis})
+	started := metav1.Now()
+	stepStart := started
+	if a := rel.Spec.Analysis; a != nil && a.InitialDelay != nil {
+		stepStart = metav1.NewTime(started.Add(a.InitialDelay.Duration))
+	}
+	uerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.ObservedGeneration = rel.Generation
+		s.History = pushHistory(s.History, rec)
+		if err != nil {
+			s.Phase, s.Message = "Failed", "canary: "+err.Error()
+			return
+		}
+		s.DesiredRevision, s.ObservedRevision = revision, revision
+		s.Phase, s.Message = PhaseVerifying, fmt.Sprintf("canary %d%%: %s", first, desc)
+		s.Rollout = &v1alpha1.RolloutStatus{Revision: revision, Phase: PhaseVerifying, Step: stepCanary, Version: version, From: from,
+			Weight: desc, StartedAt: started, StepStartedAt: stepStart, LogID: s.History[0].ID, Message: s.Message}
+	})
+	if err != nil {
+		r.event(rel, "Warning", "CanaryFailed", "revision %s: %v", short(revision), err)
+		return ctrl.Result{RequeueAfter: time.Second}, uerr
+	}
+	r.event(rel, "Normal", "Canary", "revision %s: canary %d%%: %s", short(revision), first, desc)
+	log.Info("canary started", "revision", revision, "from", from, "weight", desc)
+	return ctrl.Result{RequeueAfter: time.Second}, uerr
+}
+
+// replicasOf reads spec.replicas whatever number type the decoder left (default 1).
+func replicasOf(u *unstructured.Unstructured) int64 {
+	v, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas")
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	if !found {
+		return 1
+	}
+	return 1
+}

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/test/kubetest"
+)
+
+// TestCanary: a canary 1 → 10 → 50 → 100 by replica ratio (no Gateway API route here): each step
+// healthy and holding its SLOs before the next; promoted at the end with the canary removed; an
+// error-rate breach at the 10 % step goes back to 0 % canary with the stable version whole.
+func TestCanary(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	exp := startExporter(t)
+	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
+	for _, v := range []string{"v1", "v2", "v3"} {
+		exp.set(v, behaviour{latency: 30 * time.Millisecond})
+	}
+	prom.awaitData(t)
+	key := []byte("canary-" + ns)
+	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
+		t.Fatal(err)
+	}
+	repo := newGitRepo(t)
+	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v1")})
+	d := startDaemon(t, env, ns, "receiver", t.TempDir())
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
+		Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour},
+		Strategy: &v1alpha1.Strategy{Type: "canary"},
+		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: 500 * time.Millisecond},
+			Hold: &metav1.Duration{Duration: 3 * time.Second},
+			Metrics: []v1alpha1.SLOMetric{{Name: "errors", Unit: "%", Max: "1",
+				Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[3s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[3s]))`}}},
+	}}
+	if err := env.Client.Create(ctx, rel); err != nil {
+		t.Fatal(err)
+	}
+	release := func() *v1alpha1.Release {
+		var r v1alpha1.Release
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	ended := func(t *testing.T, revision string) *v1alpha1.Release {
+		t.Helper()
+		var r *v1alpha1.Release
+		env.Eventually(t, 90*time.Second, "the rollout of "+revision[:7], func(context.Context) (bool, error) {
+			r = release()
+			return r.Status.Rollout != nil && r.Status.Rollout.Revision == revision && r.Status.Rollout.Phase != "Verifying", nil
+		})
+		return r
+	}
+	steps := func(r *v1alpha1.Release) string {
+		var parts []string
+		for _, s := range r.Status.History[0].Steps {
+			parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
+		}
+		return strings.Join(parts, " | ")
+	}
+	// whole checks that one Deployment runs image on all 10 replicas and no canary is left.
+	whole := func(t *testing.T, image string) {
+		t.Helper()
+		env.Eventually(t, 30*time.Second, "web whole on "+image, func(ctx context.Context) (bool, error) {
+			var dep appsv1.Deployment
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
+				return false, err
+			}
+			err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-canary"}, &appsv1.Deployment{})
+			return dep.Spec.Template.Spec.Containers[0].Image == image && *dep.Spec.Replicas == 10 && dep.Status.ReadyReplicas == 10 && apierrors.IsNotFound(err), nil
+		})
+	}
+	if r := ended(t, first); r.Status.Rollout.Phase != "Succeeded" {
+		t.Fatalf("first rollout: %+v", r.Status.Rollout)
+	}
+
+	t.Run("healthy canary: 1, 10, 50 %, promoted", func(t *testing.T) {
+		second := repo.commit(t, "web v2", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v2")})
+		d.push(t, repo, second, key)
+		sawCanary := false
+		env.Eventually(t, 30*time.Second, "the canary Deployment", func(ctx context.Context) (bool, error) {
+			var c appsv1.Deployment
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-canary"}, &c); err == nil {
+				sawCanary = c.Spec.Template.Spec.Containers[0].Image == "registry.local/shop/web:v2"
+			}
+			return sawCanary, nil
+		})
+		r := ended(t, second)
+		got := steps(r)
+		for _, want := range []string{"canary 1% OK: 1% asked: 1/10 replicas on the new version = 10%", "canary 10% OK: 10% asked: 1/10 replicas",
+			"canary 50% OK: 50% asked: 5/10 replicas on the new version = 50%", "errors 0% ≤ 1%: PASS", "promote OK", "health OK"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("log lacks %q: %s", want, got)
+			}
+		}
+		if r.Status.Rollout.Phase != "Succeeded" || r.Status.History[0].Status != "SUCCESS" {
+			t.Errorf("rollout %+v", r.Status.Rollout)
+		}
+		whole(t, "registry.local/shop/web:v2")
+	})
+
+	t.Run("an error-rate breach at the 10% step: back to 0% canary, stable whole", func(t *testing.T) {
+		third := repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v3")})
+		d.push(t, repo, third, key)
+		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
+			ro := release().Status.Rollout
+			return ro != nil && ro.Revision == third && ro.CanaryIndex == 1, nil
+		})
+		exp.set("v3", behaviour{latency: 30 * time.Millisecond, errorRate: 0.5})
+		r := ended(t, third)
+		got := steps(r)
+		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "canary 10% SLO guard (3s) FAIL: 10% asked: 1/10 replicas") || !strings.Contains(got, "% > 1%") {
+			t.Errorf("rollout %+v: %s", r.Status.Rollout, got)
+		}
+		whole(t, "registry.local/shop/web:v2")
+	})
+}
