@@ -28,7 +28,7 @@ func TestCanary(t *testing.T) {
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	exp := startExporter(t)
 	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
-	for _, v := range []string{"v1", "v2", "v3"} {
+	for _, v := range []string{"v1", "v2", "v3", "v4"} {
 		exp.set(v, behaviour{latency: 30 * time.Millisecond})
 	}
 	prom.awaitData(t)
@@ -38,7 +38,9 @@ func TestCanary(t *testing.T) {
 	}
 	repo := newGitRepo(t)
 	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v1")})
-	d := startDaemon(t, env, ns, "receiver", t.TempDir())
+	gitDir := t.TempDir()
+	d := startDaemon(t, env, ns, "receiver", gitDir)
+	top := t
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
 		Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour},
 		Strategy: &v1alpha1.Strategy{Type: "canary"},
@@ -129,4 +131,21 @@ func TestCanary(t *testing.T) {
 		}
 		whole(t, "registry.local/shop/web:v2")
 	})
+
+	t.Run("the daemon killed mid-canary resumes from the persisted step; never two versions left half-scaled", func(t *testing.T) {
+		fourth := repo.commit(t, "web v4", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v4")})
+		d.push(t, repo, fourth, key)
+		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
+			ro := release().Status.Rollout
+			return ro != nil && ro.Revision == fourth && ro.CanaryIndex == 1, nil
+		})
+		d.stop()
+		d = startDaemon(top, env, ns, "receiver", gitDir)
+		r := ended(t, fourth)
+		if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(steps(r), "canary 50% OK") || !strings.Contains(steps(r), "promote OK") {
+			t.Errorf("after the restart: %+v: %s", r.Status.Rollout, steps(r))
+		}
+		whole(t, "registry.local/shop/web:v4")
+	})
+
 }
