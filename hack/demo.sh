@@ -72,7 +72,9 @@ bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --regi
 webhook=$!
 registry=
 daemon=
-trap 'rc=$?; kill $webhook $registry $daemon 2>/dev/null; wait $webhook $registry $daemon 2>/dev/null || true; exit $rc' EXIT
+fakeapp=
+prometheus=
+trap 'rc=$?; kill $webhook $registry $daemon $fakeapp $prometheus 2>/dev/null; wait $webhook $registry $daemon $fakeapp $prometheus 2>/dev/null || true; exit $rc' EXIT
 # The API server loads webhook configurations asynchronously: wait until a dry run is refused.
 for _ in $(seq 1 100); do
   if ! kubectl -n "$ns" set image deployment/web web=registry.local/shop/web:probe --dry-run=server >/dev/null 2>&1; then break; fi
@@ -201,6 +203,39 @@ kubectl -n "$gitops" get events --field-selector reason=DriftReverted -o custom-
 
 step "bollard log shop: the Deployment Logs"
 bin/bollard log shop -n "$gitops" | head -30
+
+step "Rollouts: health, then the SLO guard on Prometheus, canary 1 → 10 → 50 → 100, rollback on a breach"
+# kwok's pods serve nothing: a stand-in serves the app's metrics per version (v4 fails 30 % of requests).
+go build -o "$work/fakeapp" ./hack/fakeapp
+aport=$((dport + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$aport") 2>/dev/null; do aport=$((aport + 1)); done
+"$work/fakeapp" "127.0.0.1:$aport" v2=40:0 v3=40:0 v4=40:30 &
+fakeapp=$!
+pport=$((aport + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null; do pport=$((pport + 1)); done
+printf 'global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: shop\n  static_configs: [{targets: ["127.0.0.1:%s"]}]\n' "$aport" >"$work/prometheus.yml"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" --web.listen-address="127.0.0.1:$pport" --log.level=warn \
+  >"$work/prometheus.log" 2>&1 &
+prometheus=$!
+sleep 6 # a few scrapes, so rates exist
+kubectl -n "$gitops" patch release shop --type merge -p "$(cat <<JSON
+{"spec": {"strategy": {"type": "canary", "steps": [1, 10, 50, 100]}, "healthTimeout": "30s",
+  "analysis": {"prometheus": "http://127.0.0.1:$pport", "interval": "1s", "hold": "2s", "metrics": [
+    {"name": "p95", "unit": " ms", "max": "300", "query": "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version=\"{{version}}\"}[5s])) by (le)) * 1000"},
+    {"name": "errors", "unit": "%", "max": "1", "query": "100 * (sum(rate(http_requests_total{version=\"{{version}}\",code=~\"5..\"}[5s])) or vector(0)) / sum(rate(http_requests_total{version=\"{{version}}\"}[5s]))"}]}}}
+JSON
+)" >/dev/null
+web_yaml v3 | sed 's/replicas: 2/replicas: 10/' >"$work/shop/deploy/web.yaml"
+gitc commit --quiet -am "web v3" && gitc push --quiet origin HEAD:main
+
+step "bollard deploy shop: web v3 as a canary, every step verified, promoted"
+bin/bollard deploy shop -n "$gitops"
+
+step "bollard deploy shop: web v4 breaches the error-rate SLO at its first step: rolled back"
+web_yaml v4 | sed 's/replicas: 2/replicas: 10/' >"$work/shop/deploy/web.yaml"
+gitc commit --quiet -am "web v4" && gitc push --quiet origin HEAD:main
+bin/bollard deploy shop -n "$gitops" || echo "(exit $?: rolled back)"
+kubectl -n "$gitops" get deployments -o custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,READY:.status.readyReplicas
 
 cat <<TEXT
 

@@ -68,6 +68,10 @@ func icon(s v1alpha1.LogStep) string {
 		return "🧐"
 	case s.Name == "rollback":
 		return "⏪"
+	case strings.HasPrefix(s.Name, "canary"):
+		return "🐤"
+	case s.Name == "promote":
+		return "🛑"
 	}
 	return "•"
 }

@@ -29,7 +29,7 @@ func TestCanary(t *testing.T) {
 	exp := startExporter(t)
 	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
 	for _, v := range []string{"v1", "v2", "v3", "v4"} {
-		exp.set(v, behaviour{latency: 30 * time.Millisecond})
+		exp.set(v, behaviour{Latency: 30 * time.Millisecond})
 	}
 	prom.awaitData(t)
 	key := []byte("canary-" + ns)
@@ -123,7 +123,7 @@ func TestCanary(t *testing.T) {
 			ro := release().Status.Rollout
 			return ro != nil && ro.Revision == third && ro.CanaryIndex == 1, nil
 		})
-		exp.set("v3", behaviour{latency: 30 * time.Millisecond, errorRate: 0.5})
+		exp.set("v3", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
 		r := ended(t, third)
 		got := steps(r)
 		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "canary 10% SLO guard (3s) FAIL: 10% asked: 1/10 replicas") || !strings.Contains(got, "% > 1%") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,13 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,65 +23,30 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/internal/fakeapp"
 	"bollard.dev/bollard/test/kubetest"
 )
 
-// exporter is the application's metrics as the test wants them: a latency histogram and a
-// request counter by version and status code, fed by simulated traffic, scraped by Prometheus.
+// exporter is the application's metrics as the test wants them (internal/fakeapp), on loopback.
 type exporter struct {
 	*httptest.Server
-	mu       sync.Mutex
-	behave   map[string]behaviour // version → how it serves
-	latency  *prometheus.HistogramVec
-	requests *prometheus.CounterVec
+	app *fakeapp.App
 }
 
-type behaviour struct {
-	latency   time.Duration
-	errorRate float64
-}
+type behaviour = fakeapp.Behaviour
 
 func startExporter(t *testing.T) *exporter {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	e := &exporter{behave: map[string]behaviour{},
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds",
-			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .8, 1, 2}}, []string{"version"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total"}, []string{"version", "code"})}
-	reg.MustRegister(e.latency, e.requests)
-	e.Server = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	e := &exporter{app: fakeapp.New()}
+	e.Server = httptest.NewServer(e.app.Handler())
 	t.Cleanup(e.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go func() { // traffic: 100 requests/s per version
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			e.mu.Lock()
-			for v, b := range e.behave {
-				e.latency.WithLabelValues(v).Observe(b.latency.Seconds() * (0.9 + 0.2*rand.Float64()))
-				code := "200"
-				if rand.Float64() < b.errorRate {
-					code = "500"
-				}
-				e.requests.WithLabelValues(v, code).Inc()
-			}
-			e.mu.Unlock()
-		}
-	}()
+	go e.app.Run(ctx)
 	return e
 }
 
-func (e *exporter) set(version string, b behaviour) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.behave[version] = b
-}
+func (e *exporter) set(version string, b behaviour) { e.app.Set(version, b) }
 
 // promServer is Debian's Prometheus, scraping the exporter every second.
 type promServer struct {
@@ -176,9 +137,9 @@ func TestRolloutVerification(t *testing.T) {
 	exp := startExporter(t)
 	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
 	for _, v := range []string{"v1", "v2", "v4", "v5", "v6"} {
-		exp.set(v, behaviour{latency: 40 * time.Millisecond, errorRate: 0})
+		exp.set(v, behaviour{Latency: 40 * time.Millisecond, ErrorRate: 0})
 	}
-	exp.set("v3", behaviour{latency: 800 * time.Millisecond, errorRate: 0})
+	exp.set("v3", behaviour{Latency: 800 * time.Millisecond, ErrorRate: 0})
 	prom.awaitData(t)
 
 	key := []byte("rollout-" + ns)
