@@ -8,13 +8,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
-	"bollard.dev/bollard/test/kubetest"
 )
 
 // TestCanary: a canary 1 → 10 → 50 → 100 by replica ratio (no Gateway API route here): each step
@@ -22,59 +20,26 @@ import (
 // error-rate breach at the 10 % step goes back to 0 % canary with the stable version whole.
 func TestCanary(t *testing.T) {
 	t.Parallel()
-	env := kubetest.Get(t)
-	ns := env.Namespace(t)
-	ctx := context.Background()
-	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	f := newReleaseFixture(t, 10)
+	env, ns, repo, key := f.env, f.ns, f.repo, f.key
 	exp := startExporter(t)
 	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
 	for _, v := range []string{"v1", "v2", "v3", "v4"} {
 		exp.set(v, behaviour{Latency: 30 * time.Millisecond})
 	}
 	prom.awaitData(t)
-	key := []byte("canary-" + ns)
-	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
-		t.Fatal(err)
-	}
-	repo := newGitRepo(t)
-	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v1")})
-	gitDir := t.TempDir()
-	d := startDaemon(t, env, ns, "receiver", gitDir)
+	first := f.first
 	top := t
-	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
-		Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour},
+	f.create(t, v1alpha1.ReleaseSpec{
 		Strategy: &v1alpha1.Strategy{Type: "canary"},
 		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: 500 * time.Millisecond},
 			Hold: &metav1.Duration{Duration: 3 * time.Second},
 			Metrics: []v1alpha1.SLOMetric{{Name: "errors", Unit: "%", Max: "1",
 				Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[3s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[3s]))`}}},
-	}}
-	if err := env.Client.Create(ctx, rel); err != nil {
-		t.Fatal(err)
-	}
-	release := func() *v1alpha1.Release {
-		var r v1alpha1.Release
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
-			t.Fatal(err)
-		}
-		return &r
-	}
-	ended := func(t *testing.T, revision string) *v1alpha1.Release {
-		t.Helper()
-		var r *v1alpha1.Release
-		env.Eventually(t, 90*time.Second, "the rollout of "+revision[:7], func(context.Context) (bool, error) {
-			r = release()
-			return r.Status.Rollout != nil && r.Status.Rollout.Revision == revision && r.Status.Rollout.Phase != "Verifying", nil
-		})
-		return r
-	}
-	steps := func(r *v1alpha1.Release) string {
-		var parts []string
-		for _, s := range r.Status.History[0].Steps {
-			parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
-		}
-		return strings.Join(parts, " | ")
-	}
+	})
+	release := func() *v1alpha1.Release { return f.get(t) }
+	ended := f.ended
+	steps := func(r *v1alpha1.Release) string { return stepsOf(r.Status.History[0]) }
 	// whole checks that one Deployment runs image on all 10 replicas and no canary is left.
 	whole := func(t *testing.T, image string) {
 		t.Helper()
@@ -93,7 +58,7 @@ func TestCanary(t *testing.T) {
 
 	t.Run("healthy canary: 1, 10, 50 %, promoted", func(t *testing.T) {
 		second := repo.commit(t, "web v2", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v2")})
-		d.push(t, repo, second, key)
+		f.d.push(t, repo, second, key)
 		sawCanary := false
 		env.Eventually(t, 30*time.Second, "the canary Deployment", func(ctx context.Context) (bool, error) {
 			var c appsv1.Deployment
@@ -118,7 +83,7 @@ func TestCanary(t *testing.T) {
 
 	t.Run("an error-rate breach at the 10% step: back to 0% canary, stable whole", func(t *testing.T) {
 		third := repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v3")})
-		d.push(t, repo, third, key)
+		f.d.push(t, repo, third, key)
 		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
 			ro := release().Status.Rollout
 			return ro != nil && ro.Revision == third && ro.CanaryIndex == 1, nil
@@ -134,13 +99,13 @@ func TestCanary(t *testing.T) {
 
 	t.Run("the daemon killed mid-canary resumes from the persisted step; never two versions left half-scaled", func(t *testing.T) {
 		fourth := repo.commit(t, "web v4", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v4")})
-		d.push(t, repo, fourth, key)
+		f.d.push(t, repo, fourth, key)
 		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
 			ro := release().Status.Rollout
 			return ro != nil && ro.Revision == fourth && ro.CanaryIndex == 1, nil
 		})
-		d.stop()
-		d = startDaemon(top, env, ns, "receiver", gitDir)
+		f.d.stop()
+		f.d = startDaemon(top, env, ns, "receiver", f.gitDir)
 		r := ended(t, fourth)
 		if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(steps(r), "canary 50% OK") || !strings.Contains(steps(r), "promote OK") {
 			t.Errorf("after the restart: %+v: %s", r.Status.Rollout, steps(r))

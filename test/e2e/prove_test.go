@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
-	"bollard.dev/bollard/test/kubetest"
 )
 
 // TestProve: the post-deploy proof runs once the new pods are healthy — an HTTP check (it must
@@ -24,10 +23,9 @@ import (
 // succeed).
 func TestProve(t *testing.T) {
 	t.Parallel()
-	env := kubetest.Get(t)
-	ns := env.Namespace(t)
+	f := newReleaseFixture(t, 1)
+	env := f.env
 	ctx := context.Background()
-	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	var status atomic.Int32
 	status.Store(http.StatusOK)
 	var seen atomic.Value
@@ -36,38 +34,11 @@ func TestProve(t *testing.T) {
 		w.WriteHeader(int(status.Load()))
 	}))
 	t.Cleanup(app.Close)
-	key := []byte("prove-" + ns)
-	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
-		t.Fatal(err)
-	}
-	repo := newGitRepo(t)
-	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 1, "v1")})
-	d := startDaemon(t, env, ns, "receiver", t.TempDir())
-	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
-		Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour},
+	f.create(t, v1alpha1.ReleaseSpec{
 		Prove: &v1alpha1.Prove{HTTP: &v1alpha1.HTTPProve{URL: app.URL + "/smoke/{{version}}"}, Timeout: &metav1.Duration{Duration: 2 * time.Second}},
-	}}
-	if err := env.Client.Create(ctx, rel); err != nil {
-		t.Fatal(err)
-	}
-	ended := func(t *testing.T, revision string) *v1alpha1.Release {
-		t.Helper()
-		var r v1alpha1.Release
-		env.Eventually(t, 60*time.Second, "the rollout of "+revision[:7], func(ctx context.Context) (bool, error) {
-			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
-				return false, err
-			}
-			return r.Status.Rollout != nil && r.Status.Rollout.Revision == revision && r.Status.Rollout.Phase != "Verifying", nil
-		})
-		return &r
-	}
-	steps := func(r *v1alpha1.Release) string {
-		var parts []string
-		for _, s := range r.Status.History[0].Steps {
-			parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
-		}
-		return strings.Join(parts, " | ")
-	}
+	})
+	first, repo, d, key, rel, ended := f.first, f.repo, f.d, f.key, f.rel, f.ended
+	steps := func(r *v1alpha1.Release) string { return stepsOf(r.Status.History[0]) }
 
 	t.Run("the HTTP check answers: verified", func(t *testing.T) {
 		r := ended(t, first)

@@ -17,14 +17,12 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/fakeapp"
-	"bollard.dev/bollard/test/kubetest"
 )
 
 // exporter is the application's metrics as the test wants them (internal/fakeapp), on loopback.
@@ -130,10 +128,9 @@ func (p *promServer) stop() {
 // anything fails, with the check, the value and the threshold in the Deployment Log.
 func TestRolloutVerification(t *testing.T) {
 	t.Parallel()
-	env := kubetest.Get(t)
-	ns := env.Namespace(t)
+	f := newReleaseFixture(t, 2)
+	env, ns, repo, d, key := f.env, f.ns, f.repo, f.d, f.key
 	ctx := context.Background()
-	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	exp := startExporter(t)
 	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
 	for _, v := range []string{"v1", "v2", "v4", "v5", "v6"} {
@@ -141,17 +138,8 @@ func TestRolloutVerification(t *testing.T) {
 	}
 	exp.set("v3", behaviour{Latency: 800 * time.Millisecond, ErrorRate: 0})
 	prom.awaitData(t)
-
-	key := []byte("rollout-" + ns)
-	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": key}}); err != nil {
-		t.Fatal(err)
-	}
-	repo := newGitRepo(t)
-	first := repo.commit(t, "web v1", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v1")})
-	d := startDaemon(t, env, ns, "receiver", t.TempDir())
-	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
-		Source:        v1alpha1.GitSource{URL: repo.url()},
-		Interval:      metav1.Duration{Duration: time.Hour},
+	first := f.first
+	f.create(t, v1alpha1.ReleaseSpec{
 		HealthTimeout: &metav1.Duration{Duration: 4 * time.Second},
 		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: time.Second},
 			Hold: &metav1.Duration{Duration: 3 * time.Second}, InitialDelay: &metav1.Duration{Duration: 2 * time.Second},
@@ -161,58 +149,16 @@ func TestRolloutVerification(t *testing.T) {
 				{Name: "errors", Unit: "%", Max: "1",
 					Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[5s]))`},
 			}},
-	}}
-	if err := env.Client.Create(ctx, rel); err != nil {
-		t.Fatal(err)
-	}
-	release := func() *v1alpha1.Release {
-		var r v1alpha1.Release
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
-			t.Fatal(err)
-		}
-		return &r
-	}
-	// rolloutOf waits for the rollout of revision to end and returns the Release then.
-	rolloutOf := func(t *testing.T, revision string) *v1alpha1.Release {
-		t.Helper()
-		var r *v1alpha1.Release
-		env.Eventually(t, 60*time.Second, "the rollout of "+revision[:7], func(context.Context) (bool, error) {
-			r = release()
-			ro := r.Status.Rollout
-			return ro != nil && ro.Revision == revision && ro.Phase != "Verifying", nil
-		})
-		return r
-	}
-	image := func() string {
-		var dep appsv1.Deployment
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &dep); err != nil {
-			return ""
-		}
-		return dep.Spec.Template.Spec.Containers[0].Image
-	}
-	logOf := func(r *v1alpha1.Release, revision string) v1alpha1.DeploymentLog {
-		for _, l := range r.Status.History {
-			if l.Revision == revision && l.Trigger != "drift" {
-				return l
-			}
-		}
-		t.Fatalf("no Deployment Log for %s in %+v", revision, r.Status.History)
-		return v1alpha1.DeploymentLog{}
-	}
-	stepsOf := func(l v1alpha1.DeploymentLog) string {
-		var parts []string
-		for _, s := range l.Steps {
-			parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
-		}
-		return strings.Join(parts, " | ")
-	}
+	})
+	release := func() *v1alpha1.Release { return f.get(t) }
+	rolloutOf, image := f.ended, f.image
 
 	t.Run("a healthy revision passes health and the SLO guard, with the values in its log", func(t *testing.T) {
 		r := rolloutOf(t, first)
 		second := repo.commit(t, "web v2", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v2")})
 		d.push(t, repo, second, key)
 		r = rolloutOf(t, second)
-		l := logOf(r, second)
+		l := logOf(t, r, second)
 		if r.Status.Rollout.Phase != "Succeeded" || r.Status.LastGoodRevision != second || l.Status != "SUCCESS" {
 			t.Fatalf("rollout %+v, log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
 		}
@@ -240,7 +186,7 @@ func TestRolloutVerification(t *testing.T) {
 		slow := repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v3")})
 		d.push(t, repo, slow, key)
 		r := rolloutOf(t, slow)
-		l := logOf(r, slow)
+		l := logOf(t, r, slow)
 		if r.Status.Rollout.Phase != "RolledBack" || l.Status != "ROLLED_BACK" || r.Status.ObservedRevision != good || r.Status.FailedRevision != slow {
 			t.Fatalf("rollout %+v observed %s failed %s; log %s: %s", r.Status.Rollout, r.Status.ObservedRevision, r.Status.FailedRevision, l.Status, stepsOf(l))
 		}
@@ -264,7 +210,7 @@ func TestRolloutVerification(t *testing.T) {
 		never := repo.commit(t, "web v4, never ready", map[string]string{"web.yaml": stuck})
 		d.push(t, repo, never, key)
 		r := rolloutOf(t, never)
-		l := logOf(r, never)
+		l := logOf(t, r, never)
 		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(stepsOf(l), "health FAIL: Deployment web ") || !strings.Contains(stepsOf(l), "(health timeout 4s)") {
 			t.Fatalf("rollout %+v; log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
 		}
@@ -280,7 +226,7 @@ func TestRolloutVerification(t *testing.T) {
 		prom.stop()
 		d.push(t, repo, next, key)
 		r := rolloutOf(t, next)
-		l := logOf(r, next)
+		l := logOf(t, r, next)
 		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(stepsOf(l), "prometheus unreachable") || !strings.Contains(stepsOf(l), "no data counts as a failure") {
 			t.Fatalf("rollout %+v; log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
 		}
