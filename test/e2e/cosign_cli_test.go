@@ -3,13 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,63 +41,19 @@ func cosignBinary(t *testing.T) string {
 // cosign v3 bundles land under the sha256-<hex> fallback tag), on a loopback port, stoppable.
 type dockerRegistry struct {
 	Host string
-	cmd  *exec.Cmd
+	*process
 }
 
 func startDockerRegistry(t *testing.T) *dockerRegistry {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Skip("no docker-registry: apt-get install docker-registry (.ci/run does)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := l.Addr().String()
-	l.Close()
+	host := freeAddr(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(config, fmt.Appendf(nil, "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// It logs every 404 (cosign probes for tags that do not exist yet): keep that out of the test output.
-	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logFile.Close() })
-	r := &dockerRegistry{Host: host}
-	r.cmd = exec.Command(bin, "serve", config)
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.Host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("docker-registry on %s not ready: %v\n%s", r.Host, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (r *dockerRegistry) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
+	// Its log (every 404 cosign probes for) goes to a file, out of the test output.
+	return &dockerRegistry{Host: host, process: startProcess(t, "docker-registry", "apt-get install docker-registry", "http://"+host+"/v2/", "serve", config)}
 }
 
 // push writes a random image under repoTag and returns its digest reference.

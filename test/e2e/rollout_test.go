@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,50 +46,19 @@ func (e *exporter) set(version string, b behaviour) { e.app.Set(version, b) }
 // promServer is Debian's Prometheus, scraping the exporter every second.
 type promServer struct {
 	URL string
-	cmd *exec.Cmd
+	*process
 }
 
 func startPrometheus(t *testing.T, target string) *promServer {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("no prometheus: apt-get install prometheus (.ci/run does)")
-	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(config, fmt.Appendf(nil, "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n- job_name: app\n  static_configs: [{targets: [%q]}]\n", target), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	p := &promServer{URL: "http://" + addr}
-	p.cmd = exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	logFile, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.stop)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("prometheus not ready: %v\n%s", err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	addr := freeAddr(t)
+	return &promServer{URL: "http://" + addr, process: startProcess(t, "prometheus", "apt-get install prometheus", "http://"+addr+"/-/ready",
+		"--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")}
 }
 
 // awaitData waits until Prometheus can answer a rate over the exporter's traffic: the first
@@ -112,14 +78,6 @@ func (p *promServer) awaitData(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatal("prometheus has no rate of the exporter's traffic after 30 s")
-}
-
-func (p *promServer) stop() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-		p.cmd = nil
-	}
 }
 
 // TestRolloutVerification: every new revision is verified — new pods Ready within the health
