@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler"
 )
@@ -49,11 +48,7 @@ Exit codes: 0 deployed and verified (or nothing new to deploy), 1 rolled back or
 			if namespace != "" && target != "" {
 				return usageError{errors.New("give -n or --target, not both")}
 			}
-			cfg, err := kube.RESTConfig()
-			if err != nil {
-				return err
-			}
-			c, err := client.New(cfg, client.Options{Scheme: api.NewScheme()})
+			c, err := kube.Client()
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api"
 )
 
 // kubeOptions is how a command reaches the cluster: --kubeconfig, else $KUBECONFIG, else
@@ -33,6 +36,15 @@ func (o *kubeOptions) RESTConfig() (*rest.Config, error) {
 	}
 	cfg.QPS, cfg.Burst = 50, 100
 	return cfg, nil
+}
+
+// Client is a controller-runtime client with bollard's scheme.
+func (o *kubeOptions) Client() (client.Client, error) {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: api.NewScheme()})
 }
 
 // newLogger is bollard's structured logger: JSON lines on stderr, key/value pairs.

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler"
 )
@@ -30,14 +29,10 @@ status. -o json prints the records as stored in the Release's status.`,
 			if output != "" && output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", output)}
 			}
-			cfg, err := kube.RESTConfig()
-			if err != nil {
-				return err
-			}
 			if namespace == "" {
 				namespace = "default"
 			}
-			c, err := client.New(cfg, client.Options{Scheme: api.NewScheme()})
+			c, err := kube.Client()
 			if err != nil {
 				return err
 			}

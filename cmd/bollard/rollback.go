@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler"
 )
@@ -36,14 +35,10 @@ Exit codes: 0 rolled back, 1 the daemon could not, 2 usage error.`,
 			if len(args) != 1 {
 				return usageError{errors.New("give exactly one RELEASE")}
 			}
-			cfg, err := kube.RESTConfig()
-			if err != nil {
-				return err
-			}
 			if namespace == "" {
 				namespace = "default"
 			}
-			c, err := client.New(cfg, client.Options{Scheme: api.NewScheme()})
+			c, err := kube.Client()
 			if err != nil {
 				return err
 			}
