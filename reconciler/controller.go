@@ -264,6 +264,9 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if isCanary(&rel) && commit.Hash != rel.Status.ObservedRevision && rel.Status.ObservedRevision != "" {
 		return r.startCanary(ctx, eng, &rel, rec, commit.Hash, version, log)
 	}
+	if isBlueGreen(&rel) && commit.Hash != rel.Status.ObservedRevision && rel.Status.ObservedRevision != "" {
+		return r.startBlueGreen(ctx, eng, &rel, rec, commit.Hash, version, log)
+	}
 
 	// Apply.
 	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())

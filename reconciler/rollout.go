@@ -72,11 +72,14 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 			if ro.From != "" && ro.Weight == "100%" {
 				return r.succeed(ctx, rel, ro, log, step) // a promoted canary: its steps were verified
 			}
-			if rel.Spec.Prove != nil {
+			if blueGreenPhase(rel, ro) == bgPromote {
+				return r.nextBlueGreen(ctx, eng, rel, ro, log, step) // verified as green and after the switch
+			}
+			if rel.Spec.Prove != nil && blueGreenPhase(rel, ro) != bgSwitch {
 				ro.Step, ro.StepStartedAt, ro.Message = stepProve, metav1.Now(), "health: "+step.Detail+"; proving"
 				return r.saveRollout(ctx, rel, ro, 0, step)
 			}
-			return r.toAnalysis(ctx, rel, ro, log, step)
+			return r.toAnalysis(ctx, eng, rel, ro, log, step)
 		case fatal || elapsed > healthTimeout(rel):
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "health", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
 				Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))})
@@ -90,7 +93,7 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 	case stepProve:
 		p := rel.Spec.Prove
 		if p == nil {
-			return r.toAnalysis(ctx, rel, ro, log)
+			return r.toAnalysis(ctx, eng, rel, ro, log)
 		}
 		timeout := time.Minute
 		if p.Timeout != nil && p.Timeout.Duration > 0 {
@@ -103,7 +106,7 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		elapsed := now.Sub(ro.StepStartedAt.Time)
 		switch {
 		case ok:
-			return r.toAnalysis(ctx, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "OK", Detail: detail, DurationMillis: elapsed.Milliseconds()})
+			return r.toAnalysis(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "OK", Detail: detail, DurationMillis: elapsed.Milliseconds()})
 		case fatal || elapsed > timeout:
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
 				Detail: fmt.Sprintf("%s after %.0f s (timeout %s)", detail, elapsed.Seconds(), timeout)})
@@ -113,12 +116,12 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 
 	case stepAnalysis:
 		if rel.Spec.Analysis == nil { // removed while running: nothing left to check
-			return r.succeed(ctx, rel, ro, log)
+			return r.finishStep(ctx, eng, rel, ro, log)
 		}
 		state, step, wait := r.slo(ctx, rel, &ro, now)
 		switch state {
 		case sloPass:
-			return r.succeed(ctx, rel, ro, log, step)
+			return r.finishStep(ctx, eng, rel, ro, log, step)
 		case sloFail:
 			return r.failRollout(ctx, eng, rel, ro, log, step)
 		}
@@ -187,11 +190,31 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha
 	return sloHold, v1alpha1.LogStep{}, min(interval, hold-elapsed)
 }
 
+// finishStep ends a verified rollout, or a verified blue/green phase (on to the next one).
+func (r *Reconciler) finishStep(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+	if blueGreenPhase(rel, ro) != "" {
+		return r.nextBlueGreen(ctx, eng, rel, ro, log, steps...)
+	}
+	return r.succeed(ctx, rel, ro, log, steps...)
+}
+
+// blueGreenPhase is the blue/green phase ro is in ("" for other rollouts).
+func blueGreenPhase(rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) string {
+	if !isBlueGreen(rel) || ro.From == "" {
+		return ""
+	}
+	switch ro.Weight {
+	case bgGreen, bgSwitch, bgPromote:
+		return ro.Weight
+	}
+	return ""
+}
+
 // toAnalysis moves on to the SLO guard (after its initial delay), or ends the rollout when there
 // is none.
-func (r *Reconciler) toAnalysis(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+func (r *Reconciler) toAnalysis(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
 	if rel.Spec.Analysis == nil {
-		return r.succeed(ctx, rel, ro, log, steps...)
+		return r.finishStep(ctx, eng, rel, ro, log, steps...)
 	}
 	delay := time.Duration(0)
 	if rel.Spec.Analysis.InitialDelay != nil {
@@ -355,7 +378,14 @@ func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v
 	default:
 		t0 := time.Now()
 		rollbackErr = r.apply(ctx, eng, rel, lastGood)
-		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: "to " + short(lastGood), DurationMillis: time.Since(t0).Milliseconds()}
+		detail := "to " + short(lastGood)
+		switch blueGreenPhase(rel, ro) {
+		case bgGreen:
+			detail += ": green deleted, the active Service never left blue"
+		case bgSwitch, bgPromote:
+			detail += ": switched back to blue, green deleted"
+		}
+		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: detail, DurationMillis: time.Since(t0).Milliseconds()}
 		if rollbackErr != nil {
 			step.Result, step.Detail = "FAIL", fmt.Sprintf("to %s: %v", short(lastGood), rollbackErr)
 		} else {
