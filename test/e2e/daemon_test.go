@@ -97,13 +97,19 @@ type daemon struct {
 
 func startDaemon(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, env, ns, secret, gitDir, false)
+}
+
+// startDaemonWith is startDaemon; verifyImages turns on signature verification in pre-flight.
+func startDaemonWith(t testing.TB, env *kubetest.Env, ns, secret, gitDir string, verifyImages bool) *daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: env.Config, MetricsAddr: "0", HealthAddr: "0",
 			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: []string{ns}, GitDir: gitDir,
-			User: admission.User{Username: "system:serviceaccount:bollard-system:bollard-daemon"}, SyncTimeout: time.Minute,
+			User: admission.User{Username: "system:serviceaccount:bollard-system:bollard-daemon"}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()
 	select {
