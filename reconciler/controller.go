@@ -292,6 +292,11 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if syncErr != nil {
 		rec.Status = "FAILED"
 	}
+	if syncErr == nil && rel.Spec.Migration != nil {
+		if step, ok := r.recordMigration(ctx, &rel, res.Results); ok {
+			rec.Steps = append(rec.Steps, step)
+		}
+	}
 	// A new revision is verified before it counts as good: health, then the SLO guard.
 	rollout := commit.Hash != rel.Status.ObservedRevision && syncErr == nil
 	if rollout {

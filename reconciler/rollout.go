@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/analysis"
@@ -605,4 +607,39 @@ func rollbackTarget(rel *v1alpha1.Release, to string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("revision %q is not in the Release's history: give the full commit hash", to)
+}
+
+// recordMigration writes the schema version the Release's migration Job applied, when the Job ran
+// as a hook of this sync and succeeded. It reports the log line and whether there was one.
+func (r *Reconciler) recordMigration(ctx context.Context, rel *v1alpha1.Release, results []common.ResourceSyncResult) (v1alpha1.LogStep, bool) {
+	m := rel.Spec.Migration
+	for _, res := range results {
+		if res.HookType == "" || res.ResourceKey.Kind != "Job" || res.ResourceKey.Name != m.Job {
+			continue
+		}
+		step := v1alpha1.LogStep{Name: "migration", Result: "OK", Detail: fmt.Sprintf("Job %s applied schema version %s", m.Job, m.SchemaVersion)}
+		if res.HookPhase != common.OperationSucceeded {
+			step.Result, step.Detail = "FAIL", fmt.Sprintf("Job %s: %s %s", m.Job, res.HookPhase, res.Message)
+			return step, true
+		}
+		ns := m.Record.Namespace
+		if ns == "" {
+			ns = rel.Target()
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.Record.Name}}
+		_, err := controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
+			if cm.Data == nil {
+				cm.Data = map[string]string{}
+			}
+			cm.Data[m.Record.Key] = m.SchemaVersion
+			return nil
+		})
+		if err != nil {
+			step.Result, step.Detail = "FAIL", fmt.Sprintf("record schema version %s in ConfigMap %s/%s: %v", m.SchemaVersion, ns, m.Record.Name, err)
+		} else {
+			step.Detail += fmt.Sprintf(" (recorded in ConfigMap %s/%s key %s)", ns, m.Record.Name, m.Record.Key)
+		}
+		return step, true
+	}
+	return v1alpha1.LogStep{}, false
 }

@@ -71,6 +71,12 @@ type ReleaseSpec struct {
 	// Analysis is the SLO guard run on the new revision once it is healthy (and proven).
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// Migration names the revision's database migration: a Job in git annotated as a PreSync hook
+	// (argocd.argoproj.io/hook: PreSync), which runs before the workloads change. When it
+	// succeeds, SchemaVersion is recorded in Record — the ConfigMap key a DeployPolicy's schema
+	// source reads, so the gate admits workloads that need that version.
+	// +optional
+	Migration *Migration `json:"migration,omitempty"`
 	// RollbackOnFailure puts the last good revision back when health or an SLO fails (default
 	// true: the red button). Off: the Release stops at Failed and nothing is undone.
 	// +optional
@@ -97,6 +103,16 @@ type HTTPProve struct {
 	URL string `json:"url"`
 	// +optional
 	ExpectStatus int32 `json:"expectStatus,omitempty"`
+}
+
+// Migration is a migration hook and the schema version it applies.
+type Migration struct {
+	// Job is the name of the PreSync hook Job in the revision.
+	Job string `json:"job"`
+	// SchemaVersion the Job applies.
+	SchemaVersion string `json:"schemaVersion"`
+	// Record is where the applied version is written (namespace defaults to the target).
+	Record ConfigMapKeyRef `json:"record"`
 }
 
 // Analysis is the SLO guard: Prometheus queries evaluated every interval for the hold period.
