@@ -215,7 +215,8 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		}
 	}
 	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
-	newRevision := commit.Hash != rel.Status.ObservedRevision || rel.Generation != rel.Status.ObservedGeneration
+	artifact := rel.Annotations[v1alpha1.AnnotationArtifact]
+	newRevision := commit.Hash != rel.Status.ObservedRevision || rel.Generation != rel.Status.ObservedGeneration || artifact != rel.Status.Artifact
 
 	// Render. A revision that does not render is not applied; the live state is untouched.
 	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
@@ -298,7 +299,7 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		}
 	}
 	// A new revision is verified before it counts as good: health, then the SLO guard.
-	rollout := commit.Hash != rel.Status.ObservedRevision && syncErr == nil
+	rollout := (commit.Hash != rel.Status.ObservedRevision || artifact != rel.Status.Artifact) && syncErr == nil
 	if rollout {
 		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
 	} else {
@@ -308,6 +309,9 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	err = r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
 		s.DesiredRevision, s.ObservedRevision = commit.Hash, commit.Hash
+		if syncErr == nil {
+			s.Artifact = artifact
+		}
 		s.Resources = resourceStatuses(res.Results)
 		now := metav1.Now()
 		s.LastSyncTime = &now
@@ -475,7 +479,7 @@ func (r *Reconciler) refuse(ctx context.Context, rel *v1alpha1.Release, log logr
 	r.event(rel, corev1.EventTypeWarning, reason, "%s", msg)
 	log.Info("refused", "revision", commit.Hash, "reason", why)
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
-		if s.DesiredRevision == commit.Hash && s.Phase == "Refused" && len(s.History) > 0 && s.History[0].Revision == commit.Hash {
+		if rec.Trigger != "deploy" && s.DesiredRevision == commit.Hash && s.Phase == "Refused" && len(s.History) > 0 && s.History[0].Revision == commit.Hash {
 			return // already recorded: a poll of the same refused revision adds nothing
 		}
 		s.DesiredRevision, s.Phase, s.Message = commit.Hash, "Refused", msg

@@ -375,6 +375,23 @@ func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v
 	switch {
 	case !rollback:
 		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "rollbackOnFailure is off: the revision stays as it is"})
+	case lastGood == ro.Revision && rel.Annotations[v1alpha1.AnnotationArtifact] != "":
+		// A pinned artifact failed: back to the revision's own images, and the pin removed.
+		t0 := time.Now()
+		pinned := rel.Annotations[v1alpha1.AnnotationArtifact]
+		delete(rel.Annotations, v1alpha1.AnnotationArtifact)
+		rollbackErr = r.apply(ctx, eng, rel, lastGood)
+		if rollbackErr == nil {
+			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null}}}`))
+			rollbackErr = r.Client.Patch(ctx, rel, patch)
+		}
+		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: "artifact " + pinned + " unpinned: back to the images of " + short(lastGood), DurationMillis: time.Since(t0).Milliseconds()}
+		if rollbackErr != nil {
+			step.Result, step.Detail = "FAIL", step.Detail+": "+rollbackErr.Error()
+		} else {
+			phase, status = PhaseRolledBack, "ROLLED_BACK"
+		}
+		steps = append(steps, step)
 	case lastGood == "" || lastGood == ro.Revision:
 		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "no earlier good revision to return to"})
 	default:
@@ -398,7 +415,10 @@ func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v
 	ro.Phase, ro.Message = phase, failed.Name+": "+failed.Detail
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
-		if phase == PhaseRolledBack {
+		if phase == PhaseRolledBack && lastGood == ro.Revision {
+			s.Artifact = "" // the pinned artifact was the failure
+			s.Phase, s.Message = "Synced", fmt.Sprintf("artifact rolled back: %s", ro.Message)
+		} else if phase == PhaseRolledBack {
 			s.ObservedRevision, s.FailedRevision = lastGood, ro.Revision
 			s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s rolled back to %s: %s", short(ro.Revision), short(lastGood), ro.Message)
 		} else {
@@ -460,6 +480,11 @@ func (r *Reconciler) prepare(ctx context.Context, rel *v1alpha1.Release, objs []
 	}
 	if err := r.ignoreOwnedFields(ctx, rel, targets); err != nil {
 		return nil, "", err
+	}
+	if artifact := rel.Annotations[v1alpha1.AnnotationArtifact]; artifact != "" {
+		if err := pinArtifact(targets, artifact); err != nil {
+			return nil, "", err
+		}
 	}
 	version, err := tagVersions(targets)
 	if err != nil {
@@ -642,4 +667,49 @@ func (r *Reconciler) recordMigration(ctx context.Context, rel *v1alpha1.Release,
 		return step, true
 	}
 	return v1alpha1.LogStep{}, false
+}
+
+// pinArtifact sets every container image of artifact's repository to artifact (repo@sha256:…).
+func pinArtifact(targets []*unstructured.Unstructured, artifact string) error {
+	repo, digest, ok := strings.Cut(artifact, "@")
+	if !ok || !strings.HasPrefix(digest, "sha256:") {
+		return fmt.Errorf("%s %q: want repository@sha256:<digest>", v1alpha1.AnnotationArtifact, artifact)
+	}
+	pinned := 0
+	for _, t := range targets {
+		path := podTemplatePath(t.GetKind())
+		if path == nil {
+			continue
+		}
+		containers, found, _ := unstructured.NestedSlice(t.Object, append(append([]string{}, path...), "spec", "containers")...)
+		if !found {
+			continue
+		}
+		for i, c := range containers {
+			m, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			image, _ := m["image"].(string)
+			if imageRepository(image) == repo {
+				m["image"] = artifact
+				containers[i] = m
+				pinned++
+			}
+		}
+		_ = unstructured.SetNestedSlice(t.Object, containers, append(append([]string{}, path...), "spec", "containers")...)
+	}
+	if pinned == 0 {
+		return fmt.Errorf("%s %s: no container of the revision runs an image of %s", v1alpha1.AnnotationArtifact, artifact, repo)
+	}
+	return nil
+}
+
+// imageRepository is an image reference without tag or digest.
+func imageRepository(image string) string {
+	ref, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }

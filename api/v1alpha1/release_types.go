@@ -268,6 +268,9 @@ type ReleaseStatus struct {
 	// FailedRevision was rolled back: it is not applied again until git moves on.
 	// +optional
 	FailedRevision string `json:"failedRevision,omitempty"`
+	// Artifact is the bollard.dev/artifact pin applied last ("" for git's images).
+	// +optional
+	Artifact string `json:"artifact,omitempty"`
 	// LastDeployRequest is the bollard.dev/deploy-request the daemon acted on last.
 	// +optional
 	LastDeployRequest string `json:"lastDeployRequest,omitempty"`
@@ -384,6 +387,11 @@ const AnnotationRollbackTo = "bollard.dev/rollback-to"
 // AnnotationDeployRequest on a Release asks the daemon to reconcile now (bollard deploy); its
 // value (a timestamp) comes back in status.lastDeployRequest once the daemon has acted on it.
 const AnnotationDeployRequest = "bollard.dev/deploy-request"
+
+// AnnotationArtifact on a Release pins the image of its workloads' containers of that repository
+// to the reference it names (repository@sha256:…), whatever tag git gives: `bollard deploy
+// --artifact`. It goes through pre-flight (the signature of that digest) like any revision.
+const AnnotationArtifact = "bollard.dev/artifact"
 
 // SelfHealing reports spec.selfHeal (default true).
 func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.SelfHeal }

@@ -26,10 +26,10 @@ func (e deployOutcome) Error() string { return e.msg }
 
 func newDeployCommand() *cobra.Command {
 	var kube kubeOptions
-	var namespace, target, revision string
+	var namespace, target, revision, artifact string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:     "deploy RELEASE [-n NAMESPACE | --target ENVIRONMENT] [--revision REV]",
+		Use:     "deploy RELEASE [-n NAMESPACE | --target ENVIRONMENT] [--revision REV | --artifact IMAGE@DIGEST]",
 		Aliases: []string{"ship-it", "promote", "rollout"},
 		Short:   "Deploy a Release now and follow it: pre-flight, apply, health, SLO guard, the Deployment Log",
 		Long: `Ask the daemon to deploy RELEASE now — the head of its git ref, or --revision (a branch, tag or
@@ -57,12 +57,13 @@ Exit codes: 0 deployed and verified (or nothing new to deploy), 1 rolled back or
 			if err != nil {
 				return err
 			}
-			return deploy(ctx, c, cmd.OutOrStdout(), key, revision, timeout)
+			return deploy(ctx, c, cmd.OutOrStdout(), key, revision, artifact, timeout)
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the Release's namespace (default: default)")
 	cmd.Flags().StringVar(&target, "target", "", "the environment (staging, production, …) whose namespace holds the Release")
 	cmd.Flags().StringVar(&revision, "revision", "", "deploy this branch, tag or commit (sets spec.source.ref)")
+	cmd.Flags().StringVar(&artifact, "artifact", "", "deploy this image (repository@sha256:…) for the containers of its repository, pinned until a deploy without it")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "how long to follow the rollout")
 	kube.BindFlags(cmd.Flags())
 	return cmd
@@ -96,7 +97,7 @@ func findRelease(ctx context.Context, c client.Client, name, namespace, environm
 	return client.ObjectKey{}, usageError{fmt.Errorf("Release %s is in %d namespaces labelled %s=%s: give -n", name, len(found), v1alpha1.LabelEnvironment, environment)}
 }
 
-func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, revision string, timeout time.Duration) error {
+func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, revision, artifact string, timeout time.Duration) error {
 	var rel v1alpha1.Release
 	if err := c.Get(ctx, key, &rel); err != nil {
 		return err
@@ -113,7 +114,12 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 		fmt.Fprintf(out, "spec.source.ref: %s\n", revision)
 	}
 	request := time.Now().UTC().Format(time.RFC3339Nano)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationDeployRequest, request)
+	pin := "null" // a deploy without --artifact returns to git's images
+	if artifact != "" {
+		pin = fmt.Sprintf("%q", artifact)
+		fmt.Fprintf(out, "artifact: %s\n", artifact)
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%s}}}`, v1alpha1.AnnotationDeployRequest, request, v1alpha1.AnnotationArtifact, pin)
 	if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return err
 	}
@@ -132,6 +138,9 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 		}
 		newLog := len(rel.Status.History) > 0 && rel.Status.History[0].ID > before
 		if rel.Status.LastDeployRequest == request && !newLog {
+			if rel.Status.Phase == "Refused" {
+				return deployOutcome{2, "refused: " + rel.Status.Message}
+			}
 			fmt.Fprintf(out, "nothing new to deploy: revision %s is live (%s)\n", short(rel.Status.ObservedRevision), rel.Status.Phase)
 			return nil
 		}

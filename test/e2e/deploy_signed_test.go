@@ -74,4 +74,15 @@ func TestDeployUnsignedArtifact(t *testing.T) {
 	if f.image() != signed.String() {
 		t.Errorf("a refused revision changed web to %s", f.image())
 	}
+
+	// --artifact pins the image by digest, through the same pre-flight.
+	out, code = bollardCLI(t, env, "deploy", "shop", "-n", ns, "--artifact", unsigned.String())
+	if code != 2 || !strings.Contains(out, "no signatures found") {
+		t.Errorf("--artifact unsigned: exit %d:\n%s", code, out)
+	}
+	out, code = bollardCLI(t, env, "deploy", "shop", "-n", ns, "--artifact", signed.String())
+	if code != 0 || !strings.Contains(out, "**STATUS**: 🟢 SUCCESS.") || f.image() != signed.String() {
+		t.Errorf("--artifact signed: exit %d, web runs %s:\n%s", code, f.image(), out)
+	}
+
 }
