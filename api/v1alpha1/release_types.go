@@ -220,6 +220,11 @@ type Strategy struct {
 	// weight is approximated by replicas: each step's log says which weight was achievable.
 	// +optional
 	Steps []int32 `json:"steps,omitempty"`
+	// HTTPRoute names a Gateway API HTTPRoute of the revision: the canary's traffic share is
+	// then set exactly by backend weights (stable Service pinned to the running version, a
+	// "<service>-canary" Service for the new one) instead of approximated by replicas.
+	// +optional
+	HTTPRoute string `json:"httpRoute,omitempty"`
 	// ActiveService and PreviewService for blue/green.
 	// +optional
 	ActiveService string `json:"activeService,omitempty"`
