@@ -34,8 +34,11 @@ func TestCanary(t *testing.T) {
 		Strategy: &v1alpha1.Strategy{Type: "canary"},
 		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: 500 * time.Millisecond},
 			Hold: &metav1.Duration{Duration: 3 * time.Second},
-			Metrics: []v1alpha1.SLOMetric{{Name: "errors", Unit: "%", Max: "1",
-				Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[3s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[3s]))`}}},
+			Metrics: []v1alpha1.SLOMetric{
+				{Name: "p95", Unit: " ms", Max: "300",
+					Query: `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version="{{version}}"}[3s])) by (le)) * 1000`},
+				{Name: "errors", Unit: "%", Max: "1",
+					Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[3s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[3s]))`}}},
 	})
 	release := func() *v1alpha1.Release { return f.get(t) }
 	ended := f.ended
@@ -81,36 +84,36 @@ func TestCanary(t *testing.T) {
 		whole(t, "registry.local/shop/web:v2")
 	})
 
-	t.Run("an error-rate breach at the 10% step: back to 0% canary, stable whole", func(t *testing.T) {
+	t.Run("a latency breach at the 10% step: back to 0% canary, stable whole", func(t *testing.T) {
 		third := repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v3")})
 		f.d.push(t, repo, third, key)
 		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
 			ro := release().Status.Rollout
 			return ro != nil && ro.Revision == third && ro.CanaryIndex == 1, nil
 		})
-		exp.set("v3", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
+		exp.set("v3", behaviour{Latency: 800 * time.Millisecond})
 		r := ended(t, third)
 		got := steps(r)
-		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "canary 10% SLO guard (3s) FAIL: 10% asked: 1/10 replicas") || !strings.Contains(got, "% > 1%") {
+		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "canary 10% SLO guard (3s) FAIL: 10% asked: 1/10 replicas") || !strings.Contains(got, " ms > 300 ms") || !strings.Contains(got, "http_request_duration_seconds_bucket") {
 			t.Errorf("rollout %+v: %s", r.Status.Rollout, got)
 		}
 		whole(t, "registry.local/shop/web:v2")
 	})
 
-	t.Run("the daemon killed mid-canary resumes from the persisted step; never two versions left half-scaled", func(t *testing.T) {
-		fourth := repo.commit(t, "web v4", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 10, "v4")})
-		f.d.push(t, repo, fourth, key)
-		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
-			ro := release().Status.Rollout
-			return ro != nil && ro.Revision == fourth && ro.CanaryIndex == 1, nil
-		})
-		f.d.stop()
-		f.d = startDaemon(top, env, ns, "receiver", f.gitDir)
+	t.Run("the daemon killed at each canary step resumes from the persisted step; never two versions left half-scaled", func(t *testing.T) {
+		fourth := f.commitAndPush(t, "v4", 10)
+		for step := int32(0); step < 3; step++ {
+			env.Eventually(t, 60*time.Second, fmt.Sprintf("canary step %d", step), func(context.Context) (bool, error) {
+				ro := release().Status.Rollout
+				return ro != nil && ro.Revision == fourth && (ro.CanaryIndex > step || ro.CanaryIndex == step && ro.Step == "canary"), nil
+			})
+			f.d.stop()
+			f.d = startDaemon(top, env, ns, "receiver", f.gitDir)
+		}
 		r := ended(t, fourth)
 		if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(steps(r), "canary 50% OK") || !strings.Contains(steps(r), "promote OK") {
-			t.Errorf("after the restart: %+v: %s", r.Status.Rollout, steps(r))
+			t.Errorf("after the restarts: %+v: %s", r.Status.Rollout, steps(r))
 		}
 		whole(t, "registry.local/shop/web:v4")
 	})
-
 }
