@@ -59,7 +59,7 @@ $(COSIGN): ## the real cosign CLI, to sign test images the way users do
 
 bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...
-	$(TEST_ENV) $(GO) test -run '^$$' -bench Daemon -benchtime 1x -timeout 30m ./test/e2e/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Daemon|Rollback' -benchtime 1x -timeout 30m ./test/e2e/
 
 fuzz: ## each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/

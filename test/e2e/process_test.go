@@ -18,7 +18,7 @@ type process struct {
 }
 
 // freeAddr is a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,7 +30,7 @@ func freeAddr(t *testing.T) string {
 
 // startProcess runs bin (skipping the test, with how to install it, when it is missing) and
 // waits until readyURL answers 200.
-func startProcess(t *testing.T, bin, install, readyURL string, args ...string) *process {
+func startProcess(t testing.TB, bin, install, readyURL string, args ...string) *process {
 	t.Helper()
 	path, err := exec.LookPath(bin)
 	if err != nil {

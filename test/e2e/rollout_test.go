@@ -30,7 +30,7 @@ type exporter struct {
 
 type behaviour = fakeapp.Behaviour
 
-func startExporter(t *testing.T) *exporter {
+func startExporter(t testing.TB) *exporter {
 	t.Helper()
 	e := &exporter{app: fakeapp.New()}
 	e.Server = httptest.NewServer(e.app.Handler())
@@ -49,7 +49,7 @@ type promServer struct {
 	*process
 }
 
-func startPrometheus(t *testing.T, target string) *promServer {
+func startPrometheus(t testing.TB, target string) *promServer {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
@@ -63,7 +63,7 @@ func startPrometheus(t *testing.T, target string) *promServer {
 
 // awaitData waits until Prometheus can answer a rate over the exporter's traffic: the first
 // scrapes take a few seconds after start.
-func (p *promServer) awaitData(t *testing.T) {
+func (p *promServer) awaitData(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
