@@ -390,20 +390,7 @@ func TestDaemon(t *testing.T) {
 	})
 
 	t.Run("a PreSync hook (a migration Job) runs to completion before the new revision is applied", func(t *testing.T) {
-		migrate := `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: migrate
-  annotations:
-    argocd.argoproj.io/hook: PreSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: migrate, image: registry.local/shop/migrate:44}]
-`
-		withHook := repo.commit(t, "schema 44, then web v4", map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v4"), "deploy/migrate.yaml": migrate})
+		withHook := repo.commit(t, "schema 44, then web v4", map[string]string{"deploy/web.yaml": fmt.Sprintf(webYAML, 2, "v4"), "deploy/migrate.yaml": migrateJob})
 		d.push(t, repo, withHook, key)
 		waitRelease("the sync with the hook", func(r *v1alpha1.Release) bool {
 			return r.Status.ObservedRevision == withHook && r.Status.Phase == "Synced"

@@ -22,6 +22,31 @@ func keyless(t *testing.T, ca imagesigtest.CA, ids ...Identity) Authority {
 	return a
 }
 
+// verdictCase is one image verified against one authority, and what should come of it.
+type verdictCase struct {
+	name     string
+	image    string
+	auth     Authority
+	verified bool
+	format   string
+	reason   string
+}
+
+func runVerdicts(t *testing.T, cases []verdictCase, check func(t *testing.T, tc verdictCase, got Verdict)) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := New(Options{}).Verify(context.Background(), tc.image, []Authority{tc.auth})
+			if got.Verified != tc.verified || got.Format != tc.format || !strings.Contains(got.Reason, tc.reason) {
+				t.Errorf("Verify = %+v, want verified %v format %q reason ~%q", got, tc.verified, tc.format, tc.reason)
+			}
+			if check != nil {
+				check(t, tc, got)
+			}
+		})
+	}
+}
+
 func TestKeyless(t *testing.T) {
 	reg := newRegistry(t)
 	ca, otherCA := imagesigtest.NewCA(t), imagesigtest.NewCA(t)
@@ -39,15 +64,7 @@ func TestKeyless(t *testing.T) {
 
 	exact := keyless(t, ca, Identity{Issuer: ciIssuer, Subject: ciIdentity})
 	byRegexp := keyless(t, ca, Identity{Issuer: "https://elsewhere", Subject: ciIdentity}, Identity{IssuerRegExp: `^https://oidc\.ci\.example$`, SubjectRegExp: `^https://ci\.example/shop/`})
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name     string
-		image    string
-		auth     Authority
-		verified bool
-		format   string
-		reason   string
-	}{
+	runVerdicts(t, []verdictCase{
 		{"classic signature by the CA's certificate", classic.String(), exact, true, "classic", ""},
 		{"bundle signed keyless", bundled.String(), exact, true, "bundle", ""},
 		{"identity by regular expression (second identity)", classic.String(), byRegexp, true, "classic", ""},
@@ -56,14 +73,7 @@ func TestKeyless(t *testing.T) {
 		{"bundle for another identity", wrongIdentityBundle.String(), exact, false, "", "certificate identity not allowed by keyless authority ci"},
 		{"certificate from another CA", foreign.String(), exact, false, "", "not issued by keyless authority ci's CA"},
 		{"unsigned", unsigned.String(), exact, false, "", "no signatures found"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := New(Options{}).Verify(ctx, tc.image, []Authority{tc.auth})
-			if got.Verified != tc.verified || got.Format != tc.format || !strings.Contains(got.Reason, tc.reason) {
-				t.Errorf("Verify = %+v, want verified %v format %q reason ~%q", got, tc.verified, tc.format, tc.reason)
-			}
-		})
-	}
+	}, nil)
 
 	if _, err := NewKeyless("ci", ca.ChainPEM, []Identity{{Issuer: ciIssuer, Subject: ciIdentity}}, false); err == nil || !strings.Contains(err.Error(), "insecureIgnoreSCT") {
 		t.Errorf("keyless without a CT log key must say so, got %v", err)
@@ -111,15 +121,7 @@ func TestAttestations(t *testing.T) {
 	keyAuth := withAtts(release.key(t, "release"))
 	bundleAuth := withAtts(bundleKey(t, bundles, "release"))
 	keylessAuth := withAtts(keyless(t, ca, Identity{Issuer: ciIssuer, Subject: ciIdentity}))
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name     string
-		image    string
-		auth     Authority
-		verified bool
-		format   string
-		reason   string
-	}{
+	runVerdicts(t, []verdictCase{
 		{"classic attestation passing its policy", classic.String(), keyAuth, true, "classic", ""},
 		{"bundle attestation passing its policy", bundled.String(), bundleAuth, true, "bundle", ""},
 		{"keyless attestation", keylessAttested.String(), keylessAuth, true, "classic", ""},
@@ -127,15 +129,9 @@ func TestAttestations(t *testing.T) {
 		{"a signature is not an attestation", signedOnly.String(), keyAuth, false, "", "attestation provenance (https://slsa.dev/provenance/v1) signed by key release is missing"},
 		{"an attestation of another type", otherType.String(), keyAuth, false, "", "is missing"},
 		{"attested by another key", classic.String(), withAtts(newSigner(t).key(t, "other")), false, "", "signed by key other is missing (attestation does not match key other)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := New(Options{}).Verify(ctx, tc.image, []Authority{tc.auth})
-			if got.Verified != tc.verified || got.Format != tc.format || !strings.Contains(got.Reason, tc.reason) {
-				t.Errorf("Verify = %+v, want verified %v format %q reason ~%q", got, tc.verified, tc.format, tc.reason)
-			}
-			if tc.verified && (len(got.Attestations) != 1 || got.Attestations[0] != "provenance") {
-				t.Errorf("attestations = %v, want [provenance]", got.Attestations)
-			}
-		})
-	}
+	}, func(t *testing.T, tc verdictCase, got Verdict) {
+		if tc.verified && (len(got.Attestations) != 1 || got.Attestations[0] != "provenance") {
+			t.Errorf("attestations = %v, want [provenance]", got.Attestations)
+		}
+	})
 }
