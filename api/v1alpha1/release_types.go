@@ -56,8 +56,8 @@ type ReleaseSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// Strategy, HealthTimeout, Prove and SLO drive the progressive rollout (issue #6): they are
-	// part of the type from the start so a Release written today keeps its meaning.
+	// Strategy is how a new revision rolls out: rolling (the default: the workloads' own update,
+	// then verified), canary or blueGreen.
 	// +optional
 	Strategy *Strategy `json:"strategy,omitempty"`
 	// HealthTimeout bounds how long the new revision's workloads may take to become healthy
@@ -212,7 +212,7 @@ type IgnoreDifference struct {
 // +kubebuilder:validation:Enum=rolling;blueGreen;canary
 type StrategyType string
 
-// Strategy is the rollout strategy (executed by issue #6's state machine).
+// Strategy is the rollout strategy, executed as one state machine persisted in status.rollout.
 type Strategy struct {
 	// +kubebuilder:default=rolling
 	Type StrategyType `json:"type"`

@@ -1,11 +1,12 @@
-// Package imagesig verifies that an image's digest carries a valid cosign signature: tags are
-// resolved to digests, each distinct digest is verified once per key set (concurrent callers share
-// one verification), and verdicts — positive and negative — are cached with TTLs, so the admission
+// Package imagesig verifies that an image's digest is trusted by an authority — signed by a key,
+// or by a certificate a private Fulcio-style CA issued to an allowed identity, or carrying the
+// attestations the authority asks for, passing their Rego policies. Tags are resolved to digests,
+// each distinct digest is verified once per authority set (concurrent callers share one
+// verification), and verdicts — positive and negative — are cached with TTLs, so the admission
 // hot path makes no registry request for a digest it has seen.
 //
-// Both formats cosign v3 writes verify: classic signatures and Sigstore bundles. This is the
-// key-based core; keyless authorities, attestations and the ClusterImagePolicy wiring build on it
-// (issue #3).
+// Both formats cosign v3 writes verify: classic signatures and attestations (.sig/.att tags) and
+// Sigstore bundles (OCI referrers or the sha256-<hex> fallback tag); verification is offline.
 package imagesig
 
 import (
