@@ -96,9 +96,7 @@ func (r *Reconciler) applyBlueGreen(ctx context.Context, eng *engine.Engine, rel
 		return err
 	}
 	targets := blueGreenTargets(rel, newTargets, oldTargets, phase, blueVersion, greenVersion)
-	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
-	defer cancel()
-	_, err = eng.Sync(sctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: to})
+	_, err = r.sync(ctx, eng, rel, targets, to)
 	return err
 }
 

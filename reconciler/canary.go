@@ -94,9 +94,7 @@ func (r *Reconciler) applyCanary(ctx context.Context, eng *engine.Engine, rel *v
 			return "", err
 		}
 	}
-	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
-	defer cancel()
-	_, err = eng.Sync(sctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: to})
+	_, err = r.sync(ctx, eng, rel, targets, to)
 	return desc, err
 }
 

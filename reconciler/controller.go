@@ -270,10 +270,8 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	}
 
 	// Apply.
-	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
-	defer cancel()
 	t0 := time.Now()
-	res, syncErr := eng.Sync(sctx, key, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: commit.Hash})
+	res, syncErr := r.sync(ctx, eng, &rel, targets, commit.Hash)
 	metricSyncDuration.WithLabelValues(req.String()).Observe(time.Since(t0).Seconds())
 	rec.Created, rec.Updated, rec.Pruned = len(res.Plan.Create), len(res.Plan.Update), len(res.Plan.Prune)
 	applyStep := v1alpha1.LogStep{Name: "apply", Result: "OK", DurationMillis: time.Since(t0).Milliseconds(),

@@ -446,10 +446,15 @@ func (r *Reconciler) apply(ctx context.Context, eng *engine.Engine, rel *v1alpha
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
-	defer cancel()
-	_, err = eng.Sync(sctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision})
+	_, err = r.sync(ctx, eng, rel, targets, revision)
 	return err
+}
+
+// sync applies targets as rel's revision, within the sync timeout, pruning as rel says.
+func (r *Reconciler) sync(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, targets []*unstructured.Unstructured, revision string) (engine.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
+	defer cancel()
+	return eng.Sync(ctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision})
 }
 
 // targets fetches, renders and prepares (ignored fields, version tags, labels) revision.
