@@ -54,7 +54,10 @@ type Config struct {
 	// OptOutUsers and OptOutGroups may change a namespace's bollard.dev/ignore label (default:
 	// group system:masters).
 	OptOutUsers, OptOutGroups []string
-	Log                       logr.Logger
+	// RollbackUsers are the daemon's identities: their writes marked as a rollback
+	// (admission.AnnotationRollback) are admitted whatever the policies say now, with an Event.
+	RollbackUsers []string
+	Log           logr.Logger
 }
 
 // Server decides AdmissionReviews.
@@ -87,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	configMaps := newConfigMapWatches(ctx, cs)
 	m := newMetrics()
-	gateOpts := []admission.GateOption{admission.WithOptOutAdmins(cfg.OptOutUsers, cfg.OptOutGroups)}
+	gateOpts := []admission.GateOption{admission.WithOptOutAdmins(cfg.OptOutUsers, cfg.OptOutGroups), admission.WithRollbackUsers(cfg.RollbackUsers)}
 	if cfg.Images != nil {
 		gateOpts = append(gateOpts, admission.WithImageVerification(meteredVerifier{ImageVerifier: cfg.Images, counts: m.images}, cfg.NoMatchPolicy))
 	}
@@ -305,6 +308,15 @@ func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, r
 	}
 	if d.BreakGlass != nil && !req.DryRun {
 		s.recordBreakGlass(ctx, ar, req.Object, d.BreakGlass)
+	}
+	if d.Rollback != nil && !req.DryRun {
+		verdict = "rollback"
+		s.log.Info("rollback admitted by identity", "user", d.Rollback.User, "marker", d.Rollback.Marker,
+			"kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", req.Object.GetName())
+		obj := req.Object
+		ref := &corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+		s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "Rollback",
+			fmt.Sprintf("rollback by %s (%s) admitted without re-evaluating the policies", d.Rollback.User, d.Rollback.Marker))
 	}
 	return resp, verdict
 }

@@ -41,6 +41,7 @@ type webhookOptions struct {
 	NoMatchPolicy   string
 	OptOutUsers     []string
 	OptOutGroups    []string
+	RollbackUsers   []string
 	PinDigests      bool
 }
 
@@ -58,6 +59,7 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "allow, warn or deny images no ClusterImagePolicy matches")
 	fs.StringSliceVar(&o.OptOutUsers, "opt-out-admin-users", nil, "users who may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.OptOutGroups, "opt-out-admin-groups", []string{"system:masters"}, "groups whose members may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
+	fs.StringSliceVar(&o.RollbackUsers, "daemon-users", nil, "the daemon's identities (its ServiceAccount's user name): their rollbacks, marked bollard.dev/rollback, are admitted whatever the policies say now, with an Event")
 	fs.BoolVar(&o.PinDigests, "pin-digests", false, "with --register-url: also register the mutating webhook (/mutate) that pins verified tags to their digests")
 }
 
@@ -130,7 +132,8 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 
 	decisionTimeout := time.Duration(opts.TimeoutSeconds)*time.Second - 500*time.Millisecond
 	wcfg := webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log, DecisionTimeout: decisionTimeout,
-		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy, OptOutUsers: opts.OptOutUsers, OptOutGroups: opts.OptOutGroups}
+		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy, OptOutUsers: opts.OptOutUsers, OptOutGroups: opts.OptOutGroups,
+		RollbackUsers: opts.RollbackUsers}
 	if opts.VerifyImages {
 		// Registry calls get most of the decision's time; a cached verdict needs none.
 		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4})

@@ -49,6 +49,11 @@ type Decision struct {
 	Exempt string `json:"exempt,omitempty"`
 	// BreakGlass is set when an authorised break-glass admitted a deploy inside a freeze.
 	BreakGlass *BreakGlassUse `json:"breakGlass,omitempty"`
+	// Rollback is set when the daemon's own rollback was admitted by its identity.
+	Rollback *RollbackUse `json:"rollback,omitempty"`
+	// Digests maps each image given by tag that every matching ClusterImagePolicy verified to
+	// the reference pinned to the verified digest ("repo:tag@sha256:…").
+	Digests map[string]string `json:"digests,omitempty"`
 }
 
 // BreakGlassUse is the audit record of one break-glass.
@@ -72,6 +77,7 @@ type Gate struct {
 	noMatch string        // allow, warn or deny: images no ClusterImagePolicy matches
 
 	optOutUsers, optOutGroups []string // who may change the opt-out label of a namespace
+	rollbackUsers             []string // the daemon's identities, whose marked rollbacks pass
 }
 
 type compiledWindows struct {
@@ -110,6 +116,9 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if why := exempt(req); why != "" {
 		return Decision{Allowed: true, Exempt: why}, nil
 	}
+	if d, ok := g.rollback(req); ok {
+		return d, nil
+	}
 	in, frozenBy, err := g.buildInput(ctx, req)
 	if err != nil {
 		return Decision{}, err
@@ -118,7 +127,7 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn}
+	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn, Digests: in.Images.pins()}
 	if d.Allowed && in.IsDeploy && len(frozenBy) > 0 && in.BreakGlass.Authorized {
 		d.BreakGlass = &BreakGlassUse{User: in.User.Username, Reason: in.BreakGlass.Reason, Policies: frozenBy}
 	}

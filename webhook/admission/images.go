@@ -103,6 +103,28 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 	return nil
 }
 
+// pins maps each image given by tag whose every check verified to its digest-pinned reference.
+func (in ImagesInput) pins() map[string]string {
+	pins := map[string]string{}
+	failed := map[string]bool{}
+	for _, c := range in.Checks {
+		switch {
+		case strings.Contains(c.Image, "@"):
+		case !c.Verified || c.Digest == "":
+			failed[c.Image] = true
+		default:
+			pins[c.Image] = c.Image + "@" + c.Digest
+		}
+	}
+	for image := range failed {
+		delete(pins, image)
+	}
+	if len(pins) == 0 {
+		return nil
+	}
+	return pins
+}
+
 func imageList(w *workload.Workload) []string {
 	var out []string
 	for _, c := range w.Containers() {
