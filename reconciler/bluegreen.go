@@ -85,48 +85,48 @@ func blueGreenTargets(rel *v1alpha1.Release, newTargets, oldTargets []*unstructu
 	return out
 }
 
-// applyBlueGreen syncs phase of the blue/green rollout from revision from to to.
-func (r *Reconciler) applyBlueGreen(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, from, to, phase string) error {
-	newTargets, greenVersion, err := r.targets(ctx, rel, to)
+// applyBlueGreen syncs phase of the blue/green rollout from revision from (its verified
+// snapshot) to to (applied with artifact); hooks only when green first comes up.
+func (r *Reconciler) applyBlueGreen(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, from, to, artifact, phase string, hooks bool) error {
+	newTargets, greenVersion, _, err := r.revisionTargets(ctx, rel, to, artifact, false)
 	if err != nil {
 		return err
 	}
-	oldTargets, blueVersion, err := r.targets(ctx, rel, from)
+	oldTargets, blueVersion, _, err := r.revisionTargets(ctx, rel, from, "", true)
 	if err != nil {
 		return err
 	}
 	targets := blueGreenTargets(rel, newTargets, oldTargets, phase, blueVersion, greenVersion)
+	if !hooks {
+		targets = withoutHooks(targets)
+	}
 	_, err = r.sync(ctx, eng, rel, targets, to)
 	return err
 }
 
-// startBlueGreen brings green up beside blue and records the rollout.
-func (r *Reconciler) startBlueGreen(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, revision, version string, log logr.Logger) (ctrl.Result, error) {
-	from := rel.Status.ObservedRevision
+// startBlueGreen brings green up beside blue (from, the revision that runs) and records the
+// rollout; one that cannot start is a failed revision, like a canary's.
+func (r *Reconciler) startBlueGreen(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, artifact, version string, log logr.Logger) (ctrl.Result, error) {
 	t0 := time.Now()
-	err := r.applyBlueGreen(ctx, eng, rel, from, revision, bgGreen)
+	err := r.applyBlueGreen(ctx, eng, rel, from, revision, artifact, bgGreen, true)
 	step := v1alpha1.LogStep{Name: "apply", Result: "OK", DurationMillis: time.Since(t0).Milliseconds(),
 		Detail: fmt.Sprintf("green (%s) beside blue; %s on blue, %s on green", short(revision), rel.Spec.Strategy.ActiveService, rel.Spec.Strategy.PreviewService)}
-	rec.Status = "VERIFYING"
 	if err != nil {
-		step.Result, step.Detail = "FAIL", err.Error()
-		rec.Status, rec.Finished = "FAILED", metav1.Now()
+		step.Result, step.Detail = "FAIL", "blue/green: "+err.Error()
+		return r.startFailed(ctx, eng, rel, rec, from, revision, "blue/green", step, log)
 	}
+	rec.Status = "VERIFYING"
 	rec.Steps = append(rec.Steps, step)
 	now := metav1.Now()
 	uerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
 		s.History = pushHistory(s.History, rec)
-		if err != nil {
-			s.Phase, s.Message = "Failed", "blue/green: "+err.Error()
-			return
-		}
 		s.DesiredRevision, s.ObservedRevision = revision, revision
 		s.Phase, s.Message = PhaseVerifying, "green up beside blue"
-		s.Rollout = &v1alpha1.RolloutStatus{Revision: revision, Phase: PhaseVerifying, Step: stepHealth, Version: version, From: from,
+		s.Rollout = &v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Strategy: "blueGreen", Phase: PhaseVerifying, Step: stepHealth, Version: version, From: from,
 			Weight: bgGreen, StartedAt: now, StepStartedAt: now, LogID: s.History[0].ID, Message: s.Message}
 	})
-	log.Info("blue/green started", "revision", revision, "from", from, "error", err)
+	log.Info("blue/green started", "revision", revision, "from", from)
 	return ctrl.Result{RequeueAfter: time.Second}, uerr
 }
 
@@ -134,21 +134,21 @@ func (r *Reconciler) startBlueGreen(ctx context.Context, eng *engine.Engine, rel
 func (r *Reconciler) nextBlueGreen(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
 	switch ro.Weight {
 	case bgGreen:
-		if err := r.applyBlueGreen(ctx, eng, rel, ro.From, ro.Revision, bgSwitch); err != nil {
+		if err := r.applyBlueGreen(ctx, eng, rel, ro.From, ro.Revision, ro.Artifact, bgSwitch, false); err != nil {
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "switch", Result: "FAIL", Detail: err.Error()})
 		}
 		steps = append(steps, v1alpha1.LogStep{Name: "switch", Result: "OK", Detail: fmt.Sprintf("%s now selects green (%s)", rel.Spec.Strategy.ActiveService, ro.Version)})
 		ro.Weight, ro.Step, ro.StepStartedAt, ro.Message = bgSwitch, stepHealth, metav1.Now(), "switched to green: verifying again"
 		return r.saveRollout(ctx, rel, ro, time.Second, steps...)
 	case bgSwitch:
-		if err := r.applyBlueGreen(ctx, eng, rel, ro.From, ro.Revision, bgPromote); err != nil {
+		if err := r.applyBlueGreen(ctx, eng, rel, ro.From, ro.Revision, ro.Artifact, bgPromote, false); err != nil {
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "promote", Result: "FAIL", Detail: err.Error()})
 		}
 		ro.Weight, ro.Step, ro.StepStartedAt, ro.Message = bgPromote, stepHealth, metav1.Now(), "blue takes green's template"
 		return r.saveRollout(ctx, rel, ro, time.Second, steps...)
 	}
 	// Promoted and healthy: git's state exactly; green (and a synthesized preview) pruned.
-	if err := r.apply(ctx, eng, rel, ro.Revision); err != nil {
+	if _, err := r.apply(ctx, eng, rel, ro.Revision, ro.Artifact, false); err != nil {
 		return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "promote", Result: "FAIL", Detail: err.Error()})
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "promote", Result: "OK", Detail: "blue runs the new version; green deleted"})

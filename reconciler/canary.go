@@ -57,6 +57,9 @@ func canaryTargets(newTargets, oldTargets []*unstructured.Unstructured, weight i
 		if c >= n {
 			c, s = n, max(1, n-c) // a single replica: canary beside one stable pod
 		}
+		if weight == 0 { // halted: the stable version whole, the canary kept at no replicas
+			c, s = 0, n
+		}
 		stable := prev.DeepCopy()
 		_ = unstructured.SetNestedField(stable.Object, s, "spec", "replicas")
 		canary := t.DeepCopy()
@@ -65,7 +68,7 @@ func canaryTargets(newTargets, oldTargets []*unstructured.Unstructured, weight i
 		_ = unstructured.SetNestedField(canary.Object, "true", "spec", "selector", "matchLabels", LabelCanary)
 		_ = unstructured.SetNestedField(canary.Object, "true", "spec", "template", "metadata", "labels", LabelCanary)
 		out = append(out, stable, canary)
-		desc = fmt.Sprintf("%d%% asked: %d/%d replicas on the new version = %.0f%%", weight, c, c+s, 100*float64(c)/float64(c+s))
+		desc = fmt.Sprintf("%d%% asked: %d/%d replicas on the new version = %.0f%%", weight, c, c+s, 100*float64(c)/float64(max(1, c+s)))
 	}
 	return out, desc
 }
@@ -78,13 +81,14 @@ func sameTemplate(a, b *unstructured.Unstructured) bool {
 	return string(ja) == string(jb)
 }
 
-// applyCanary syncs the canary split for weight between revision from and to.
-func (r *Reconciler) applyCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, from, to string, weight int32) (string, error) {
-	newTargets, _, err := r.targets(ctx, rel, to)
+// applyCanary syncs the canary split for weight between revision from (its verified snapshot)
+// and to (applied with artifact); hooks only with the canary's first step.
+func (r *Reconciler) applyCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, from, to, artifact string, weight int32, hooks bool) (string, error) {
+	newTargets, _, _, err := r.revisionTargets(ctx, rel, to, artifact, false)
 	if err != nil {
 		return "", err
 	}
-	oldTargets, oldVersion, err := r.targets(ctx, rel, from)
+	oldTargets, oldVersion, _, err := r.revisionTargets(ctx, rel, from, "", true)
 	if err != nil {
 		return "", err
 	}
@@ -93,6 +97,9 @@ func (r *Reconciler) applyCanary(ctx context.Context, eng *engine.Engine, rel *v
 		if targets, desc, err = routeWeights(targets, route, weight, oldVersion); err != nil {
 			return "", err
 		}
+	}
+	if !hooks {
+		targets = withoutHooks(targets)
 	}
 	_, err = r.sync(ctx, eng, rel, targets, to)
 	return desc, err
@@ -119,6 +126,32 @@ func (r *Reconciler) canaryStep(ctx context.Context, eng *engine.Engine, rel *v1
 		return r.saveRollout(ctx, rel, ro, time.Second)
 	}
 	done := v1alpha1.LogStep{Name: name, Result: "OK", Detail: ro.Weight + "; " + detail}
+	if rel.Spec.Prove != nil && ro.Check != stepAnalysis {
+		// The proof of this step, before its SLO guard: a canary is proven at every weight.
+		if ro.Check != stepProve {
+			ro.Check, ro.StepStartedAt, ro.Message = stepProve, metav1.Now(), name+": healthy; proving"
+			return r.saveRollout(ctx, rel, ro, time.Second)
+		}
+		ok, pdetail, fatal, err := r.prove(ctx, rel, ro)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		elapsed := now.Sub(ro.StepStartedAt.Time)
+		switch {
+		case ok:
+			ro.Check, ro.StepStartedAt = stepAnalysis, metav1.Now()
+			if a := rel.Spec.Analysis; a != nil && a.InitialDelay != nil {
+				ro.StepStartedAt = metav1.NewTime(time.Now().Add(a.InitialDelay.Duration))
+			}
+			ro.Message = name + ": proven"
+			return r.saveRollout(ctx, rel, ro, time.Second, v1alpha1.LogStep{Name: name + " prove", Result: "OK", Detail: pdetail, DurationMillis: elapsed.Milliseconds()})
+		case fatal || elapsed > proveTimeout(rel):
+			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: name + " prove", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s; %s after %.0f s (timeout %s)", ro.Weight, pdetail, elapsed.Seconds(), proveTimeout(rel))})
+		}
+		ro.Message = name + ": proving: " + pdetail
+		return r.saveRollout(ctx, rel, ro, time.Second)
+	}
 	if rel.Spec.Analysis != nil {
 		state, slo, wait := r.slo(ctx, rel, &ro, now)
 		switch state {
@@ -135,62 +168,86 @@ func (r *Reconciler) canaryStep(ctx context.Context, eng *engine.Engine, rel *v1
 	ro.CanaryIndex++
 	next := steps[min(int(ro.CanaryIndex), len(steps)-1)]
 	if int(ro.CanaryIndex) >= len(steps) || next >= 100 {
-		if err := r.apply(ctx, eng, rel, ro.Revision); err != nil {
+		if _, err := r.apply(ctx, eng, rel, ro.Revision, ro.Artifact, false); err != nil {
 			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "promote", Result: "FAIL", Detail: err.Error()})
 		}
 		ro.Step, ro.StepStartedAt, ro.Weight, ro.Message = stepHealth, metav1.Now(), "100%", "promoted: "+name+" held"
 		return r.saveRollout(ctx, rel, ro, time.Second, done, v1alpha1.LogStep{Name: "promote", Result: "OK", Detail: "100%: the new revision replaces the stable one; canary removed"})
 	}
-	desc, err := r.applyCanary(ctx, eng, rel, ro.From, ro.Revision, next)
+	desc, err := r.applyCanary(ctx, eng, rel, ro.From, ro.Revision, ro.Artifact, next, false)
 	if err != nil {
 		return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: fmt.Sprintf("canary %d%%", next), Result: "FAIL", Detail: err.Error()})
 	}
-	ro.Weight, ro.StepStartedAt = desc, metav1.Now()
-	if rel.Spec.Analysis != nil && rel.Spec.Analysis.InitialDelay != nil {
+	ro.Weight, ro.StepStartedAt, ro.Check = desc, metav1.Now(), ""
+	if rel.Spec.Prove == nil && rel.Spec.Analysis != nil && rel.Spec.Analysis.InitialDelay != nil {
 		ro.StepStartedAt = metav1.NewTime(time.Now().Add(rel.Spec.Analysis.InitialDelay.Duration))
 	}
 	ro.Message = fmt.Sprintf("canary %d%%: %s", next, desc)
 	return r.saveRollout(ctx, rel, ro, time.Second, done)
 }
 
-// startCanary applies the first canary step of revision beside the running one and records the
-// rollout (its Deployment Log goes on step by step).
-func (r *Reconciler) startCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, revision, version string, log logr.Logger) (ctrl.Result, error) {
-	from := rel.Status.ObservedRevision
+// startCanary applies the first canary step of revision beside from (the revision that runs)
+// and records the rollout (its Deployment Log goes on step by step). A canary that cannot start
+// is a failed revision: one log, from put back, nothing retried until git moves on.
+func (r *Reconciler) startCanary(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, artifact, version string, log logr.Logger) (ctrl.Result, error) {
 	first := canarySteps(rel)[0]
 	t0 := time.Now()
-	desc, err := r.applyCanary(ctx, eng, rel, from, revision, first)
-	step := v1alpha1.LogStep{Name: fmt.Sprintf("canary %d%%", first), Result: "OK", Detail: desc, DurationMillis: time.Since(t0).Milliseconds()}
-	rec.Status = "VERIFYING"
+	desc, err := r.applyCanary(ctx, eng, rel, from, revision, artifact, first, true)
+	step := v1alpha1.LogStep{Name: "apply", Result: "OK", Detail: fmt.Sprintf("canary %d%%: %s", first, desc), DurationMillis: time.Since(t0).Milliseconds()}
 	if err != nil {
-		step.Result, step.Detail = "FAIL", err.Error()
-		rec.Status, rec.Finished = "FAILED", metav1.Now()
+		step.Result, step.Detail = "FAIL", fmt.Sprintf("canary %d%%: %v", first, err)
+		return r.startFailed(ctx, eng, rel, rec, from, revision, "canary", step, log)
 	}
-	rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "apply", Result: step.Result, Detail: "canary " + step.Detail, DurationMillis: step.DurationMillis})
+	rec.Status = "VERIFYING"
+	rec.Steps = append(rec.Steps, step)
 	started := metav1.Now()
 	stepStart := started
-	if a := rel.Spec.Analysis; a != nil && a.InitialDelay != nil {
+	if a := rel.Spec.Analysis; a != nil && a.InitialDelay != nil && rel.Spec.Prove == nil {
 		stepStart = metav1.NewTime(started.Add(a.InitialDelay.Duration))
 	}
 	uerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
 		s.History = pushHistory(s.History, rec)
-		if err != nil {
-			s.Phase, s.Message = "Failed", "canary: "+err.Error()
-			return
-		}
 		s.DesiredRevision, s.ObservedRevision = revision, revision
 		s.Phase, s.Message = PhaseVerifying, fmt.Sprintf("canary %d%%: %s", first, desc)
-		s.Rollout = &v1alpha1.RolloutStatus{Revision: revision, Phase: PhaseVerifying, Step: stepCanary, Version: version, From: from,
+		s.Rollout = &v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Strategy: "canary", Phase: PhaseVerifying, Step: stepCanary, Version: version, From: from,
 			Weight: desc, StartedAt: started, StepStartedAt: stepStart, LogID: s.History[0].ID, Message: s.Message}
 	})
-	if err != nil {
-		r.event(rel, "Warning", "CanaryFailed", "revision %s: %v", short(revision), err)
-		return ctrl.Result{RequeueAfter: time.Second}, uerr
-	}
 	r.event(rel, "Normal", "Canary", "revision %s: canary %d%%: %s", short(revision), first, desc)
 	log.Info("canary started", "revision", revision, "from", from, "weight", desc)
 	return ctrl.Result{RequeueAfter: time.Second}, uerr
+}
+
+// startFailed records a canary or blue/green that could not start: one FAILED Deployment Log
+// with the reason, from put back as it ran (from its snapshot), and the revision held — the
+// Release waits for git, its spec or a person, instead of retrying.
+func (r *Reconciler) startFailed(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, strategy string, step v1alpha1.LogStep, log logr.Logger) (ctrl.Result, error) {
+	rec.Steps = append(rec.Steps, step)
+	t0 := time.Now()
+	restore := v1alpha1.LogStep{Name: "restore", Result: "OK", Detail: "back to " + short(from)}
+	src, err := r.apply(asRollback(ctx, rel, from), eng, rel, from, rel.Status.Artifact, true)
+	restore.Detail += sourceNote(src)
+	restore.DurationMillis = time.Since(t0).Milliseconds()
+	if err != nil {
+		restore.Result, restore.Detail = "FAIL", restore.Detail+": "+err.Error()
+	}
+	rec.Steps = append(rec.Steps, restore)
+	rec.Status, rec.Finished = "FAILED", metav1.Now()
+	msg := fmt.Sprintf("revision %s: the %s could not start: %s", short(revision), strategy, step.Detail)
+	uerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.ObservedGeneration = rel.Generation
+		s.DesiredRevision, s.FailedRevision = revision, revision
+		if err == nil {
+			s.ObservedRevision, s.Artifact = from, rel.Status.Artifact // what runs: from, as it ran
+		}
+		s.History = pushHistory(s.History, rec)
+		s.Phase, s.Message = "Failed", msg
+		setCondition(s, metav1.ConditionFalse, "RolloutFailed", msg, rel.Generation)
+	})
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, "FAILED").Inc()
+	r.event(rel, "Warning", "RolloutFailed", "%s", msg)
+	log.Info("rollout could not start", "revision", revision, "strategy", strategy, "reason", step.Detail)
+	return ctrl.Result{RequeueAfter: interval(rel)}, uerr
 }
 
 // replicasOf reads spec.replicas whatever number type the decoder left (default 1).

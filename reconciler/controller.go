@@ -6,6 +6,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ import (
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/render"
+	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/workload"
@@ -58,6 +60,9 @@ type Reconciler struct {
 	// rollout step), not a cache that has not caught up. Nil: Client.
 	Reader client.Reader
 	Git    *source.Git
+	// Snapshots keeps each revision as applied, for rollbacks without git or the registry; nil
+	// renders every revision from git again.
+	Snapshots *snapshot.Store
 	// Gate is the webhook's decision, run as pre-flight on every new revision; nil skips it.
 	Gate *admission.Gate
 	// User is who the pre-flight decision sees as the writer (the daemon's service account).
@@ -152,7 +157,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.manualRollback(ctx, eng, &rel, to, log)
 	}
 	if verifying(&rel) {
-		if !(rel.Status.Rollout.Phase == PhasePaused && r.pushed(req.NamespacedName)) {
+		if ph := rel.Status.Rollout.Phase; !((ph == PhasePaused || ph == PhaseRollbackFailed) && r.pushed(req.NamespacedName)) {
 			// A rollout in progress (or resumed after a restart) goes on first; triggers wait.
 			return r.verify(ctx, eng, &rel, log)
 		}
@@ -207,45 +212,78 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if err != nil {
 		return r.fail(ctx, &rel, log, "fetch", err, interval)
 	}
-	if commit.Hash == rel.Status.FailedRevision && rel.Status.ObservedRevision != "" {
-		// git still points at a revision that was rolled back: keep the one that runs until git
-		// moves on (self-heal included).
-		if commit, files, err = r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Status.ObservedRevision, rel.Spec.Source.Path, creds); err != nil {
-			return r.fail(ctx, &rel, log, "fetch", err, interval)
-		}
+	artifact := rel.Annotations[v1alpha1.AnnotationArtifact]
+	running := rel.Status.ObservedRevision
+	// A revision that failed is not applied again until git moves on, the spec changes or a
+	// person asks (bollard deploy, bollard rollback).
+	failed := rel.Status.FailedRevision != "" && commit.Hash == rel.Status.FailedRevision
+	held := failed && reason != "deploy" && rel.Generation == rel.Status.ObservedGeneration
+	if held && running == commit.Hash {
+		return r.holdFailed(ctx, &rel, drift, interval) // halted, or failed with nothing to return to
+	}
+	if held {
+		// git still points at a revision that was rolled back: the one that runs stays, from its
+		// snapshot (self-heal included).
+		commit, files = r.commitOf(&rel, running), nil
 	}
 	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
-	artifact := rel.Annotations[v1alpha1.AnnotationArtifact]
-	newRevision := commit.Hash != rel.Status.ObservedRevision || rel.Generation != rel.Status.ObservedGeneration || artifact != rel.Status.Artifact
+	newRevision := commit.Hash != running || rel.Generation != rel.Status.ObservedGeneration || artifact != rel.Status.Artifact || failed && !held
+	// A new rollout: a new commit or pin, or a person retrying a failed revision.
+	rollout := commit.Hash != running || artifact != rel.Status.Artifact || failed && !held
+	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
 
-	// Render. A revision that does not render is not applied; the live state is untouched.
-	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
-	if err == nil {
-		err = r.scope(objs, &rel)
-	}
-	if err != nil {
-		rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "FAIL", Detail: err.Error()})
-		return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
-	}
-	rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d object(s)", len(objs))})
-	targets, version, err := r.prepare(ctx, &rel, objs)
-	if err != nil {
-		return ctrl.Result{}, err
+	var objs []render.Object
+	var targets []*unstructured.Unstructured
+	var version string
+	if !newRevision {
+		// The revision that runs: its snapshot (its digests, no render), else a render from git.
+		if targets, version, _, err = r.revisionTargets(ctx, &rel, commit.Hash, rel.Status.Artifact, false); err != nil {
+			return r.fail(ctx, &rel, log, "render", err, interval)
+		}
+		targets = withoutHooks(targets) // they ran with the revision's first sync
+	} else {
+		// Render. A revision that does not render is not applied; the live state is untouched.
+		objs, err = render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
+		if err == nil {
+			err = r.scope(objs, &rel)
+		}
+		if err != nil {
+			rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "FAIL", Detail: err.Error()})
+			return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
+		}
+		rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d object(s)", len(objs))})
+		if targets, version, err = r.prepare(ctx, &rel, objs, artifact); err != nil {
+			return ctrl.Result{}, err
+		}
+		if commit.Hash == running && !failed {
+			targets = withoutHooks(targets) // a spec change: the revision's hooks ran already
+		}
 	}
 	rec.Artifacts = images(targets)
-	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
 
 	selfHeal := rel.SelfHealing() && !rel.Spec.Suspend
 	if !newRevision && !selfHeal {
 		// Nothing new from git, and drift is only to be reported.
 		return r.reportDrift(ctx, &rel, drift, interval)
 	}
-	if !newRevision && rel.Status.Phase == "Synced" {
+	if !newRevision {
 		// Nothing new from git: a cheap plan tells whether anything is out of step. Drift seen
 		// again after an earlier sync reverted it (watch events of one edit) needs no new change.
 		p, err := eng.Plan(ctx, key, targets, rel.Target())
 		log.V(1).Info("plan", "trigger", reason, "create", len(p.Create), "update", len(p.Update), "prune", len(p.Prune), "error", err)
 		if err == nil && len(p.Create)+len(p.Update)+len(p.Prune) == 0 {
+			if c := meta.FindStatusCondition(rel.Status.Conditions, "Ready"); c != nil && c.Reason == "FetchFailed" {
+				// In step again after a source failure: say so (nothing was applied, no log).
+				msg := fmt.Sprintf("revision %s in sync", short(commit.Hash))
+				if held {
+					msg += fmt.Sprintf("; %s failed and is not applied again until git moves on", short(rel.Status.FailedRevision))
+				}
+				err := r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
+					s.Phase, s.Message = "Synced", msg
+					setCondition(s, metav1.ConditionTrue, "Synced", msg, rel.Generation)
+				})
+				return ctrl.Result{RequeueAfter: interval}, err
+			}
 			return ctrl.Result{RequeueAfter: interval}, nil
 		}
 	}
@@ -255,18 +293,37 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 
 	// Pre-flight: the webhook's decision on every rendered object of a new revision.
 	if newRevision && r.Gate != nil {
-		steps, denied := r.preflight(ctx, objs, targets, &rel)
+		steps, denied, digests := r.preflight(ctx, objs, targets, &rel)
 		rec.Gates = append(rec.Gates, steps...)
 		if denied != "" {
 			return r.refuse(ctx, &rel, log, rec, commit, "PreflightDenied", denied, interval)
 		}
+		// What runs is what was verified: images by the digests pre-flight verified.
+		if err := pinDigests(targets, digests); err != nil {
+			return ctrl.Result{}, err
+		}
+		rec.Artifacts = images(targets)
+	}
+	if newRevision && r.Snapshots != nil {
+		// Kept before anything is applied: a rollback, and the canary's steps, need no git.
+		if err := r.Snapshots.Save(ctx, &rel, snapshot.Snapshot{Revision: commit.Hash, Artifact: artifact, Version: version, Objects: targets}); err != nil {
+			return r.fail(ctx, &rel, log, "snapshot", err, interval)
+		}
 	}
 
-	if isCanary(&rel) && commit.Hash != rel.Status.ObservedRevision && rel.Status.ObservedRevision != "" {
-		return r.startCanary(ctx, eng, &rel, rec, commit.Hash, version, log)
+	// The revision a canary or blue/green starts from: the one that runs, or the last good one
+	// when what runs is a halted failure.
+	from := running
+	if from == rel.Status.FailedRevision {
+		from = rel.Status.LastGoodRevision
 	}
-	if isBlueGreen(&rel) && commit.Hash != rel.Status.ObservedRevision && rel.Status.ObservedRevision != "" {
-		return r.startBlueGreen(ctx, eng, &rel, rec, commit.Hash, version, log)
+	if rollout && from != "" && from != commit.Hash {
+		if isCanary(&rel) {
+			return r.startCanary(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
+		}
+		if isBlueGreen(&rel) {
+			return r.startBlueGreen(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
+		}
 	}
 
 	// Apply.
@@ -297,7 +354,7 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		}
 	}
 	// A new revision is verified before it counts as good: health, then the SLO guard.
-	rollout := (commit.Hash != rel.Status.ObservedRevision || artifact != rel.Status.Artifact) && syncErr == nil
+	rollout = rollout && syncErr == nil
 	if rollout {
 		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
 	} else {
@@ -326,7 +383,7 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		if rollout {
 			now := metav1.Now()
 			s.Phase, s.Message = PhaseVerifying, "verifying revision "+short(commit.Hash)
-			s.Rollout = &v1alpha1.RolloutStatus{Revision: commit.Hash, Phase: PhaseVerifying, Step: stepHealth, Version: version,
+			s.Rollout = &v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: artifact, Strategy: "rolling", Phase: PhaseVerifying, Step: stepHealth, Version: version,
 				StartedAt: now, StepStartedAt: now, LogID: s.History[0].ID, Message: "waiting for the new pods"}
 		}
 	})
@@ -359,6 +416,9 @@ func (r *Reconciler) scope(objs []render.Object, rel *v1alpha1.Release) error {
 		}
 		if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 			return fmt.Errorf("%s: %s %s is cluster-scoped: a Release only deploys into its namespace", o.Source, gvk.Kind, o.GetName())
+		}
+		if _, ok := o.GetAnnotations()[admission.AnnotationRollback]; ok {
+			return fmt.Errorf("%s: %s %s carries %s, the daemon's own rollback marker: remove it from git", o.Source, gvk.Kind, o.GetName(), admission.AnnotationRollback)
 		}
 		if ns := o.GetNamespace(); ns != "" && ns != rel.Target() {
 			return fmt.Errorf("%s: %s %s is in namespace %s: this Release deploys into %s only", o.Source, gvk.Kind, o.GetName(), ns, rel.Target())
@@ -408,10 +468,12 @@ func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Releas
 }
 
 // preflight runs the gate on every object of the revision, as the webhook would see it applied
-// by the daemon. It returns the log lines and, when denied, why (object and reasons).
-func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string) {
+// by the daemon. It returns the log lines, when denied why (object and reasons), and the
+// digests it verified (image as written → pinned reference).
+func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string) {
 	var steps []v1alpha1.LogStep
 	var denials, warnings []string
+	digests := map[string]string{}
 	checked := 0
 	for i, o := range objs {
 		if !workload.Supported(o.GetKind()) {
@@ -436,6 +498,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		if !d.Allowed {
 			denials = append(denials, fmt.Sprintf("%s %s (%s): %s", o.GetKind(), o.GetName(), o.Source, strings.Join(d.Reasons, "; ")))
 		}
+		maps.Copy(digests, d.Digests)
 	}
 	result := "OK"
 	switch {
@@ -451,7 +514,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		detail += ": " + strings.Join(warnings, "; ")
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: result, Detail: detail})
-	return steps, strings.Join(denials, "; ")
+	return steps, strings.Join(denials, "; "), digests
 }
 
 // credentials reads the Release's Secret.
@@ -510,6 +573,32 @@ func (r *Reconciler) reportDrift(ctx context.Context, rel *v1alpha1.Release, dri
 		s.Phase, s.Message = "OutOfSync", describeDrift(drift)+" (selfHeal is off: not reverted)"
 	})
 	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+// holdFailed is a pass over a Release whose failed revision stays where it stopped (halted, or
+// nothing to return to): nothing is applied until git moves on or a person asks; drift is only
+// recorded.
+func (r *Reconciler) holdFailed(ctx context.Context, rel *v1alpha1.Release, drift []v1alpha1.DriftRecord, interval time.Duration) (ctrl.Result, error) {
+	if len(drift) == 0 {
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	why := fmt.Sprintf("revision %s failed: not applied again until git moves on or bollard deploy", short(rel.Status.FailedRevision))
+	r.event(rel, corev1.EventTypeWarning, "Drift", "%s (%s: not reverted)", describeDrift(drift), why)
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.Drift = appendDrift(s.Drift, drift)
+		s.DriftCount += len(drift)
+	})
+	return ctrl.Result{RequeueAfter: interval}, err
+}
+
+// commitOf is what the Release's history says of revision (its hash alone when it says nothing).
+func (r *Reconciler) commitOf(rel *v1alpha1.Release, revision string) source.Commit {
+	for _, l := range rel.Status.History {
+		if l.Revision == revision && l.Author != "" {
+			return source.Commit{Hash: revision, Author: l.Author, Message: l.Message}
+		}
+	}
+	return source.Commit{Hash: revision}
 }
 
 func (r *Reconciler) setPhase(ctx context.Context, rel *v1alpha1.Release, phase, msg string, interval time.Duration) (ctrl.Result, error) {

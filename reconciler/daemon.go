@@ -23,6 +23,7 @@ import (
 
 	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -76,7 +77,8 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir}, User: opts.User,
-		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+		Snapshots: &snapshot.Store{Client: mgr.GetClient()},
+		Recorder:  mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	policies, err := admission.NewEngine(ctx, nil)
 	if err != nil {
 		return err

@@ -66,8 +66,10 @@ func icon(s v1alpha1.LogStep) string {
 		return "🧪"
 	case strings.HasPrefix(s.Name, "SLO guard"):
 		return "🧐"
-	case s.Name == "rollback":
+	case s.Name == "rollback", s.Name == "restore":
 		return "⏪"
+	case s.Name == "halt":
+		return "⏸️"
 	case strings.HasPrefix(s.Name, "canary"):
 		return "🐤"
 	case s.Name == "promote":
@@ -94,8 +96,10 @@ func statusIcon(status string) string {
 	switch status {
 	case "SUCCESS":
 		return "🟢"
-	case "REFUSED":
+	case "REFUSED", "HALTED":
 		return "🟠"
+	case "VERIFYING":
+		return "🟡"
 	}
 	return "🔴"
 }

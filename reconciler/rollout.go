@@ -8,24 +8,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/engine"
-	"bollard.dev/bollard/reconciler/render"
 )
 
 // Rollout phases and steps (status.rollout).
@@ -35,6 +31,12 @@ const (
 	PhaseRolledBack = "RolledBack"
 	PhaseFailed     = "Failed"
 	PhasePaused     = "Paused"
+	// PhaseHalted: failed with rollbackOnFailure off, stopped at a safe state.
+	PhaseHalted = "Halted"
+	// PhaseRollbackFailed: failed, and its rollback too; retried with backoff.
+	PhaseRollbackFailed = "RollbackFailed"
+	// PhaseFailing: failed, being rolled back or halted (persisted before either starts).
+	PhaseFailing = "Failing"
 
 	stepHealth   = "health"
 	stepProve    = "prove"
@@ -45,7 +47,7 @@ const (
 // verifying reports a rollout the daemon must carry on with (after a restart too).
 func verifying(rel *v1alpha1.Release) bool {
 	ro := rel.Status.Rollout
-	return ro != nil && (ro.Phase == PhaseVerifying || ro.Phase == PhasePaused) && ro.Revision == rel.Status.ObservedRevision
+	return ro != nil && (ro.Phase == PhaseVerifying || ro.Phase == PhasePaused || ro.Phase == PhaseRollbackFailed || ro.Phase == PhaseFailing) && ro.Revision == rel.Status.ObservedRevision
 }
 
 func healthTimeout(rel *v1alpha1.Release) time.Duration {
@@ -61,6 +63,12 @@ func healthTimeout(rel *v1alpha1.Release) time.Duration {
 func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, log logr.Logger) (ctrl.Result, error) {
 	ro := *rel.Status.Rollout
 	now := time.Now()
+	switch ro.Phase {
+	case PhaseRollbackFailed:
+		return r.retryRollback(ctx, eng, rel, ro, log)
+	case PhaseFailing: // interrupted while it rolled back or halted: again
+		return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{})
+	}
 	switch ro.Step {
 	case stepHealth:
 		ok, detail, fatal, err := r.healthy(ctx, rel)
@@ -93,14 +101,10 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 
 	case stepProve:
-		p := rel.Spec.Prove
-		if p == nil {
+		if rel.Spec.Prove == nil {
 			return r.toAnalysis(ctx, eng, rel, ro, log)
 		}
-		timeout := time.Minute
-		if p.Timeout != nil && p.Timeout.Duration > 0 {
-			timeout = p.Timeout.Duration
-		}
+		timeout := proveTimeout(rel)
 		ok, detail, fatal, err := r.prove(ctx, rel, ro)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -230,6 +234,13 @@ func (r *Reconciler) toAnalysis(ctx context.Context, eng *engine.Engine, rel *v1
 	return r.saveRollout(ctx, rel, ro, 0, steps...)
 }
 
+func proveTimeout(rel *v1alpha1.Release) time.Duration {
+	if p := rel.Spec.Prove; p != nil && p.Timeout != nil && p.Timeout.Duration > 0 {
+		return p.Timeout.Duration
+	}
+	return time.Minute
+}
+
 // prove runs one attempt of the post-deploy proof: ok, what it saw, and whether it can no
 // longer succeed (a failed Job).
 func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) (ok bool, detail string, fatal bool, err error) {
@@ -258,6 +269,9 @@ func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alph
 		return true, fmt.Sprintf("GET %s: %d", url, resp.StatusCode), false, nil
 	case p.Job != nil:
 		name := rel.Name + "-prove-" + short(ro.Revision)
+		if ro.Step == stepCanary { // one proof per canary step
+			name += fmt.Sprintf("-%d", ro.CanaryIndex)
+		}
 		job := &batchv1.Job{}
 		err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: name}, job)
 		if apierrors.IsNotFound(err) {
@@ -349,6 +363,12 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 // succeed ends the rollout: the revision is the last good one.
 func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
 	ro.Phase, ro.Message = PhaseSucceeded, "verified"
+	if r.Snapshots != nil {
+		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact); err != nil {
+			// A rollback to it will re-render from git.
+			log.Error(err, "snapshot not marked verified", "revision", ro.Revision)
+		}
+	}
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
 		s.LastGoodRevision, s.FailedRevision = ro.Revision, ""
@@ -362,141 +382,6 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 	r.event(rel, corev1.EventTypeNormal, "RolloutSucceeded", "revision %s verified", short(ro.Revision))
 	log.Info("rollout succeeded", "revision", ro.Revision)
 	return ctrl.Result{RequeueAfter: r.next(rel)}, err
-}
-
-// failRollout ends the rollout with the failed check and, by default, rolls back to the last good
-// revision at once — without analysis: it was verified before.
-func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, failed v1alpha1.LogStep) (ctrl.Result, error) {
-	steps := []v1alpha1.LogStep{failed}
-	lastGood := rel.Status.LastGoodRevision
-	rollback := rel.Spec.RollbackOnFailure == nil || *rel.Spec.RollbackOnFailure
-	phase, status := PhaseFailed, "FAILED"
-	var rollbackErr error
-	switch {
-	case !rollback:
-		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "rollbackOnFailure is off: the revision stays as it is"})
-	case lastGood == ro.Revision && rel.Annotations[v1alpha1.AnnotationArtifact] != "":
-		// A pinned artifact failed: back to the revision's own images, and the pin removed.
-		t0 := time.Now()
-		pinned := rel.Annotations[v1alpha1.AnnotationArtifact]
-		delete(rel.Annotations, v1alpha1.AnnotationArtifact)
-		rollbackErr = r.apply(ctx, eng, rel, lastGood)
-		if rollbackErr == nil {
-			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null}}}`))
-			rollbackErr = r.Client.Patch(ctx, rel, patch)
-		}
-		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: "artifact " + pinned + " unpinned: back to the images of " + short(lastGood), DurationMillis: time.Since(t0).Milliseconds()}
-		if rollbackErr != nil {
-			step.Result, step.Detail = "FAIL", step.Detail+": "+rollbackErr.Error()
-		} else {
-			phase, status = PhaseRolledBack, "ROLLED_BACK"
-		}
-		steps = append(steps, step)
-	case lastGood == "" || lastGood == ro.Revision:
-		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "no earlier good revision to return to"})
-	default:
-		t0 := time.Now()
-		rollbackErr = r.apply(ctx, eng, rel, lastGood)
-		detail := "to " + short(lastGood)
-		switch blueGreenPhase(rel, ro) {
-		case bgGreen:
-			detail += ": green deleted, the active Service never left blue"
-		case bgSwitch, bgPromote:
-			detail += ": switched back to blue, green deleted"
-		}
-		step := v1alpha1.LogStep{Name: "rollback", Result: "OK", Detail: detail, DurationMillis: time.Since(t0).Milliseconds()}
-		if rollbackErr != nil {
-			step.Result, step.Detail = "FAIL", fmt.Sprintf("to %s: %v", short(lastGood), rollbackErr)
-		} else {
-			phase, status = PhaseRolledBack, "ROLLED_BACK"
-		}
-		steps = append(steps, step)
-	}
-	ro.Phase, ro.Message = phase, failed.Name+": "+failed.Detail
-	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
-		s.Rollout = &ro
-		if phase == PhaseRolledBack && lastGood == ro.Revision {
-			s.Artifact = "" // the pinned artifact was the failure
-			s.Phase, s.Message = "Synced", fmt.Sprintf("artifact rolled back: %s", ro.Message)
-		} else if phase == PhaseRolledBack {
-			s.ObservedRevision, s.FailedRevision = lastGood, ro.Revision
-			s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s rolled back to %s: %s", short(ro.Revision), short(lastGood), ro.Message)
-		} else {
-			s.Phase, s.Message = "Failed", fmt.Sprintf("revision %s failed: %s", short(ro.Revision), ro.Message)
-		}
-		setCondition(s, metav1.ConditionFalse, "Rollout"+phase, s.Message, rel.Generation)
-		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
-			l.Steps = append(l.Steps, steps...)
-			l.Status, l.Finished = status, metav1.Now()
-		})
-	})
-	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, status).Inc()
-	r.event(rel, corev1.EventTypeWarning, "Rollout"+phase, "revision %s: %s", short(ro.Revision), ro.Message)
-	log.Info("rollout failed", "revision", ro.Revision, "phase", phase, "check", failed.Detail)
-	if err == nil {
-		err = rollbackErr
-	}
-	return ctrl.Result{RequeueAfter: r.next(rel)}, err
-}
-
-// apply renders revision and syncs it (the rollback path: what was verified before goes back
-// as it was, no pre-flight, no analysis).
-func (r *Reconciler) apply(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, revision string) error {
-	targets, _, err := r.targets(ctx, rel, revision)
-	if err != nil {
-		return err
-	}
-	_, err = r.sync(ctx, eng, rel, targets, revision)
-	return err
-}
-
-// sync applies targets as rel's revision, within the sync timeout, pruning as rel says.
-func (r *Reconciler) sync(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, targets []*unstructured.Unstructured, revision string) (engine.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
-	defer cancel()
-	return eng.Sync(ctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision})
-}
-
-// targets fetches, renders and prepares (ignored fields, version tags, labels) revision.
-func (r *Reconciler) targets(ctx context.Context, rel *v1alpha1.Release, revision string) ([]*unstructured.Unstructured, string, error) {
-	creds, err := r.credentials(ctx, rel)
-	if err != nil {
-		return nil, "", err
-	}
-	_, files, err := r.Git.Fetch(ctx, rel.Spec.Source.URL, revision, rel.Spec.Source.Path, creds)
-	if err != nil {
-		return nil, "", err
-	}
-	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
-	if err != nil {
-		return nil, "", err
-	}
-	return r.prepare(ctx, rel, objs)
-}
-
-// prepare turns rendered objects into sync targets.
-func (r *Reconciler) prepare(ctx context.Context, rel *v1alpha1.Release, objs []render.Object) ([]*unstructured.Unstructured, string, error) {
-	targets := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		targets[i] = o.Unstructured.DeepCopy()
-		if targets[i].GetNamespace() == "" {
-			targets[i].SetNamespace(rel.Target())
-		}
-	}
-	if err := r.ignoreOwnedFields(ctx, rel, targets); err != nil {
-		return nil, "", err
-	}
-	if artifact := rel.Annotations[v1alpha1.AnnotationArtifact]; artifact != "" {
-		if err := pinArtifact(targets, artifact); err != nil {
-			return nil, "", err
-		}
-	}
-	version, err := tagVersions(targets)
-	if err != nil {
-		return nil, "", err
-	}
-	engine.Label(targets, engine.Key{Namespace: rel.Namespace, Name: rel.Name})
-	return targets, version, nil
 }
 
 func (r *Reconciler) saveRollout(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, requeue time.Duration, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
@@ -558,163 +443,4 @@ func (r *Reconciler) syncTimeout() time.Duration {
 		return 5 * time.Minute
 	}
 	return r.SyncTimeout
-}
-
-// manualRollback is `bollard rollback`: put revision to (or the last good one) back at once,
-// without analysis, keep the revision it replaces from coming back until git moves on, record it,
-// and clear the request.
-func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, to string, log logr.Logger) (ctrl.Result, error) {
-	target, err := rollbackTarget(rel, to)
-	started := metav1.Now()
-	step := v1alpha1.LogStep{Name: "rollback", Result: "OK"}
-	if err == nil {
-		t0 := time.Now()
-		err = r.apply(ctx, eng, rel, target)
-		step.DurationMillis = time.Since(t0).Milliseconds()
-	}
-	from := rel.Status.ObservedRevision
-	if err != nil {
-		step.Result, step.Detail = "FAIL", err.Error()
-	} else {
-		step.Detail = fmt.Sprintf("from %s to %s, by request (%s)", short(from), short(target), v1alpha1.AnnotationRollbackTo)
-	}
-	rec := v1alpha1.DeploymentLog{Started: started, Finished: metav1.Now(), Trigger: "manual", Revision: target,
-		Target: "namespace " + rel.Target(), Steps: []v1alpha1.LogStep{step}, Status: "ROLLED_BACK"}
-	if err != nil {
-		rec.Status = "FAILED"
-	}
-	if serr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
-		if err == nil {
-			if s.DesiredRevision != "" && s.DesiredRevision != target {
-				s.FailedRevision = s.DesiredRevision
-			}
-			s.ObservedRevision, s.LastGoodRevision = target, target
-			s.Phase, s.Message = "Synced", "rolled back by request: "+step.Detail
-			now := metav1.Now()
-			s.Rollout = &v1alpha1.RolloutStatus{Revision: target, Phase: PhaseRolledBack, Message: step.Detail, StartedAt: started, StepStartedAt: now}
-		} else {
-			s.Message = "rollback requested, not done: " + err.Error()
-		}
-		s.History = pushHistory(s.History, rec)
-	}); serr != nil {
-		return ctrl.Result{}, serr
-	}
-	// The request is done (or refused, with the reason in the status): clear it.
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationRollbackTo+`":null}}}`))
-	if perr := r.Client.Patch(ctx, rel, patch); perr != nil {
-		return ctrl.Result{}, perr
-	}
-	if err != nil {
-		r.event(rel, corev1.EventTypeWarning, "RollbackFailed", "%v", err)
-	} else {
-		r.event(rel, corev1.EventTypeNormal, "RolledBack", "%s", step.Detail)
-		log.Info("rolled back by request", "from", from, "to", target)
-	}
-	return ctrl.Result{RequeueAfter: interval(rel)}, nil
-}
-
-// rollbackTarget resolves a rollback request: a revision (or its start) from the Release's
-// history, or the last good revision.
-func rollbackTarget(rel *v1alpha1.Release, to string) (string, error) {
-	if to == "" || to == "last-good" {
-		// The newest verified revision other than the one running now.
-		for _, l := range rel.Status.History {
-			if l.Status == "SUCCESS" && l.Revision != rel.Status.ObservedRevision {
-				return l.Revision, nil
-			}
-		}
-		if good := rel.Status.LastGoodRevision; good != "" && good != rel.Status.ObservedRevision {
-			return good, nil
-		}
-		return "", errors.New("no earlier good revision in the Release's history: give one (--to)")
-	}
-	if len(to) == 40 {
-		return to, nil
-	}
-	for _, l := range rel.Status.History {
-		if strings.HasPrefix(l.Revision, to) {
-			return l.Revision, nil
-		}
-	}
-	return "", fmt.Errorf("revision %q is not in the Release's history: give the full commit hash", to)
-}
-
-// recordMigration writes the schema version the Release's migration Job applied, when the Job ran
-// as a hook of this sync and succeeded. It reports the log line and whether there was one.
-func (r *Reconciler) recordMigration(ctx context.Context, rel *v1alpha1.Release, results []common.ResourceSyncResult) (v1alpha1.LogStep, bool) {
-	m := rel.Spec.Migration
-	for _, res := range results {
-		if res.HookType == "" || res.ResourceKey.Kind != "Job" || res.ResourceKey.Name != m.Job {
-			continue
-		}
-		step := v1alpha1.LogStep{Name: "migration", Result: "OK", Detail: fmt.Sprintf("Job %s applied schema version %s", m.Job, m.SchemaVersion)}
-		if res.HookPhase != common.OperationSucceeded {
-			step.Result, step.Detail = "FAIL", fmt.Sprintf("Job %s: %s %s", m.Job, res.HookPhase, res.Message)
-			return step, true
-		}
-		ns := m.Record.Namespace
-		if ns == "" {
-			ns = rel.Target()
-		}
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.Record.Name}}
-		_, err := controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
-			if cm.Data == nil {
-				cm.Data = map[string]string{}
-			}
-			cm.Data[m.Record.Key] = m.SchemaVersion
-			return nil
-		})
-		if err != nil {
-			step.Result, step.Detail = "FAIL", fmt.Sprintf("record schema version %s in ConfigMap %s/%s: %v", m.SchemaVersion, ns, m.Record.Name, err)
-		} else {
-			step.Detail += fmt.Sprintf(" (recorded in ConfigMap %s/%s key %s)", ns, m.Record.Name, m.Record.Key)
-		}
-		return step, true
-	}
-	return v1alpha1.LogStep{}, false
-}
-
-// pinArtifact sets every container image of artifact's repository to artifact (repo@sha256:…).
-func pinArtifact(targets []*unstructured.Unstructured, artifact string) error {
-	repo, digest, ok := strings.Cut(artifact, "@")
-	if !ok || !strings.HasPrefix(digest, "sha256:") {
-		return fmt.Errorf("%s %q: want repository@sha256:<digest>", v1alpha1.AnnotationArtifact, artifact)
-	}
-	pinned := 0
-	for _, t := range targets {
-		path := podTemplatePath(t.GetKind())
-		if path == nil {
-			continue
-		}
-		containers, found, _ := unstructured.NestedSlice(t.Object, append(append([]string{}, path...), "spec", "containers")...)
-		if !found {
-			continue
-		}
-		for i, c := range containers {
-			m, ok := c.(map[string]any)
-			if !ok {
-				continue
-			}
-			image, _ := m["image"].(string)
-			if imageRepository(image) == repo {
-				m["image"] = artifact
-				containers[i] = m
-				pinned++
-			}
-		}
-		_ = unstructured.SetNestedSlice(t.Object, containers, append(append([]string{}, path...), "spec", "containers")...)
-	}
-	if pinned == 0 {
-		return fmt.Errorf("%s %s: no container of the revision runs an image of %s", v1alpha1.AnnotationArtifact, artifact, repo)
-	}
-	return nil
-}
-
-// imageRepository is an image reference without tag or digest.
-func imageRepository(image string) string {
-	ref, _, _ := strings.Cut(image, "@")
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	return ref
 }

@@ -284,11 +284,28 @@ type ReleaseStatus struct {
 // RolloutStatus is one revision's verification.
 type RolloutStatus struct {
 	Revision string `json:"revision"`
-	// Phase: Verifying, Succeeded, RolledBack, Failed, Paused.
+	// Artifact is the bollard.dev/artifact pin the rollout applies ("" for git's images).
+	// +optional
+	Artifact string `json:"artifact,omitempty"`
+	// Strategy the rollout runs: rolling, canary or blueGreen.
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
+	// Phase: Verifying, Paused (onNoData: pause), Succeeded, RolledBack, Failed (nothing
+	// undone: rollbackOnFailure off, or no good revision to return to), Halted (rollbackOnFailure
+	// off: a canary at 0 %, a blue/green on blue), Failing (failed, being rolled back or halted),
+	// RollbackFailed (retried with backoff).
 	Phase string `json:"phase"`
-	// Step: health, analysis.
+	// Step: health, prove, analysis, canary.
 	// +optional
 	Step string `json:"step,omitempty"`
+	// Check is the check running inside a canary step: health, prove or analysis.
+	// +optional
+	Check string `json:"check,omitempty"`
+	// Attempts counts failed rollback attempts (RollbackFailed); the next one is at NextAttempt.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// +optional
+	NextAttempt *metav1.Time `json:"nextAttempt,omitempty"`
 	// +optional
 	Message string `json:"message,omitempty"`
 	// Version the SLO queries select.
@@ -361,7 +378,7 @@ type DeploymentLog struct {
 	Created int `json:"created"`
 	Updated int `json:"updated"`
 	Pruned  int `json:"pruned"`
-	// Status: SUCCESS, FAILED, REFUSED, ROLLED_BACK.
+	// Status: VERIFYING, SUCCESS, FAILED, REFUSED, ROLLED_BACK, HALTED, ROLLBACK_FAILED.
 	Status string `json:"status"`
 }
 

@@ -171,7 +171,7 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 // progress is the one-line state of a Release: phase, rollout step, what it sees.
 func progress(rel *v1alpha1.Release) string {
 	s := rel.Status
-	if ro := s.Rollout; ro != nil && (ro.Phase == "Verifying" || ro.Phase == "Paused") {
+	if ro := s.Rollout; ro != nil && (ro.Phase == "Verifying" || ro.Phase == "Paused" || ro.Phase == "Failing" || ro.Phase == "RollbackFailed") {
 		return fmt.Sprintf("%s %s (%s): %s", short(ro.Revision), ro.Phase, ro.Step, ro.Message)
 	}
 	return fmt.Sprintf("%s %s: %s", short(s.ObservedRevision), orDefault(s.Phase, "Pending"), s.Message)

@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -103,13 +104,30 @@ func startDaemon(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *da
 // startDaemonWith is startDaemon; verifyImages turns on signature verification in pre-flight.
 func startDaemonWith(t testing.TB, env *kubetest.Env, ns, secret, gitDir string, verifyImages bool) *daemon {
 	t.Helper()
+	return startDaemonREST(t, env.Config, ns, secret, gitDir, verifyImages)
+}
+
+// daemonUser is the daemon's identity in the tests, as the chart names it.
+const daemonUser = "system:serviceaccount:bollard-system:bollard-daemon"
+
+// startDaemonAsServiceAccount is startDaemon talking to the API server as daemonUser (with the
+// admin's rights), so bollard's webhook sees the daemon's writes as the daemon's.
+func startDaemonAsServiceAccount(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *daemon {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: daemonUser, Groups: []string{"system:masters", "system:authenticated"}}
+	return startDaemonREST(t, cfg, ns, secret, gitDir, false)
+}
+
+func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, verifyImages bool) *daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		d.done <- reconciler.Run(ctx, reconciler.Options{REST: env.Config, MetricsAddr: "0", HealthAddr: "0",
+		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
 			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: []string{ns}, GitDir: gitDir,
-			User: admission.User{Username: "system:serviceaccount:bollard-system:bollard-daemon"}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
+			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()
 	select {

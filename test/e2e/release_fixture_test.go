@@ -75,13 +75,14 @@ func (f *releaseFixture) get(t *testing.T) *v1alpha1.Release {
 	return &r
 }
 
-// ended waits for the rollout of revision to end (any phase but Verifying).
+// ended waits for the rollout of revision to end (any phase but Verifying and Failing).
 func (f *releaseFixture) ended(t *testing.T, revision string) *v1alpha1.Release {
 	t.Helper()
 	var r *v1alpha1.Release
 	f.env.Eventually(t, 90*time.Second, "the rollout of "+revision[:7], func(context.Context) (bool, error) {
 		r = f.get(t)
-		return r.Status.Rollout != nil && r.Status.Rollout.Revision == revision && r.Status.Rollout.Phase != "Verifying", nil
+		ro := r.Status.Rollout
+		return ro != nil && ro.Revision == revision && ro.Phase != "Verifying" && ro.Phase != "Failing", nil
 	})
 	return r
 }

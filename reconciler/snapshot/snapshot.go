@@ -1,0 +1,267 @@
+// Package snapshot keeps what each revision of a Release applied — its rendered objects, images
+// pinned to the digests pre-flight verified — durably in the cluster, so the red button needs
+// neither git nor the registry: a rollback, a canary's stable side and self-heal apply the
+// snapshot, not a new render.
+//
+// The snapshots of one Release live in one Secret of its namespace ("<release>-snapshots",
+// owned by the Release so they go with it; a Secret because rendered revisions may hold Secrets),
+// one gzip-compressed JSON entry per revision and pin, at most Keep verified ones plus the newest
+// unverified ones, within a size bound.
+package snapshot
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+const (
+	// SecretType marks bollard's snapshot Secrets.
+	SecretType corev1.SecretType = "bollard.dev/snapshots"
+	// LabelOf names the Release a snapshot Secret belongs to. Not the engine's release label:
+	// the Secret is the daemon's, never a managed (prunable) object.
+	LabelOf = "bollard.dev/snapshots-of"
+
+	indexKey = "index"
+	// maxBytes bounds the Secret's data (the API server's limit is 1 MiB).
+	maxBytes = 900 << 10
+	// unverifiedKept is how many snapshots not (yet) verified are kept beside the good ones.
+	unverifiedKept = 2
+)
+
+// Snapshot is one revision as applied.
+type Snapshot struct {
+	Revision string `json:"revision"`
+	// Artifact is the bollard.dev/artifact pin it was applied with ("" for git's images).
+	Artifact string `json:"artifact,omitempty"`
+	// Version is the version the SLO queries select.
+	Version string                       `json:"version,omitempty"`
+	Objects []*unstructured.Unstructured `json:"objects"`
+}
+
+// entry is a snapshot's line in the index.
+type entry struct {
+	Key      string    `json:"key"`
+	Revision string    `json:"revision"`
+	Artifact string    `json:"artifact,omitempty"`
+	Good     bool      `json:"good,omitempty"`
+	Saved    time.Time `json:"saved"`
+	Bytes    int       `json:"bytes"`
+}
+
+// Store reads and writes snapshots through the API server.
+type Store struct {
+	Client client.Client
+	// Keep is how many verified revisions are kept; zero is 5.
+	Keep int
+}
+
+// SecretName is the name of rel's snapshot Secret.
+func SecretName(rel *v1alpha1.Release) string { return rel.Name + "-snapshots" }
+
+func key(revision, artifact string) string {
+	if artifact == "" {
+		return "rev-" + revision
+	}
+	h := sha256.Sum256([]byte(artifact))
+	return "rev-" + revision + "-" + hex.EncodeToString(h[:6])
+}
+
+// Save stores snap (replacing an earlier one of the same revision and pin, which keeps its
+// verified mark) and drops what is past the bounds: the oldest unverified, then the oldest
+// verified — never the newest verified one.
+func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) error {
+	data, err := encode(snap)
+	if err != nil {
+		return err
+	}
+	if len(data) > maxBytes {
+		return fmt.Errorf("snapshot of revision %s: %d bytes compressed, over the %d-byte bound", short(snap.Revision), len(data), maxBytes)
+	}
+	k := key(snap.Revision, snap.Artifact)
+	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
+		good := false
+		index = slices.DeleteFunc(index, func(e entry) bool {
+			if e.Key == k {
+				good = e.Good
+				return true
+			}
+			return false
+		})
+		index = append([]entry{{Key: k, Revision: snap.Revision, Artifact: snap.Artifact, Good: good, Saved: time.Now().UTC(), Bytes: len(data)}}, index...)
+		sec.Data[k] = data
+		return s.bound(sec, index), nil
+	})
+}
+
+// MarkGood records that revision (with artifact) was verified: a rollback may return to it.
+func (s *Store) MarkGood(ctx context.Context, rel *v1alpha1.Release, revision, artifact string) error {
+	k := key(revision, artifact)
+	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
+		for i := range index {
+			if index[i].Key == k {
+				index[i].Good = true
+				return s.bound(sec, index), nil
+			}
+		}
+		return nil, fmt.Errorf("no snapshot of revision %s to mark verified", short(revision))
+	})
+}
+
+// Load returns the snapshot of revision applied with artifact, or nil when there is none.
+func (s *Store) Load(ctx context.Context, rel *v1alpha1.Release, revision, artifact string) (*Snapshot, error) {
+	sec, _, err := s.read(ctx, rel)
+	if err != nil || sec == nil {
+		return nil, err
+	}
+	return decodeKey(sec, key(revision, artifact))
+}
+
+// LoadGood returns the newest verified snapshot of revision (whatever its pin), or nil.
+func (s *Store) LoadGood(ctx context.Context, rel *v1alpha1.Release, revision string) (*Snapshot, error) {
+	sec, index, err := s.read(ctx, rel)
+	if err != nil || sec == nil {
+		return nil, err
+	}
+	for _, e := range index {
+		if e.Good && e.Revision == revision {
+			return decodeKey(sec, e.Key)
+		}
+	}
+	return nil, nil
+}
+
+func (s *Store) bound(sec *corev1.Secret, index []entry) []entry {
+	keep := s.Keep
+	if keep <= 0 {
+		keep = 5
+	}
+	goods, others, size := 0, 0, 0
+	newestGood := ""
+	for _, e := range index {
+		if e.Good && newestGood == "" {
+			newestGood = e.Key
+		}
+	}
+	var out []entry
+	for _, e := range index { // newest first
+		switch {
+		case e.Key == newestGood:
+		case e.Good && goods >= keep, !e.Good && others >= unverifiedKept, size+e.Bytes > maxBytes:
+			delete(sec.Data, e.Key)
+			continue
+		}
+		if e.Good {
+			goods++
+		} else {
+			others++
+		}
+		size += e.Bytes
+		out = append(out, e)
+	}
+	return out
+}
+
+func (s *Store) read(ctx context.Context, rel *v1alpha1.Release) (*corev1.Secret, []entry, error) {
+	var sec corev1.Secret
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: SecretName(rel)}, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("read snapshots: %w", err)
+	}
+	if sec.Type != SecretType {
+		return nil, nil, fmt.Errorf("Secret %s/%s is not bollard's snapshot Secret (type %q)", sec.Namespace, sec.Name, sec.Type)
+	}
+	var index []entry
+	if raw := sec.Data[indexKey]; len(raw) > 0 {
+		if err := json.Unmarshal(raw, &index); err != nil {
+			return nil, nil, fmt.Errorf("snapshot index of %s: %w", rel.Name, err)
+		}
+	}
+	return &sec, index, nil
+}
+
+// update changes the Secret (made when missing) under optimistic concurrency.
+func (s *Store) update(ctx context.Context, rel *v1alpha1.Release, change func(*corev1.Secret, []entry) ([]entry, error)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sec, index, err := s.read(ctx, rel)
+		if err != nil {
+			return err
+		}
+		create := sec == nil
+		if create {
+			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: SecretName(rel),
+				Labels: map[string]string{LabelOf: rel.Name}}, Type: SecretType}
+			if rel.UID != "" {
+				sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Release", Name: rel.Name, UID: rel.UID}}
+			}
+		}
+		if sec.Data == nil {
+			sec.Data = map[string][]byte{}
+		}
+		index, err = change(sec, index)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(index)
+		if err != nil {
+			return err
+		}
+		sec.Data[indexKey] = raw
+		if create {
+			return s.Client.Create(ctx, sec)
+		}
+		return s.Client.Update(ctx, sec)
+	})
+}
+
+func encode(snap Snapshot) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(snap); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeKey(sec *corev1.Secret, k string) (*Snapshot, error) {
+	raw, ok := sec.Data[k]
+	if !ok {
+		return nil, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", k, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", k, err)
+	}
+	var snap Snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", k, err)
+	}
+	return &snap, nil
+}
+
+func short(h string) string { return h[:min(7, len(h))] }

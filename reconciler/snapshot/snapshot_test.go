@@ -1,0 +1,131 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+func deploymentAt(image string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "shop"},
+		"spec": map[string]any{"replicas": int64(3), "template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "web", "image": image, "ports": []any{map[string]any{"containerPort": int64(8080)}}}}}}},
+	}}
+}
+
+func rev(i int) string { return fmt.Sprintf("%040d", i) }
+
+func newStore(t *testing.T) (*Store, *v1alpha1.Release, client.Client) {
+	t.Helper()
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).Build()
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1"}}
+	return &Store{Client: c, Keep: 3}, rel, c
+}
+
+// TestSnapshots: what was saved comes back as it was (integers stay integers: a sync applies
+// them); only verified snapshots are returned for a rollback; the bounds keep Keep verified and
+// two unverified ones, never dropping the newest verified.
+func TestSnapshots(t *testing.T) {
+	ctx := context.Background()
+	s, rel, c := newStore(t)
+	if snap, err := s.LoadGood(ctx, rel, rev(1)); snap != nil || err != nil {
+		t.Fatalf("empty store: %v %v", snap, err)
+	}
+	pinned := "registry.local/shop/web:v1@sha256:" + strings.Repeat("a", 64)
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(1), Version: "v1", Objects: []*unstructured.Unstructured{deploymentAt(pinned)}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := s.LoadGood(ctx, rel, rev(1)); snap != nil {
+		t.Fatal("an unverified snapshot served as good")
+	}
+	snap, err := s.Load(ctx, rel, rev(1), "")
+	if err != nil || snap == nil || snap.Version != "v1" {
+		t.Fatalf("load: %+v %v", snap, err)
+	}
+	containers, _, _ := unstructured.NestedSlice(snap.Objects[0].Object, "spec", "template", "spec", "containers")
+	if image := containers[0].(map[string]any)["image"]; image != pinned {
+		t.Errorf("image %v", image)
+	}
+	if n, _, _ := unstructured.NestedInt64(snap.Objects[0].Object, "spec", "replicas"); n != 3 {
+		t.Errorf("replicas %v (an int64 after the round trip)", snap.Objects[0].Object["spec"])
+	}
+	if err := s.MarkGood(ctx, rel, rev(1), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkGood(ctx, rel, rev(9), ""); err == nil {
+		t.Error("marked a revision that has no snapshot")
+	}
+	// The same revision with a pin is its own snapshot; saving again keeps the verified mark.
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(1), Artifact: "registry.local/shop/web@sha256:" + strings.Repeat("b", 64), Objects: []*unstructured.Unstructured{deploymentAt("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(1), Version: "v1", Objects: []*unstructured.Unstructured{deploymentAt(pinned)}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := s.LoadGood(ctx, rel, rev(1)); snap == nil || snap.Artifact != "" {
+		t.Fatalf("the verified snapshot after a re-save: %+v", snap)
+	}
+
+	// Revisions 2..8 saved, 2..6 verified: 3 verified kept (6, 5, 4) and 2 unverified (8, 7).
+	for i := 2; i <= 8; i++ {
+		if err := s.Save(ctx, rel, Snapshot{Revision: rev(i), Objects: []*unstructured.Unstructured{deploymentAt(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+		if i <= 6 {
+			if err := s.MarkGood(ctx, rel, rev(i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := 1; i <= 8; i++ {
+		snap, err := s.Load(ctx, rel, rev(i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i >= 4; (snap != nil) != want {
+			t.Errorf("revision %d kept: %v, want %v", i, snap != nil, want)
+		}
+	}
+	var sec corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web-snapshots"}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	if sec.Type != SecretType || len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != "u1" || sec.Labels[LabelOf] != "web" || len(sec.Data) != 6 {
+		t.Errorf("Secret: type %q owners %v labels %v, %d keys (want 5 snapshots + index)", sec.Type, sec.OwnerReferences, sec.Labels, len(sec.Data))
+	}
+}
+
+// TestSnapshotBounds: a snapshot over the size bound is refused with a message; a Secret of that
+// name that is not bollard's is never read nor overwritten.
+func TestSnapshotBounds(t *testing.T) {
+	ctx := context.Background()
+	s, rel, c := newStore(t)
+	var objs []*unstructured.Unstructured
+	for range 400 { // random data does not compress
+		b := make([]byte, 4096)
+		_, _ = rand.Read(b)
+		objs = append(objs, deploymentAt(hex.EncodeToString(b)))
+	}
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(1), Objects: objs}); err == nil || !strings.Contains(err.Error(), "over the") {
+		t.Errorf("an oversized snapshot: %v", err)
+	}
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-snapshots"}, Data: map[string][]byte{"password": []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(2), Objects: []*unstructured.Unstructured{deploymentAt("a")}}); err == nil || !strings.Contains(err.Error(), "is not bollard's snapshot Secret") {
+		t.Errorf("someone else's Secret: %v", err)
+	}
+}
