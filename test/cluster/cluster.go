@@ -201,7 +201,8 @@ func createNode(ctx context.Context, client kubernetes.Interface) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
+		// Room for the parallel tests and the 100-Deployment benchmark at once (a fake node).
+		corev1.ResourcePods: resource.MustParse("1000"),
 	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
