@@ -65,6 +65,7 @@ fuzz: ## each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzNewEngine$$' -fuzztime $(FUZZTIME) ./webhook/admission/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./reconciler/
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderKustomize$$' -fuzztime $(FUZZTIME) ./reconciler/render/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -107,8 +108,14 @@ func Parse(path string, data []byte) ([]Object, error) {
 		if len(bytes.TrimSpace(stripComments(doc))) == 0 || string(bytes.TrimSpace(doc)) == "---" {
 			continue
 		}
+		// YAML to JSON, then decoded as the API machinery decodes objects: whole numbers become
+		// int64, which unstructured objects copy, diff and apply.
 		var obj map[string]any
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
+		j, err := yaml.YAMLToJSON(doc)
+		if err == nil {
+			err = utiljson.Unmarshal(j, &obj)
+		}
+		if err != nil {
 			at := start
 			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 				n, _ := strconv.Atoi(m[1])

@@ -102,11 +102,17 @@ func kustomize(files source.Files, root string) ([]Object, error) {
 	}
 	var out []Object
 	for _, r := range res.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			return nil, fmt.Errorf("%s: kustomize: %w", displayRoot(root), err)
+		// Through JSON, as the API machinery decodes objects: integers become int64 (kyaml's
+		// map holds Go ints, which unstructured objects cannot deep-copy).
+		data, err := r.MarshalJSON()
+		u := &unstructured.Unstructured{}
+		if err == nil {
+			err = u.UnmarshalJSON(data)
 		}
-		out = append(out, Object{Unstructured: &unstructured.Unstructured{Object: m}, Source: "kustomize build " + displayRoot(root)})
+		if err != nil {
+			return nil, fmt.Errorf("%s: kustomize: %s %s: %w", displayRoot(root), r.GetKind(), r.GetName(), err)
+		}
+		out = append(out, Object{Unstructured: u, Source: "kustomize build " + displayRoot(root)})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/source"
@@ -64,4 +65,103 @@ func TestRender(t *testing.T) {
 			}
 		})
 	}
+}
+
+const shopApp = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: registry.local/web:v1
+        ports: [{containerPort: 9898}]
+        resources: {limits: {cpu: 2, memory: 512Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  ports: [{port: 80, targetPort: 9898}]
+  selector: {app: web}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 99}}
+`
+
+// deepCopyable fails when an object holds a value unstructured objects cannot copy (a Go int:
+// the daemon panicked on every kustomize render with a number in it).
+func deepCopyable(t testing.TB, objs []Object) {
+	t.Helper()
+	for _, o := range objs {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), r)
+				}
+			}()
+			o.DeepCopy()
+		}()
+	}
+}
+
+// TestRenderedNumbers: objects with integer fields come out of every render mode as the API
+// machinery decodes them (int64), so they can be copied, diffed and applied.
+func TestRenderedNumbers(t *testing.T) {
+	for name, tc := range map[string]struct {
+		files source.Files
+		spec  v1alpha1.Render
+	}{
+		"directory": {source.Files{"app.yaml": []byte(shopApp)}, v1alpha1.Render{}},
+		"kustomize": {source.Files{"kustomization.yaml": []byte("resources: [app.yaml]\nreplicas: [{name: web, count: 3}]\n"), "app.yaml": []byte(shopApp)}, v1alpha1.Render{}},
+		"helm": {source.Files{"Chart.yaml": []byte("apiVersion: v2\nname: shop\nversion: 0.1.0\n"), "templates/app.yaml": []byte(shopApp)},
+			v1alpha1.Render{Mode: v1alpha1.RenderHelm}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Render(tc.files, "deploy", tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if names(objs) == "" || len(objs) != 3 {
+				t.Fatalf("objects %s", names(objs))
+			}
+			deepCopyable(t, objs)
+			for _, o := range objs {
+				if o.GetKind() != "Service" {
+					continue
+				}
+				ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+				if port, ok := ports[0].(map[string]any)["port"].(int64); !ok || port != 80 {
+					t.Errorf("Service port %#v, want int64 80", ports[0])
+				}
+			}
+		})
+	}
+}
+
+// FuzzRenderKustomize: whatever a kustomization and its resource hold, the render returns
+// objects that can be copied, or an error — never a panic.
+func FuzzRenderKustomize(f *testing.F) {
+	f.Add("resources: [app.yaml]\n", shopApp)
+	f.Add("resources: [app.yaml]\nnamePrefix: a-\nreplicas: [{name: web, count: 7}]\n", shopApp)
+	f.Add("resources: [app.yaml]\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {n: \"1\"}\n")
+	f.Add("resources: [app.yaml]\n", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 1.5e3}]}\n")
+	f.Fuzz(func(t *testing.T, kustomization, app string) {
+		objs, err := Render(source.Files{"kustomization.yaml": []byte(kustomization), "app.yaml": []byte(app)}, "", v1alpha1.Render{})
+		if err == nil {
+			deepCopyable(t, objs)
+		}
+	})
 }
