@@ -37,6 +37,7 @@ import (
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/render"
+	"bollard.dev/bollard/reconciler/rollout"
 	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
@@ -229,7 +230,7 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
 	newRevision := commit.Hash != running || rel.Generation != rel.Status.ObservedGeneration || artifact != rel.Status.Artifact || failed && !held
 	// A new rollout: a new commit or pin, or a person retrying a failed revision.
-	rollout := commit.Hash != running || artifact != rel.Status.Artifact || failed && !held
+	startRollout := commit.Hash != running || artifact != rel.Status.Artifact || failed && !held
 	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
 
 	var objs []render.Object
@@ -317,13 +318,8 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if from == rel.Status.FailedRevision {
 		from = rel.Status.LastGoodRevision
 	}
-	if rollout && from != "" && from != commit.Hash {
-		if isCanary(&rel) {
-			return r.startCanary(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
-		}
-		if isBlueGreen(&rel) {
-			return r.startBlueGreen(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
-		}
+	if startRollout && from != "" && from != commit.Hash && strategyOf(&rel, v1alpha1.RolloutStatus{}).Type() != v1alpha1.StrategyRolling {
+		return r.startRollout(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
 	}
 
 	// Apply.
@@ -354,11 +350,11 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		}
 	}
 	// A new revision is verified before it counts as good: health, then the SLO guard.
-	rollout = rollout && syncErr == nil
-	if rollout {
+	startRollout = startRollout && syncErr == nil
+	if startRollout {
 		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
 	} else {
-		metricSyncs.WithLabelValues(req.String(), rec.Status).Inc()
+		metricSyncs.WithLabelValues(req.String(), string(rec.Status)).Inc()
 	}
 
 	err = r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
@@ -380,11 +376,12 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 			setCondition(s, metav1.ConditionTrue, "Synced", applyStep.Detail, rel.Generation)
 		}
 		s.History = pushHistory(s.History, rec)
-		if rollout {
-			now := metav1.Now()
-			s.Phase, s.Message = PhaseVerifying, "verifying revision "+short(commit.Hash)
-			s.Rollout = &v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: artifact, Strategy: "rolling", Phase: PhaseVerifying, Step: stepHealth, Version: version,
-				StartedAt: now, StepStartedAt: now, LogID: s.History[0].ID, Message: "waiting for the new pods"}
+		if startRollout {
+			s.Phase, s.Message = string(PhaseVerifying), "verifying revision "+short(commit.Hash)
+			ro := rollout.Start(strategyOf(&rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}),
+				v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: artifact, Version: version, LogID: s.History[0].ID, Message: "waiting for the new pods"},
+				time.Now(), initialDelay(&rel))
+			s.Rollout = &ro
 		}
 	})
 	if syncErr != nil {
@@ -399,7 +396,7 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		r.event(&rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
 	}
 	log.Info("synced", "revision", commit.Hash, "trigger", reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
-	if rollout {
+	if startRollout {
 		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, err
 	}
 	return ctrl.Result{RequeueAfter: interval}, err
@@ -513,7 +510,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	} else if len(warnings) > 0 {
 		detail += ": " + strings.Join(warnings, "; ")
 	}
-	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: result, Detail: detail})
+	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.StepResult(result), Detail: detail})
 	return steps, strings.Join(denials, "; "), digests
 }
 
@@ -535,7 +532,7 @@ func (r *Reconciler) credentials(ctx context.Context, rel *v1alpha1.Release) (so
 // is untouched, the status and the log say why.
 func (r *Reconciler) refuse(ctx context.Context, rel *v1alpha1.Release, log logr.Logger, rec v1alpha1.DeploymentLog, commit source.Commit, reason, why string, interval time.Duration) (ctrl.Result, error) {
 	rec.Status, rec.Finished = "REFUSED", metav1.Now()
-	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, rec.Status).Inc()
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, string(rec.Status)).Inc()
 	msg := fmt.Sprintf("revision %s not applied: %s", short(commit.Hash), why)
 	r.event(rel, corev1.EventTypeWarning, reason, "%s", msg)
 	log.Info("refused", "revision", commit.Hash, "reason", why)

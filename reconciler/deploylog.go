@@ -92,7 +92,7 @@ func took(s v1alpha1.LogStep) string {
 	return fmt.Sprintf(" (%.1f s)", float64(s.DurationMillis)/1000)
 }
 
-func statusIcon(status string) string {
+func statusIcon(status v1alpha1.LogStatus) string {
 	switch status {
 	case "SUCCESS":
 		return "🟢"

@@ -22,7 +22,7 @@ func TestDeploymentLogGolden(t *testing.T) {
 	at := metav1.NewTime(time.Date(2026, 11, 30, 14, 5, 0, 0, time.UTC))
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
 		Spec: v1alpha1.ReleaseSpec{Strategy: &v1alpha1.Strategy{Type: "canary", Steps: []int32{10, 50, 100}}}}
-	base := func(id int64, status string, steps ...v1alpha1.LogStep) v1alpha1.DeploymentLog {
+	base := func(id int64, status v1alpha1.LogStatus, steps ...v1alpha1.LogStep) v1alpha1.DeploymentLog {
 		return v1alpha1.DeploymentLog{ID: id, Started: at, Finished: at, Trigger: "push", Revision: "3f9c2e1a7b6d5c4b3a2918273645546372819a0b",
 			Author: "Dev <dev@shop.example>", Message: "web v2", Target: "namespace shop",
 			Artifacts: []string{"registry.shop/web:v2@sha256:9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c"},

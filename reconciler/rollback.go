@@ -10,12 +10,14 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/rollout"
 )
 
 // rollbackBackoff is how long a failed rollback waits before its next attempt.
@@ -58,7 +60,7 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	unpin := lastGood == ro.Revision && ro.Artifact != ""
 	if !unpin && (lastGood == "" || lastGood == ro.Revision) {
 		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "no earlier good revision to return to: the revision stays as it is, and is not applied again until git moves on"})
-		return r.endRollout(ctx, rel, ro, log, PhaseFailed, "FAILED", steps)
+		return r.endRollout(ctx, rel, ro, log, PhaseFailed, v1alpha1.LogFailed, steps)
 	}
 	t0 := time.Now()
 	var from, detail string
@@ -75,11 +77,12 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	} else {
 		from, err = r.apply(ctx, eng, rel, lastGood, "", true)
 		detail = "to " + short(lastGood)
-		switch blueGreenPhase(rel, ro) {
-		case bgGreen:
-			detail += ": green deleted, the active Service never left blue"
-		case bgSwitch, bgPromote:
-			detail += ": switched back to blue, green deleted"
+		if s := strategyOf(rel, ro); s.Type() == v1alpha1.StrategyBlueGreen && ro.From != "" {
+			if rollout.BeforeSwitch(s, ro) {
+				detail += ": green deleted, the active Service never left blue"
+			} else {
+				detail += ": switched back to blue, green deleted"
+			}
 		}
 	}
 	detail += sourceNote(from)
@@ -88,7 +91,7 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 		if ro.Attempts > 0 {
 			step.Detail += fmt.Sprintf(" (attempt %d)", ro.Attempts+1)
 		}
-		return r.endRollout(ctx, rel, ro, log, PhaseRolledBack, "ROLLED_BACK", append(steps, step))
+		return r.endRollout(ctx, rel, ro, log, PhaseRolledBack, v1alpha1.LogRolledBack, append(steps, step))
 	}
 	// Not rolled back: say so everywhere, and try again.
 	ro.Attempts++
@@ -96,7 +99,7 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	next := metav1.NewTime(time.Now().Add(wait))
 	ro.NextAttempt = &next
 	step.Result, step.Detail = "FAIL", fmt.Sprintf("%s: %v (attempt %d; next in %s)", detail, err, ro.Attempts, wait)
-	if _, uerr := r.endRollout(ctx, rel, ro, log, PhaseRollbackFailed, "ROLLBACK_FAILED", append(steps, step)); uerr != nil {
+	if _, uerr := r.endRollout(ctx, rel, ro, log, PhaseRollbackFailed, v1alpha1.LogRollbackFailed, append(steps, step)); uerr != nil {
 		return ctrl.Result{}, uerr
 	}
 	return ctrl.Result{RequeueAfter: wait}, nil
@@ -132,30 +135,35 @@ func (r *Reconciler) halt(ctx context.Context, eng *engine.Engine, rel *v1alpha1
 	var err error
 	step := v1alpha1.LogStep{Name: "halt", Result: "OK"}
 	ctx = asRollback(ctx, rel, ro.From)
-	switch {
-	case ro.From != "" && isCanary(rel):
-		_, err = r.applyCanary(ctx, eng, rel, ro.From, ro.Revision, ro.Artifact, 0, false)
-		step.Detail = "rollbackOnFailure is off: canary at 0 % (the stable version whole, the canary kept at 0 replicas)"
-	case ro.From != "" && isBlueGreen(rel):
-		if blueGreenPhase(rel, ro) != bgGreen {
-			err = r.applyBlueGreen(ctx, eng, rel, ro.From, ro.Revision, ro.Artifact, bgGreen, false)
-		}
+	strategy := strategyOf(rel, ro)
+	if ro.From == "" || strategy.Type() == v1alpha1.StrategyRolling {
+		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultSkip, Detail: "rollbackOnFailure is off: the revision stays as it is, and is not applied again until git moves on or bollard deploy"})
+		return r.endRollout(ctx, rel, ro, log, PhaseFailed, v1alpha1.LogFailed, steps)
+	}
+	step.Detail = "rollbackOnFailure is off: canary at 0 % (the stable version whole, the canary kept at 0 replicas)"
+	if strategy.Type() == v1alpha1.StrategyBlueGreen {
 		step.Detail = fmt.Sprintf("rollbackOnFailure is off: %s on blue, green kept for inspection", rel.Spec.Strategy.ActiveService)
-	default:
-		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "rollbackOnFailure is off: the revision stays as it is, and is not applied again until git moves on or bollard deploy"})
-		return r.endRollout(ctx, rel, ro, log, PhaseFailed, "FAILED", steps)
+	}
+	if !rollout.BeforeSwitch(strategy, ro) {
+		var rev rollout.Revisions
+		var targets []*unstructured.Unstructured
+		if rev, err = r.revisions(ctx, rel, ro); err == nil {
+			if targets, _, err = rollout.Halt(strategy, rev); err == nil {
+				_, err = r.sync(ctx, eng, rel, withoutHooks(targets), ro.Revision)
+			}
+		}
 	}
 	step.DurationMillis = time.Since(t0).Milliseconds()
 	if err != nil {
-		step.Result, step.Detail = "FAIL", step.Detail+": "+err.Error()
-		return r.endRollout(ctx, rel, ro, log, PhaseFailed, "FAILED", append(steps, step))
+		step.Result, step.Detail = v1alpha1.ResultFail, step.Detail+": "+err.Error()
+		return r.endRollout(ctx, rel, ro, log, PhaseFailed, v1alpha1.LogFailed, append(steps, step))
 	}
-	return r.endRollout(ctx, rel, ro, log, PhaseHalted, "HALTED", append(steps, step))
+	return r.endRollout(ctx, rel, ro, log, PhaseHalted, v1alpha1.LogHalted, append(steps, step))
 }
 
 // endRollout records how a failed rollout ended: the phase, the Deployment Log's status and its
 // last lines, an Event, and the failed revision, held until git moves on.
-func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, phase, status string, steps []v1alpha1.LogStep) (ctrl.Result, error) {
+func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, phase v1alpha1.RolloutPhase, status v1alpha1.LogStatus, steps []v1alpha1.LogStep) (ctrl.Result, error) {
 	ro.Phase = phase
 	lastGood := rel.Status.LastGoodRevision
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
@@ -177,7 +185,7 @@ func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v
 			s.FailedRevision = ro.Revision
 			s.Phase, s.Message = "Failed", fmt.Sprintf("revision %s failed: %s", short(ro.Revision), ro.Message)
 		}
-		setCondition(s, metav1.ConditionFalse, "Rollout"+phase, s.Message, rel.Generation)
+		setCondition(s, metav1.ConditionFalse, "Rollout"+string(phase), s.Message, rel.Generation)
 		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
 			if n := len(l.Steps); n > 0 && len(steps) > 0 && steps[0].Name == "rollback" && l.Steps[n-1].Name == "rollback" && l.Steps[n-1].Result == "FAIL" {
 				l.Steps = l.Steps[:n-1] // a retry replaces the attempt before it
@@ -186,8 +194,8 @@ func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v
 			l.Status, l.Finished = status, metav1.Now()
 		})
 	})
-	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, status).Inc()
-	r.event(rel, corev1.EventTypeWarning, "Rollout"+phase, "revision %s: %s", short(ro.Revision), ro.Message)
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, string(status)).Inc()
+	r.event(rel, corev1.EventTypeWarning, "Rollout"+string(phase), "revision %s: %s", short(ro.Revision), ro.Message)
 	log.Info("rollout failed", "revision", ro.Revision, "phase", phase, "check", ro.Message)
 	return ctrl.Result{RequeueAfter: r.next(rel)}, err
 }
@@ -212,9 +220,9 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 		step.Detail = fmt.Sprintf("from %s to %s, by request (%s)%s", short(from), short(target), v1alpha1.AnnotationRollbackTo, sourceNote(source))
 	}
 	rec := v1alpha1.DeploymentLog{Started: started, Finished: metav1.Now(), Trigger: "manual", Revision: target,
-		Target: "namespace " + rel.Target(), Steps: []v1alpha1.LogStep{step}, Status: "ROLLED_BACK"}
+		Target: "namespace " + rel.Target(), Steps: []v1alpha1.LogStep{step}, Status: v1alpha1.LogRolledBack}
 	if err != nil {
-		rec.Status = "FAILED"
+		rec.Status = v1alpha1.LogFailed
 	}
 	if serr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		if err == nil {
@@ -224,7 +232,7 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 			s.ObservedRevision, s.LastGoodRevision = target, target
 			s.Phase, s.Message = "Synced", "rolled back by request: "+step.Detail
 			now := metav1.Now()
-			s.Rollout = &v1alpha1.RolloutStatus{Revision: target, Phase: PhaseRolledBack, Message: step.Detail, StartedAt: started, StepStartedAt: now}
+			s.Rollout = &v1alpha1.RolloutStatus{Revision: target, Phase: PhaseRolledBack, Message: step.Detail, StartedAt: started, CheckStartedAt: now}
 		} else {
 			s.Message = "rollback requested, not done: " + err.Error()
 		}

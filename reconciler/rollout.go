@@ -22,32 +22,32 @@ import (
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/rollout"
 )
 
-// Rollout phases and steps (status.rollout).
+// Rollout phases (status.rollout.phase), as the reconciler names them.
 const (
-	PhaseVerifying  = "Verifying"
-	PhaseSucceeded  = "Succeeded"
-	PhaseRolledBack = "RolledBack"
-	PhaseFailed     = "Failed"
-	PhasePaused     = "Paused"
-	// PhaseHalted: failed with rollbackOnFailure off, stopped at a safe state.
-	PhaseHalted = "Halted"
-	// PhaseRollbackFailed: failed, and its rollback too; retried with backoff.
-	PhaseRollbackFailed = "RollbackFailed"
-	// PhaseFailing: failed, being rolled back or halted (persisted before either starts).
-	PhaseFailing = "Failing"
-
-	stepHealth   = "health"
-	stepProve    = "prove"
-	stepAnalysis = "analysis"
-	stepCanary   = "canary"
+	PhaseVerifying      = v1alpha1.RolloutVerifying
+	PhaseSucceeded      = v1alpha1.RolloutSucceeded
+	PhaseRolledBack     = v1alpha1.RolloutRolledBack
+	PhaseFailed         = v1alpha1.RolloutFailed
+	PhasePaused         = v1alpha1.RolloutPaused
+	PhaseHalted         = v1alpha1.RolloutHalted
+	PhaseRollbackFailed = v1alpha1.RolloutRollbackFailed
+	PhaseFailing        = v1alpha1.RolloutFailing
 )
 
 // verifying reports a rollout the daemon must carry on with (after a restart too).
 func verifying(rel *v1alpha1.Release) bool {
 	ro := rel.Status.Rollout
-	return ro != nil && (ro.Phase == PhaseVerifying || ro.Phase == PhasePaused || ro.Phase == PhaseRollbackFailed || ro.Phase == PhaseFailing) && ro.Revision == rel.Status.ObservedRevision
+	if ro == nil || ro.Revision != rel.Status.ObservedRevision {
+		return false
+	}
+	switch ro.Phase {
+	case PhaseVerifying, PhasePaused, PhaseRollbackFailed, PhaseFailing:
+		return true
+	}
+	return false
 }
 
 func healthTimeout(rel *v1alpha1.Release) time.Duration {
@@ -57,99 +57,207 @@ func healthTimeout(rel *v1alpha1.Release) time.Duration {
 	return 60 * time.Second
 }
 
-// verify carries the rollout of the revision applied last one step further: health of the new
-// instances within the health timeout, then the SLO guard for its hold period. Each step is
-// persisted in the status; a failure rolls back to the last good revision.
+func initialDelay(rel *v1alpha1.Release) time.Duration {
+	if a := rel.Spec.Analysis; a != nil && a.InitialDelay != nil {
+		return a.InitialDelay.Duration
+	}
+	return 0
+}
+
+// strategyOf is the strategy a rollout runs: the one it started with (a first revision rolls
+// out as a rolling update whatever the spec says: there is nothing to split from).
+func strategyOf(rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) rollout.Strategy {
+	return rollout.For(rel, ro.Strategy)
+}
+
+// verify carries the rollout of the revision applied last one transition further: it runs the
+// check the status names and does what rollout.Next says — check again, apply the next phase,
+// end verified, or fail (roll back or halt). Each transition is persisted.
 func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, log logr.Logger) (ctrl.Result, error) {
 	ro := *rel.Status.Rollout
-	now := time.Now()
 	switch ro.Phase {
 	case PhaseRollbackFailed:
 		return r.retryRollback(ctx, eng, rel, ro, log)
 	case PhaseFailing: // interrupted while it rolled back or halted: again
 		return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{})
 	}
-	switch ro.Step {
-	case stepHealth:
-		ok, detail, fatal, err := r.healthy(ctx, rel)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		elapsed := now.Sub(ro.StepStartedAt.Time)
-		switch {
-		case ok:
-			step := v1alpha1.LogStep{Name: "health", Result: "OK", Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}
-			if ro.From != "" && ro.Weight == "100%" {
-				return r.succeed(ctx, rel, ro, log, step) // a promoted canary: its steps were verified
-			}
-			if blueGreenPhase(rel, ro) == bgPromote {
-				return r.nextBlueGreen(ctx, eng, rel, ro, log, step) // verified as green and after the switch
-			}
-			if rel.Spec.Prove != nil && blueGreenPhase(rel, ro) != bgSwitch {
-				ro.Step, ro.StepStartedAt, ro.Message = stepProve, metav1.Now(), "health: "+step.Detail+"; proving"
-				return r.saveRollout(ctx, rel, ro, 0, step)
-			}
-			return r.toAnalysis(ctx, eng, rel, ro, log, step)
-		case fatal || elapsed > healthTimeout(rel):
-			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "health", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-				Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))})
-		}
-		if detail != ro.Message {
-			ro.Message = detail
-			return r.saveRollout(ctx, rel, ro, time.Second)
-		}
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-
-	case stepProve:
-		if rel.Spec.Prove == nil {
-			return r.toAnalysis(ctx, eng, rel, ro, log)
-		}
-		timeout := proveTimeout(rel)
-		ok, detail, fatal, err := r.prove(ctx, rel, ro)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		elapsed := now.Sub(ro.StepStartedAt.Time)
-		switch {
-		case ok:
-			return r.toAnalysis(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "OK", Detail: detail, DurationMillis: elapsed.Milliseconds()})
-		case fatal || elapsed > timeout:
-			return r.failRollout(ctx, eng, rel, ro, log, v1alpha1.LogStep{Name: "prove", Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-				Detail: fmt.Sprintf("%s after %.0f s (timeout %s)", detail, elapsed.Seconds(), timeout)})
-		}
-		ro.Message = "proving: " + detail
-		return r.saveRollout(ctx, rel, ro, time.Second)
-
-	case stepAnalysis:
-		if rel.Spec.Analysis == nil { // removed while running: nothing left to check
-			return r.finishStep(ctx, eng, rel, ro, log)
-		}
-		state, step, wait := r.slo(ctx, rel, &ro, now)
-		switch state {
-		case sloPass:
-			return r.finishStep(ctx, eng, rel, ro, log, step)
-		case sloFail:
-			return r.failRollout(ctx, eng, rel, ro, log, step)
-		}
-		return r.saveRollout(ctx, rel, ro, wait)
-
-	case stepCanary:
-		return r.canaryStep(ctx, eng, rel, ro, log, now)
+	s := strategyOf(rel, ro)
+	now := time.Now()
+	out, err := r.check(ctx, rel, &ro, now)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	return r.succeed(ctx, rel, ro, log)
+	t := rollout.Next(s, ro, out, now, initialDelay(rel))
+	switch t.Action {
+	case rollout.Failed:
+		return r.failRollout(ctx, eng, rel, t.Status, log, t.Failed)
+	case rollout.Complete:
+		return r.succeed(ctx, rel, t.Status, log, t.Log...)
+	case rollout.Apply:
+		phase, _ := s.Phase(t.Status.Index)
+		t0 := time.Now()
+		achieved, err := r.applyPhase(ctx, eng, rel, s, t.Status, false)
+		if err != nil {
+			if len(t.Log) > 0 {
+				if _, err := r.saveRollout(ctx, rel, ro, 0, t.Log...); err != nil {
+					return ctrl.Result{}, err
+				}
+			}
+			return r.failRollout(ctx, eng, rel, t.Status, log, v1alpha1.LogStep{Name: phase.Name, Result: v1alpha1.ResultFail, Detail: err.Error()})
+		}
+		t.Status.Achieved, t.Status.Message = achieved, phase.Name+": "+achieved
+		if phase.Prefix == "" {
+			t.Log = append(t.Log, v1alpha1.LogStep{Name: phase.Name, Result: v1alpha1.ResultOK, Detail: achieved, DurationMillis: time.Since(t0).Milliseconds()})
+		}
+		if len(phase.Checks) == 0 {
+			return r.succeed(ctx, rel, t.Status, log, t.Log...)
+		}
+	}
+	return r.saveRollout(ctx, rel, t.Status, t.Requeue, t.Log...)
 }
 
-const (
-	sloHold = iota
-	sloPass
-	sloFail
-	sloWait
-)
+// check runs the rollout's current check once.
+func (r *Reconciler) check(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha1.RolloutStatus, now time.Time) (rollout.Outcome, error) {
+	elapsed := now.Sub(ro.CheckStartedAt.Time)
+	switch ro.Check {
+	case v1alpha1.CheckHealth:
+		ok, detail, fatal, err := r.healthy(ctx, rel)
+		switch {
+		case err != nil:
+			return rollout.Outcome{}, err
+		case ok:
+			return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: "health", Result: v1alpha1.ResultOK,
+				Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}}, nil
+		case fatal || elapsed > healthTimeout(rel):
+			return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: "health", Result: v1alpha1.ResultFail, DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))}}, nil
+		}
+		return rollout.Outcome{Result: rollout.Wait, Message: detail, Wait: time.Second}, nil
+	case v1alpha1.CheckProve:
+		if rel.Spec.Prove == nil { // removed while running: nothing to prove
+			return rollout.Outcome{Result: rollout.Pass}, nil
+		}
+		ok, detail, fatal, err := r.prove(ctx, rel, *ro)
+		switch {
+		case err != nil:
+			return rollout.Outcome{}, err
+		case ok:
+			return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: "prove", Result: v1alpha1.ResultOK, Detail: detail, DurationMillis: elapsed.Milliseconds()}}, nil
+		case fatal || elapsed > proveTimeout(rel):
+			return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: "prove", Result: v1alpha1.ResultFail, DurationMillis: elapsed.Milliseconds(),
+				Detail: fmt.Sprintf("%s after %.0f s (timeout %s)", detail, elapsed.Seconds(), proveTimeout(rel))}}, nil
+		}
+		return rollout.Outcome{Result: rollout.Wait, Message: "proving: " + detail, Wait: time.Second}, nil
+	case v1alpha1.CheckAnalysis:
+		if rel.Spec.Analysis == nil { // removed while running: nothing left to check
+			return rollout.Outcome{Result: rollout.Pass}, nil
+		}
+		return r.slo(ctx, rel, *ro, now), nil
+	}
+	return rollout.Outcome{Result: rollout.Pass}, nil
+}
 
-// slo evaluates the SLO guard once for the current step (started at ro.StepStartedAt, which an
-// initial delay puts in the future): pass once every metric held for the hold period, fail on a
-// breach (or no data, unless onNoData is pause), else hold on (ro's message updated).
-func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha1.RolloutStatus, now time.Time) (int, v1alpha1.LogStep, time.Duration) {
+// applyPhase applies the rollout's phase ro.Index: the strategy's objects for it, made from the
+// new revision (its snapshot) and the one it started from (its verified snapshot); hooks only
+// with a revision's first phase. It returns what the phase achieved.
+func (r *Reconciler) applyPhase(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, s rollout.Strategy, ro v1alpha1.RolloutStatus, hooks bool) (string, error) {
+	rev, err := r.revisions(ctx, rel, ro)
+	if err != nil {
+		return "", err
+	}
+	targets, achieved, err := s.Targets(ro.Index, rev)
+	if err != nil {
+		return "", err
+	}
+	if !hooks {
+		targets = withoutHooks(targets)
+	}
+	_, err = r.sync(ctx, eng, rel, targets, ro.Revision)
+	return achieved, err
+}
+
+// revisions are the new revision's and the running one's targets, for a phase.
+func (r *Reconciler) revisions(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) (rollout.Revisions, error) {
+	var rev rollout.Revisions
+	var err error
+	if rev.New, rev.NewVersion, _, err = r.revisionTargets(ctx, rel, ro.Revision, ro.Artifact, false); err != nil {
+		return rev, err
+	}
+	if ro.From != "" {
+		if rev.Old, rev.OldVersion, _, err = r.revisionTargets(ctx, rel, ro.From, "", true); err != nil {
+			return rev, err
+		}
+	}
+	return rev, nil
+}
+
+// startRollout applies the first phase of revision's canary or blue/green beside from (the
+// revision that runs) and records the rollout (its Deployment Log goes on phase by phase). One
+// that cannot start is a failed revision: one log, from put back, nothing retried until git
+// moves on.
+func (r *Reconciler) startRollout(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, artifact, version string, log logr.Logger) (ctrl.Result, error) {
+	s := rollout.For(rel, "")
+	ro := rollout.Start(s, v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Version: version, From: from}, time.Now(), initialDelay(rel))
+	phase, _ := s.Phase(0)
+	t0 := time.Now()
+	achieved, err := r.applyPhase(ctx, eng, rel, s, ro, true)
+	step := v1alpha1.LogStep{Name: "apply", Result: v1alpha1.ResultOK, Detail: phase.Name + ": " + achieved, DurationMillis: time.Since(t0).Milliseconds()}
+	if err != nil {
+		step.Result, step.Detail = v1alpha1.ResultFail, fmt.Sprintf("%s: %v", phase.Name, err)
+		return r.startFailed(ctx, eng, rel, rec, from, revision, string(s.Type()), step, log)
+	}
+	ro.Achieved, ro.Message = achieved, phase.Name+": "+achieved
+	rec.Status = v1alpha1.LogVerifying
+	rec.Steps = append(rec.Steps, step)
+	uerr := r.updateStatus(ctx, rel, func(st *v1alpha1.ReleaseStatus) {
+		st.ObservedGeneration = rel.Generation
+		st.History = pushHistory(st.History, rec)
+		st.DesiredRevision, st.ObservedRevision = revision, revision
+		st.Phase, st.Message = string(PhaseVerifying), ro.Message
+		ro.LogID = st.History[0].ID
+		st.Rollout = &ro
+	})
+	r.event(rel, corev1.EventTypeNormal, "RolloutStarted", "revision %s (%s): %s", short(revision), s.Type(), ro.Message)
+	log.Info("rollout started", "revision", revision, "from", from, "strategy", s.Type(), "phase", ro.Message)
+	return ctrl.Result{RequeueAfter: time.Second}, uerr
+}
+
+// startFailed records a canary or blue/green that could not start: one FAILED Deployment Log
+// with the reason, from put back as it ran (from its snapshot), and the revision held — the
+// Release waits for git, its spec or a person, instead of retrying.
+func (r *Reconciler) startFailed(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, strategy string, step v1alpha1.LogStep, log logr.Logger) (ctrl.Result, error) {
+	rec.Steps = append(rec.Steps, step)
+	t0 := time.Now()
+	restore := v1alpha1.LogStep{Name: "restore", Result: v1alpha1.ResultOK, Detail: "back to " + short(from)}
+	src, err := r.apply(asRollback(ctx, rel, from), eng, rel, from, rel.Status.Artifact, true)
+	restore.Detail += sourceNote(src)
+	restore.DurationMillis = time.Since(t0).Milliseconds()
+	if err != nil {
+		restore.Result, restore.Detail = v1alpha1.ResultFail, restore.Detail+": "+err.Error()
+	}
+	rec.Steps = append(rec.Steps, restore)
+	rec.Status, rec.Finished = v1alpha1.LogFailed, metav1.Now()
+	msg := fmt.Sprintf("revision %s: the %s rollout could not start: %s", short(revision), strategy, step.Detail)
+	uerr := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
+		s.ObservedGeneration = rel.Generation
+		s.DesiredRevision, s.FailedRevision = revision, revision
+		if err == nil {
+			s.ObservedRevision, s.Artifact = from, rel.Status.Artifact // what runs: from, as it ran
+		}
+		s.History = pushHistory(s.History, rec)
+		s.Phase, s.Message = "Failed", msg
+		setCondition(s, metav1.ConditionFalse, "RolloutFailed", msg, rel.Generation)
+	})
+	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, string(v1alpha1.LogFailed)).Inc()
+	r.event(rel, corev1.EventTypeWarning, "RolloutFailed", "%s", msg)
+	log.Info("rollout could not start", "revision", revision, "strategy", strategy, "reason", step.Detail)
+	return ctrl.Result{RequeueAfter: interval(rel)}, uerr
+}
+
+// slo evaluates the SLO guard once for the running check (started at ro.CheckStartedAt, which
+// an initial delay puts in the future): pass once every metric held for the hold period, fail on
+// a breach (or no data, unless onNoData is pause), else wait (saying what it sees).
+func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) rollout.Outcome {
 	a := rel.Spec.Analysis
 	interval, hold := 10*time.Second, time.Minute
 	if a.Interval != nil && a.Interval.Duration > 0 {
@@ -159,20 +267,22 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha
 		hold = a.Hold.Duration
 	}
 	name := fmt.Sprintf("SLO guard (%s)", hold)
-	if wait := ro.StepStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
-		return sloWait, v1alpha1.LogStep{}, wait
+	if wait := ro.CheckStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
+		return rollout.Outcome{Result: rollout.Wait, Message: "SLO guard from " + ro.CheckStartedAt.UTC().Format(time.TimeOnly), Wait: wait}
+	}
+	fail := func(detail string, elapsed time.Duration) rollout.Outcome {
+		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultFail, Detail: detail, DurationMillis: elapsed.Milliseconds()}}
 	}
 	prom, err := analysis.New(a.Prometheus)
 	if err != nil {
-		return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", Detail: err.Error()}, 0
+		return fail(err.Error(), 0)
 	}
 	results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
 	values := describe(results)
-	elapsed := now.Sub(ro.StepStartedAt.Time)
+	elapsed := now.Sub(ro.CheckStartedAt.Time)
 	for _, res := range results {
 		if res.Breached() {
-			return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-				Detail: fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query)}, 0
+			return fail(fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query), elapsed)
 		}
 	}
 	for _, res := range results {
@@ -183,55 +293,14 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro *v1alpha
 			if ro.Phase != PhasePaused {
 				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s (onNoData: pause)", short(ro.Revision), values)
 			}
-			ro.Phase, ro.Message = PhasePaused, "paused: "+values+" (onNoData: pause)"
-			return sloHold, v1alpha1.LogStep{}, interval
+			return rollout.Outcome{Result: rollout.Wait, Paused: true, Message: "paused: " + values + " (onNoData: pause)", Wait: interval}
 		}
-		return sloFail, v1alpha1.LogStep{Name: name, Result: "FAIL", DurationMillis: elapsed.Milliseconds(),
-			Detail: fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds())}, 0
+		return fail(fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds()), elapsed)
 	}
 	if elapsed >= hold {
-		return sloPass, v1alpha1.LogStep{Name: name, Result: "OK", Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}, 0
+		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultOK, Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}}
 	}
-	ro.Phase, ro.Message = PhaseVerifying, fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values)
-	return sloHold, v1alpha1.LogStep{}, min(interval, hold-elapsed)
-}
-
-// finishStep ends a verified rollout, or a verified blue/green phase (on to the next one).
-func (r *Reconciler) finishStep(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
-	if blueGreenPhase(rel, ro) != "" {
-		return r.nextBlueGreen(ctx, eng, rel, ro, log, steps...)
-	}
-	return r.succeed(ctx, rel, ro, log, steps...)
-}
-
-// blueGreenPhase is the blue/green phase ro is in ("" for other rollouts).
-func blueGreenPhase(rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) string {
-	if !isBlueGreen(rel) || ro.From == "" {
-		return ""
-	}
-	switch ro.Weight {
-	case bgGreen, bgSwitch, bgPromote:
-		return ro.Weight
-	}
-	return ""
-}
-
-// toAnalysis moves on to the SLO guard (after its initial delay), or ends the rollout when there
-// is none.
-func (r *Reconciler) toAnalysis(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
-	if rel.Spec.Analysis == nil {
-		return r.finishStep(ctx, eng, rel, ro, log, steps...)
-	}
-	delay := time.Duration(0)
-	if rel.Spec.Analysis.InitialDelay != nil {
-		delay = rel.Spec.Analysis.InitialDelay.Duration
-	}
-	ro.Step, ro.StepStartedAt = stepAnalysis, metav1.NewTime(time.Now().Add(delay))
-	ro.Message = "SLO guard from " + ro.StepStartedAt.UTC().Format(time.TimeOnly)
-	if len(steps) > 0 {
-		ro.Message = steps[len(steps)-1].Name + ": " + steps[len(steps)-1].Detail + "; " + ro.Message
-	}
-	return r.saveRollout(ctx, rel, ro, 0, steps...)
+	return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values), Wait: min(interval, hold-elapsed)}
 }
 
 func proveTimeout(rel *v1alpha1.Release) time.Duration {
@@ -269,8 +338,8 @@ func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alph
 		return true, fmt.Sprintf("GET %s: %d", url, resp.StatusCode), false, nil
 	case p.Job != nil:
 		name := rel.Name + "-prove-" + short(ro.Revision)
-		if ro.Step == stepCanary { // one proof per canary step
-			name += fmt.Sprintf("-%d", ro.CanaryIndex)
+		if ro.Strategy == v1alpha1.StrategyCanary { // one proof per canary step
+			name += fmt.Sprintf("-%d", ro.Index)
 		}
 		job := &batchv1.Job{}
 		err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: name}, job)
@@ -375,7 +444,7 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 		s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s verified", short(ro.Revision))
 		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
 			l.Steps = append(l.Steps, steps...)
-			l.Status, l.Finished = "SUCCESS", metav1.Now()
+			l.Status, l.Finished = v1alpha1.LogSuccess, metav1.Now()
 		})
 	})
 	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, "SUCCESS").Inc()

@@ -212,6 +212,12 @@ type IgnoreDifference struct {
 // +kubebuilder:validation:Enum=rolling;blueGreen;canary
 type StrategyType string
 
+const (
+	StrategyRolling   StrategyType = "rolling"
+	StrategyCanary    StrategyType = "canary"
+	StrategyBlueGreen StrategyType = "blueGreen"
+)
+
 // Strategy is the rollout strategy, executed as one state machine persisted in status.rollout.
 type Strategy struct {
 	// +kubebuilder:default=rolling
@@ -281,26 +287,66 @@ type ReleaseStatus struct {
 	LastDeployRequest string `json:"lastDeployRequest,omitempty"`
 }
 
-// RolloutStatus is one revision's verification.
+// RolloutPhase is where a rollout is (status.rollout.phase).
+type RolloutPhase string
+
+const (
+	// RolloutVerifying: a phase of the strategy is being checked.
+	RolloutVerifying RolloutPhase = "Verifying"
+	// RolloutPaused: the SLO guard has no data and onNoData is pause.
+	RolloutPaused RolloutPhase = "Paused"
+	// RolloutSucceeded: verified; the revision is the last good one.
+	RolloutSucceeded RolloutPhase = "Succeeded"
+	// RolloutFailing: a check failed; the rollback (or halt) is under way. Persisted before it
+	// starts, so a restarted daemon finishes it.
+	RolloutFailing RolloutPhase = "Failing"
+	// RolloutRolledBack: failed, and the last good revision runs again.
+	RolloutRolledBack RolloutPhase = "RolledBack"
+	// RolloutRollbackFailed: failed, and so did the rollback; retried with backoff.
+	RolloutRollbackFailed RolloutPhase = "RollbackFailed"
+	// RolloutHalted: failed with rollbackOnFailure off, stopped at a safe state (a canary at
+	// 0 %, a blue/green on blue).
+	RolloutHalted RolloutPhase = "Halted"
+	// RolloutFailed: failed, and nothing was undone (rollbackOnFailure off on a rolling update,
+	// or no earlier good revision).
+	RolloutFailed RolloutPhase = "Failed"
+)
+
+// RolloutCheck is a check that verifies a phase of a rollout.
+type RolloutCheck string
+
+const (
+	CheckHealth   RolloutCheck = "health"
+	CheckProve    RolloutCheck = "prove"
+	CheckAnalysis RolloutCheck = "analysis"
+)
+
+// RolloutStatus is one revision's rollout: the strategy's phase it is in and the check running,
+// persisted at every transition so a restarted daemon resumes it (or rolls it back) where it was.
 type RolloutStatus struct {
 	Revision string `json:"revision"`
 	// Artifact is the bollard.dev/artifact pin the rollout applies ("" for git's images).
 	// +optional
 	Artifact string `json:"artifact,omitempty"`
-	// Strategy the rollout runs: rolling, canary or blueGreen.
+	// Strategy the rollout runs.
 	// +optional
-	Strategy string `json:"strategy,omitempty"`
-	// Phase: Verifying, Paused (onNoData: pause), Succeeded, RolledBack, Failed (nothing
-	// undone: rollbackOnFailure off, or no good revision to return to), Halted (rollbackOnFailure
-	// off: a canary at 0 %, a blue/green on blue), Failing (failed, being rolled back or halted),
-	// RollbackFailed (retried with backoff).
-	Phase string `json:"phase"`
-	// Step: health, prove, analysis, canary.
+	Strategy StrategyType `json:"strategy,omitempty"`
+	Phase    RolloutPhase `json:"phase"`
+	// Index is the strategy's phase: rolling 0; canary the step (an index into the steps), then
+	// one past the last below 100 % for the promoted revision; blue/green 0 green beside blue,
+	// 1 switched, 2 blue on the new template, 3 git's state.
 	// +optional
-	Step string `json:"step,omitempty"`
-	// Check is the check running inside a canary step: health, prove or analysis.
+	Index int32 `json:"index,omitempty"`
+	// Check is the check of the phase running now.
 	// +optional
-	Check string `json:"check,omitempty"`
+	Check RolloutCheck `json:"check,omitempty"`
+	// CanaryWeight is the share of traffic the canary phase asks for, in percent.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight,omitempty"`
+	// Achieved is what the phase achieved, as a person reads it ("10% asked: 1/10 replicas on
+	// the new version = 10%").
+	// +optional
+	Achieved string `json:"achieved,omitempty"`
 	// Attempts counts failed rollback attempts (RollbackFailed); the next one is at NextAttempt.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
@@ -310,19 +356,16 @@ type RolloutStatus struct {
 	Message string `json:"message,omitempty"`
 	// Version the SLO queries select.
 	// +optional
-	Version       string      `json:"version,omitempty"`
-	StartedAt     metav1.Time `json:"startedAt"`
-	StepStartedAt metav1.Time `json:"stepStartedAt"`
+	Version   string      `json:"version,omitempty"`
+	StartedAt metav1.Time `json:"startedAt"`
+	// CheckStartedAt is when the running check started (an initial delay puts it in the
+	// future: the SLO guard's hold starts then).
+	CheckStartedAt metav1.Time `json:"checkStartedAt"`
 	// LogID is the Deployment Log this rollout writes into.
 	LogID int64 `json:"logID"`
-	// Canary: the revision running beside the canary (From), the step (index into the steps) and
-	// the weight it achieves with the replicas there are.
+	// From is the revision running beside the new one (canary, blue/green): the last good one.
 	// +optional
 	From string `json:"from,omitempty"`
-	// +optional
-	CanaryIndex int32 `json:"canaryIndex,omitempty"`
-	// +optional
-	Weight string `json:"weight,omitempty"`
 }
 
 // ResourceStatus is one managed object.
@@ -375,18 +418,39 @@ type DeploymentLog struct {
 	// +optional
 	Steps []LogStep `json:"steps,omitempty"`
 	// Created, Updated, Pruned count objects.
-	Created int `json:"created"`
-	Updated int `json:"updated"`
-	Pruned  int `json:"pruned"`
-	// Status: VERIFYING, SUCCESS, FAILED, REFUSED, ROLLED_BACK, HALTED, ROLLBACK_FAILED.
-	Status string `json:"status"`
+	Created int       `json:"created"`
+	Updated int       `json:"updated"`
+	Pruned  int       `json:"pruned"`
+	Status  LogStatus `json:"status"`
 }
+
+// LogStatus is how a change ended (or that it is still being verified).
+type LogStatus string
+
+const (
+	LogVerifying      LogStatus = "VERIFYING"
+	LogSuccess        LogStatus = "SUCCESS"
+	LogFailed         LogStatus = "FAILED"
+	LogRefused        LogStatus = "REFUSED"
+	LogRolledBack     LogStatus = "ROLLED_BACK"
+	LogHalted         LogStatus = "HALTED"
+	LogRollbackFailed LogStatus = "ROLLBACK_FAILED"
+)
+
+// StepResult is the result of one line of a Deployment Log.
+type StepResult string
+
+const (
+	ResultOK   StepResult = "OK"
+	ResultWarn StepResult = "WARN"
+	ResultFail StepResult = "FAIL"
+	ResultSkip StepResult = "SKIP"
+)
 
 // LogStep is one line of a Deployment Log.
 type LogStep struct {
-	Name string `json:"name"`
-	// Result: OK, WARN, FAIL, SKIP.
-	Result string `json:"result"`
+	Name   string     `json:"name"`
+	Result StepResult `json:"result"`
 	// +optional
 	Detail string `json:"detail,omitempty"`
 	// +optional

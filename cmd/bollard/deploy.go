@@ -154,7 +154,7 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 				case "REFUSED":
 					return deployOutcome{2, "refused: " + rel.Status.Message}
 				}
-				return deployOutcome{1, l.Status + ": " + rel.Status.Message}
+				return deployOutcome{1, string(l.Status) + ": " + rel.Status.Message}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -172,7 +172,11 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 func progress(rel *v1alpha1.Release) string {
 	s := rel.Status
 	if ro := s.Rollout; ro != nil && (ro.Phase == "Verifying" || ro.Phase == "Paused" || ro.Phase == "Failing" || ro.Phase == "RollbackFailed") {
-		return fmt.Sprintf("%s %s (%s): %s", short(ro.Revision), ro.Phase, ro.Step, ro.Message)
+		where := orDefault(string(ro.Check), "-")
+		if ro.Index > 0 {
+			where = fmt.Sprintf("phase %d: %s", ro.Index+1, where)
+		}
+		return fmt.Sprintf("%s %s (%s): %s", short(ro.Revision), ro.Phase, where, ro.Message)
 	}
 	return fmt.Sprintf("%s %s: %s", short(s.ObservedRevision), orDefault(s.Phase, "Pending"), s.Message)
 }

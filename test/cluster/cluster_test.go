@@ -37,8 +37,8 @@ func TestDetachedLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the kwok node: %v", err)
 	}
-	if got := node.Status.Allocatable.Pods().Value(); got != 110 {
-		t.Errorf("node allocatable pods = %d, want 110", got)
+	if got := node.Status.Allocatable.Pods().Value(); got != 1000 {
+		t.Errorf("node allocatable pods = %d, want 1000", got)
 	}
 
 	// What cluster-down sees: only the state file.

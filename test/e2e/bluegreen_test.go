@@ -62,11 +62,13 @@ func TestBlueGreen(t *testing.T) {
 	gone := func(name string, obj client.Object) bool {
 		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj))
 	}
-	phase := func(t *testing.T, revision, weight string, check func() error) {
+	// phase waits for the rollout of revision in the blue/green phase named (green, switch).
+	phase := func(t *testing.T, revision, name string, check func() error) {
 		t.Helper()
-		env.Eventually(t, 60*time.Second, "phase "+weight, func(context.Context) (bool, error) {
+		index := map[string]int32{"green": 0, "switch": 1}[name]
+		env.Eventually(t, 60*time.Second, "phase "+name, func(context.Context) (bool, error) {
 			ro := f.get(t).Status.Rollout
-			if ro == nil || ro.Revision != revision || ro.Weight != weight {
+			if ro == nil || ro.Revision != revision || ro.Index != index || ro.Phase != "Verifying" {
 				return false, nil
 			}
 			return true, check()

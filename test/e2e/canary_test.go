@@ -89,7 +89,7 @@ func TestCanary(t *testing.T) {
 		f.d.push(t, repo, third, key)
 		env.Eventually(t, 60*time.Second, "the 10% step", func(context.Context) (bool, error) {
 			ro := release().Status.Rollout
-			return ro != nil && ro.Revision == third && ro.CanaryIndex == 1, nil
+			return ro != nil && ro.Revision == third && ro.Index == 1, nil
 		})
 		exp.set("v3", behaviour{Latency: 800 * time.Millisecond})
 		r := ended(t, third)
@@ -105,7 +105,7 @@ func TestCanary(t *testing.T) {
 		for step := int32(0); step < 3; step++ {
 			env.Eventually(t, 60*time.Second, fmt.Sprintf("canary step %d", step), func(context.Context) (bool, error) {
 				ro := release().Status.Rollout
-				return ro != nil && ro.Revision == fourth && (ro.CanaryIndex > step || ro.CanaryIndex == step && ro.Step == "canary"), nil
+				return ro != nil && ro.Revision == fourth && ro.Index >= step, nil
 			})
 			f.d.stop()
 			f.d = startDaemon(top, env, ns, "receiver", f.gitDir)

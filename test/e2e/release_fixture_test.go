@@ -112,7 +112,7 @@ func logOf(t *testing.T, r *v1alpha1.Release, revision string) v1alpha1.Deployme
 func stepsOf(l v1alpha1.DeploymentLog) string {
 	var parts []string
 	for _, s := range l.Steps {
-		parts = append(parts, s.Name+" "+s.Result+": "+s.Detail)
+		parts = append(parts, s.Name+" "+string(s.Result)+": "+s.Detail)
 	}
 	return strings.Join(parts, " | ")
 }

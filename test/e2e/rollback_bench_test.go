@@ -70,7 +70,7 @@ func BenchmarkRollback(b *testing.B) {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil || r.Status.Rollout == nil {
 			return ""
 		}
-		return r.Status.Rollout.Step + "/" + r.Status.Rollout.Phase + "/" + r.Status.Rollout.Version
+		return string(r.Status.Rollout.Check) + "/" + string(r.Status.Rollout.Phase) + "/" + r.Status.Rollout.Version
 	}
 	breached := func(version string) bool {
 		q := strings.ReplaceAll(errorRate, "{{version}}", version) + " > 1"

@@ -163,7 +163,7 @@ func TestDaemonSIGKILL(t *testing.T) {
 	t.Run("rolling, killed mid-health: the failed revision rolled back after the restart", func(t *testing.T) {
 		bad := f.repo.commit(t, "web v2, never ready", map[string]string{"web.yaml": neverReady(4, "v2")})
 		f.d.push(t, f.repo, bad, f.key)
-		killAt(t, bad, "v2 waiting for health", func(ro *v1alpha1.RolloutStatus) bool { return ro.Step == "health" && ro.Phase == "Verifying" })
+		killAt(t, bad, "v2 waiting for health", func(ro *v1alpha1.RolloutStatus) bool { return ro.Check == "health" && ro.Phase == "Verifying" })
 		r := f.ended(t, bad)
 		if r.Status.Rollout.Phase != "RolledBack" {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, stepsOf(logOf(t, r, bad)))
@@ -176,7 +176,7 @@ func TestDaemonSIGKILL(t *testing.T) {
 		setStrategy(&v1alpha1.Strategy{Type: "canary", Steps: []int32{25, 50, 75, 100}})
 		rev := f.commitAndPush(t, "v3", 4)
 		for step := int32(0); step < 3; step++ {
-			killAt(t, rev, fmt.Sprintf("canary step %d", step), func(ro *v1alpha1.RolloutStatus) bool { return ro.CanaryIndex >= step })
+			killAt(t, rev, fmt.Sprintf("canary step %d", step), func(ro *v1alpha1.RolloutStatus) bool { return ro.Index >= step })
 		}
 		r := f.ended(t, rev)
 		if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(stepsOf(logOf(t, r, rev)), "promote OK") {
@@ -214,8 +214,8 @@ func TestDaemonSIGKILL(t *testing.T) {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, stepsOf(logOf(t, r, base)))
 		}
 		rev := f.commitAndPush(t, "v5", 4)
-		killAt(t, rev, "green up", func(ro *v1alpha1.RolloutStatus) bool { return ro.Weight == "green" })
-		killAt(t, rev, "switched", func(ro *v1alpha1.RolloutStatus) bool { return ro.Weight == "switch" || ro.Weight == "promote" })
+		killAt(t, rev, "green up", func(ro *v1alpha1.RolloutStatus) bool { return ro.Index == 0 && ro.Phase == "Verifying" })
+		killAt(t, rev, "switched", func(ro *v1alpha1.RolloutStatus) bool { return ro.Index >= 1 })
 		r := f.ended(t, rev)
 		if r.Status.Rollout.Phase != "Succeeded" {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, stepsOf(logOf(t, r, rev)))
@@ -234,9 +234,9 @@ func TestDaemonSIGKILL(t *testing.T) {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, stepsOf(logOf(t, r, base)))
 		}
 		rev := f.commitAndPush(t, "v6", 4)
-		killAt(t, rev, "25% of requests", func(ro *v1alpha1.RolloutStatus) bool { return strings.HasPrefix(ro.Weight, "25%") })
+		killAt(t, rev, "25% of requests", func(ro *v1alpha1.RolloutStatus) bool { return ro.CanaryWeight == 25 })
 		killAt(t, rev, "50% of requests", func(ro *v1alpha1.RolloutStatus) bool {
-			return strings.HasPrefix(ro.Weight, "50%") || ro.Weight == "100%"
+			return ro.CanaryWeight >= 50
 		})
 		r := f.ended(t, rev)
 		if r.Status.Rollout.Phase != "Succeeded" {
