@@ -44,13 +44,6 @@ import (
 	"bollard.dev/bollard/webhook/workload"
 )
 
-// Why a reconcile runs; recorded as the Deployment Log's trigger.
-const (
-	TriggerPush  = "push"
-	TriggerDrift = "drift"
-	TriggerPoll  = "poll"
-)
-
 // historyLimit is how many Deployment Logs a Release keeps in its status.
 const historyLimit = 10
 
@@ -97,42 +90,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A test process runs more than one daemon; production runs one manager per process.
 		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
 		Complete(r)
-}
-
-// Trigger makes a Release reconcile now, for reason (push, drift, …).
-func (r *Reconciler) Trigger(key types.NamespacedName, reason string) {
-	r.mu.Lock()
-	if r.pending[key] != TriggerPush { // a push outranks drift in the log
-		r.pending[key] = reason
-	}
-	r.mu.Unlock()
-	select {
-	case r.triggers <- event.GenericEvent{Object: &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
-	default: // the queue is full: the Release is reconciled anyway
-	}
-}
-
-// OnDrift is the engine's drift feed: record the change and reconcile the Release.
-func (r *Reconciler) OnDrift(c engine.Change) {
-	key := types.NamespacedName{Namespace: c.Release.Namespace, Name: c.Release.Name}
-	metricDrift.WithLabelValues(key.String()).Inc()
-	r.mu.Lock()
-	r.drift[key] = append(r.drift[key], v1alpha1.DriftRecord{Kind: c.Object.Kind, Namespace: c.Object.Namespace, Name: c.Object.Name,
-		Fields: c.Fields, DetectedAt: metav1.Now()})
-	r.mu.Unlock()
-	r.Trigger(key, TriggerDrift)
-}
-
-func (r *Reconciler) take(key types.NamespacedName) (string, []v1alpha1.DriftRecord) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	reason, drift := r.pending[key], r.drift[key]
-	delete(r.pending, key)
-	delete(r.drift, key)
-	if reason == "" {
-		reason = TriggerPoll
-	}
-	return reason, drift
 }
 
 // Reconcile brings one Release in step with git.
@@ -186,182 +143,235 @@ func (r *Reconciler) reconcile(ctx context.Context, eng *engine.Engine, rel *v1a
 	return res, err
 }
 
-// pass fetches, renders, checks and applies a Release's revision; trigger overrides why.
+// pass is one reconcile of a Release not in the middle of a rollout, kustomize-controller style
+// — a straight line with early exits: fetch (a failed revision stays held), the desired objects
+// (a new revision rendered, the running one from its snapshot; nothing out of step: done),
+// pre-flight (digests pinned, the snapshot kept), then the rollout starts: a canary or blue/green
+// by its first phase, a rolling update applied and verified. trigger overrides why it runs.
 func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha1.Release, req ctrl.Request, log logr.Logger, trigger string) (ctrl.Result, error) {
-	rel := *relp
-	reason, drift := r.take(req.NamespacedName)
+	p := &passState{rel: *relp, log: log, interval: interval(relp)}
+	p.reason, p.drift = r.take(req.NamespacedName)
 	if trigger != "" {
-		reason = trigger
+		p.reason = trigger
 	}
-	log.V(1).Info("reconcile", "trigger", reason, "drift", len(drift), "phase", rel.Status.Phase)
-	interval := rel.Spec.Interval.Duration
-	if interval <= 0 {
-		interval = 3 * time.Minute
+	log.V(1).Info("reconcile", "trigger", p.reason, "drift", len(p.drift), "phase", p.rel.Status.Phase)
+	p.rec = v1alpha1.DeploymentLog{Started: metav1.Now(), Trigger: p.reason, Target: "namespace " + p.rel.Target()}
+	if p.rel.Generation != p.rel.Status.ObservedGeneration && p.reason == TriggerPoll {
+		p.rec.Trigger = "spec"
 	}
-	started := time.Now()
-	rec := v1alpha1.DeploymentLog{Started: metav1.NewTime(started), Trigger: reason, Target: "namespace " + rel.Target()}
-	if rel.Generation != rel.Status.ObservedGeneration && reason == TriggerPoll {
-		rec.Trigger = "spec"
+	for _, stage := range []func(context.Context, *engine.Engine, *passState) (bool, ctrl.Result, error){r.fetch, r.desired, r.gate} {
+		if stop, res, err := stage(ctx, eng, p); stop {
+			return res, err
+		}
 	}
+	// The revision a canary or blue/green starts from: the one that runs, or the last good one
+	// when what runs is a halted failure.
+	from := p.running
+	if from == p.rel.Status.FailedRevision {
+		from = p.rel.Status.LastGoodRevision
+	}
+	if p.rollout && from != "" && from != p.commit.Hash && strategyOf(&p.rel, v1alpha1.RolloutStatus{}).Type() != v1alpha1.StrategyRolling {
+		return r.startRollout(ctx, eng, &p.rel, p.rec, from, p.commit.Hash, p.artifact, p.version, log)
+	}
+	return r.applyRevision(ctx, eng, p, req)
+}
 
-	// Fetch.
-	creds, err := r.credentials(ctx, &rel)
+// passState is what a pass learns on its way.
+type passState struct {
+	rel      v1alpha1.Release
+	log      logr.Logger
+	interval time.Duration
+	reason   string
+	drift    []v1alpha1.DriftRecord
+	rec      v1alpha1.DeploymentLog
+
+	commit   source.Commit
+	files    source.Files
+	artifact string // the bollard.dev/artifact pin asked for
+	running  string // the revision that runs
+	// failed: git points at the failed revision; held: it is not applied again (git has not
+	// moved on, the spec is the same, nobody asked).
+	failed, held bool
+	// newRevision: something to apply beyond self-heal; rollout: a new commit or pin to verify.
+	newRevision, rollout bool
+
+	objs    []render.Object
+	targets []*unstructured.Unstructured
+	version string
+}
+
+// fetch reads the revision git points at; a failed revision is held.
+func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) (bool, ctrl.Result, error) {
+	rel := &p.rel
+	creds, err := r.credentials(ctx, rel)
 	if err != nil {
-		return r.fail(ctx, &rel, log, "source", err, interval)
+		res, err := r.fail(ctx, rel, p.log, "source", err, p.interval)
+		return true, res, err
 	}
-	commit, files, err := r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
+	p.commit, p.files, err = r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
 	if err != nil {
-		return r.fail(ctx, &rel, log, "fetch", err, interval)
+		res, err := r.fail(ctx, rel, p.log, "fetch", err, p.interval)
+		return true, res, err
 	}
-	artifact := rel.Annotations[v1alpha1.AnnotationArtifact]
-	running := rel.Status.ObservedRevision
+	p.artifact = rel.Annotations[v1alpha1.AnnotationArtifact]
+	p.running = rel.Status.ObservedRevision
 	// A revision that failed is not applied again until git moves on, the spec changes or a
 	// person asks (bollard deploy, bollard rollback).
-	failed := rel.Status.FailedRevision != "" && commit.Hash == rel.Status.FailedRevision
-	held := failed && reason != "deploy" && rel.Generation == rel.Status.ObservedGeneration
-	if held && running == commit.Hash {
-		return r.holdFailed(ctx, &rel, drift, interval) // halted, or failed with nothing to return to
+	p.failed = rel.Status.FailedRevision != "" && p.commit.Hash == rel.Status.FailedRevision
+	p.held = p.failed && p.reason != "deploy" && rel.Generation == rel.Status.ObservedGeneration
+	if p.held && p.running == p.commit.Hash {
+		res, err := r.holdFailed(ctx, rel, p.drift, p.interval) // halted, or failed with nothing to return to
+		return true, res, err
 	}
-	if held {
+	if p.held {
 		// git still points at a revision that was rolled back: the one that runs stays, from its
 		// snapshot (self-heal included).
-		commit, files = r.commitOf(&rel, running), nil
+		p.commit, p.files = r.commitOf(rel, p.running), nil
 	}
-	rec.Revision, rec.Author, rec.Message = commit.Hash, commit.Author, commit.Message
-	newRevision := commit.Hash != running || rel.Generation != rel.Status.ObservedGeneration || artifact != rel.Status.Artifact || failed && !held
-	// A new rollout: a new commit or pin, or a person retrying a failed revision.
-	startRollout := commit.Hash != running || artifact != rel.Status.Artifact || failed && !held
-	key := engine.Key{Namespace: rel.Namespace, Name: rel.Name}
+	p.rec.Revision, p.rec.Author, p.rec.Message = p.commit.Hash, p.commit.Author, p.commit.Message
+	p.newRevision = p.commit.Hash != p.running || rel.Generation != rel.Status.ObservedGeneration || p.artifact != rel.Status.Artifact || p.failed && !p.held
+	p.rollout = p.commit.Hash != p.running || p.artifact != rel.Status.Artifact || p.failed && !p.held
+	return false, ctrl.Result{}, nil
+}
 
-	var objs []render.Object
-	var targets []*unstructured.Unstructured
-	var version string
-	if !newRevision {
+// desired is what the revision is made of: a new revision rendered (refused when it does not
+// render), the running one from its snapshot. When nothing new came and nothing is out of step,
+// the pass ends here.
+func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passState) (bool, ctrl.Result, error) {
+	rel := &p.rel
+	var err error
+	if !p.newRevision {
 		// The revision that runs: its snapshot (its digests, no render), else a render from git.
-		if targets, version, _, err = r.revisionTargets(ctx, &rel, commit.Hash, rel.Status.Artifact, false); err != nil {
-			return r.fail(ctx, &rel, log, "render", err, interval)
+		if p.targets, p.version, _, err = r.revisionTargets(ctx, rel, p.commit.Hash, rel.Status.Artifact, false); err != nil {
+			res, err := r.fail(ctx, rel, p.log, "render", err, p.interval)
+			return true, res, err
 		}
-		targets = withoutHooks(targets) // they ran with the revision's first sync
+		p.targets = withoutHooks(p.targets) // they ran with the revision's first sync
 	} else {
 		// Render. A revision that does not render is not applied; the live state is untouched.
-		objs, err = render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
+		p.objs, err = render.Render(p.files, rel.Spec.Source.Path, rel.Spec.Render)
 		if err == nil {
-			err = r.scope(objs, &rel)
+			err = r.scope(p.objs, rel)
 		}
 		if err != nil {
-			rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "FAIL", Detail: err.Error()})
-			return r.refuse(ctx, &rel, log, rec, commit, "RenderFailed", err.Error(), interval)
+			p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "render", Result: v1alpha1.ResultFail, Detail: err.Error()})
+			res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "RenderFailed", err.Error(), p.interval)
+			return true, res, err
 		}
-		rec.Gates = append(rec.Gates, v1alpha1.LogStep{Name: "render", Result: "OK", Detail: fmt.Sprintf("%d object(s)", len(objs))})
-		if targets, version, err = r.prepare(ctx, &rel, objs, artifact); err != nil {
-			return ctrl.Result{}, err
+		p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "render", Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("%d object(s)", len(p.objs))})
+		if p.targets, p.version, err = r.prepare(ctx, rel, p.objs, p.artifact); err != nil {
+			return true, ctrl.Result{}, err
 		}
-		if commit.Hash == running && !failed {
-			targets = withoutHooks(targets) // a spec change: the revision's hooks ran already
+		if p.commit.Hash == p.running && !p.failed {
+			p.targets = withoutHooks(p.targets) // a spec change: the revision's hooks ran already
 		}
 	}
-	rec.Artifacts = images(targets)
-
-	selfHeal := rel.SelfHealing() && !rel.Spec.Suspend
-	if !newRevision && !selfHeal {
+	p.rec.Artifacts = images(p.targets)
+	if !p.newRevision && (!rel.SelfHealing() || rel.Spec.Suspend) {
 		// Nothing new from git, and drift is only to be reported.
-		return r.reportDrift(ctx, &rel, drift, interval)
+		res, err := r.reportDrift(ctx, rel, p.drift, p.interval)
+		return true, res, err
 	}
-	if !newRevision {
+	if !p.newRevision {
 		// Nothing new from git: a cheap plan tells whether anything is out of step. Drift seen
 		// again after an earlier sync reverted it (watch events of one edit) needs no new change.
-		p, err := eng.Plan(ctx, key, targets, rel.Target())
-		log.V(1).Info("plan", "trigger", reason, "create", len(p.Create), "update", len(p.Update), "prune", len(p.Prune), "error", err)
-		if err == nil && len(p.Create)+len(p.Update)+len(p.Prune) == 0 {
+		plan, err := eng.Plan(ctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, p.targets, rel.Target())
+		p.log.V(1).Info("plan", "trigger", p.reason, "create", len(plan.Create), "update", len(plan.Update), "prune", len(plan.Prune), "error", err)
+		if err == nil && len(plan.Create)+len(plan.Update)+len(plan.Prune) == 0 {
 			if c := meta.FindStatusCondition(rel.Status.Conditions, "Ready"); c != nil && c.Reason == "FetchFailed" {
 				// In step again after a source failure: say so (nothing was applied, no log).
-				msg := fmt.Sprintf("revision %s in sync", short(commit.Hash))
-				if held {
+				msg := fmt.Sprintf("revision %s in sync", short(p.commit.Hash))
+				if p.held {
 					msg += fmt.Sprintf("; %s failed and is not applied again until git moves on", short(rel.Status.FailedRevision))
 				}
-				err := r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
+				err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 					s.Phase, s.Message = "Synced", msg
 					setCondition(s, metav1.ConditionTrue, "Synced", msg, rel.Generation)
 				})
-				return ctrl.Result{RequeueAfter: interval}, err
+				return true, ctrl.Result{RequeueAfter: p.interval}, err
 			}
-			return ctrl.Result{RequeueAfter: interval}, nil
+			return true, ctrl.Result{RequeueAfter: p.interval}, nil
 		}
 	}
 	if rel.Spec.Suspend {
-		return r.setPhase(ctx, &rel, "Suspended", "spec.suspend: not applying "+short(commit.Hash), interval)
+		res, err := r.setPhase(ctx, rel, "Suspended", "spec.suspend: not applying "+short(p.commit.Hash), p.interval)
+		return true, res, err
 	}
+	return false, ctrl.Result{}, nil
+}
 
-	// Pre-flight: the webhook's decision on every rendered object of a new revision.
-	if newRevision && r.Gate != nil {
-		steps, denied, digests := r.preflight(ctx, objs, targets, &rel)
-		rec.Gates = append(rec.Gates, steps...)
+// gate is pre-flight for a new revision — the webhook's decision on every rendered object —
+// then its images pinned to the digests it verified and its snapshot kept, before anything is
+// applied: a rollback, and the canary's steps, need no git.
+func (r *Reconciler) gate(ctx context.Context, _ *engine.Engine, p *passState) (bool, ctrl.Result, error) {
+	if !p.newRevision {
+		return false, ctrl.Result{}, nil
+	}
+	rel := &p.rel
+	if r.Gate != nil {
+		steps, denied, digests := r.preflight(ctx, p.objs, p.targets, rel)
+		p.rec.Gates = append(p.rec.Gates, steps...)
 		if denied != "" {
-			return r.refuse(ctx, &rel, log, rec, commit, "PreflightDenied", denied, interval)
+			res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "PreflightDenied", denied, p.interval)
+			return true, res, err
 		}
 		// What runs is what was verified: images by the digests pre-flight verified.
-		if err := pinDigests(targets, digests); err != nil {
-			return ctrl.Result{}, err
+		if err := pinDigests(p.targets, digests); err != nil {
+			return true, ctrl.Result{}, err
 		}
-		rec.Artifacts = images(targets)
+		p.rec.Artifacts = images(p.targets)
 	}
-	if newRevision && r.Snapshots != nil {
-		// Kept before anything is applied: a rollback, and the canary's steps, need no git.
-		if err := r.Snapshots.Save(ctx, &rel, snapshot.Snapshot{Revision: commit.Hash, Artifact: artifact, Version: version, Objects: targets}); err != nil {
-			return r.fail(ctx, &rel, log, "snapshot", err, interval)
+	if r.Snapshots != nil {
+		if err := r.Snapshots.Save(ctx, rel, snapshot.Snapshot{Revision: p.commit.Hash, Artifact: p.artifact, Version: p.version, Objects: p.targets}); err != nil {
+			res, err := r.fail(ctx, rel, p.log, "snapshot", err, p.interval)
+			return true, res, err
 		}
 	}
+	return false, ctrl.Result{}, nil
+}
 
-	// The revision a canary or blue/green starts from: the one that runs, or the last good one
-	// when what runs is a halted failure.
-	from := running
-	if from == rel.Status.FailedRevision {
-		from = rel.Status.LastGoodRevision
-	}
-	if startRollout && from != "" && from != commit.Hash && strategyOf(&rel, v1alpha1.RolloutStatus{}).Type() != v1alpha1.StrategyRolling {
-		return r.startRollout(ctx, eng, &rel, rec, from, commit.Hash, artifact, version, log)
-	}
-
-	// Apply.
+// applyRevision syncs the desired objects (a self-heal, a spec change, or a rolling update that
+// the rollout then verifies) and records what it did.
+func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *passState, req ctrl.Request) (ctrl.Result, error) {
+	rel, rec, drift, commit, log := &p.rel, p.rec, p.drift, p.commit, p.log
 	t0 := time.Now()
-	res, syncErr := r.sync(ctx, eng, &rel, targets, commit.Hash)
+	res, syncErr := r.sync(ctx, eng, rel, p.targets, commit.Hash)
 	metricSyncDuration.WithLabelValues(req.String()).Observe(time.Since(t0).Seconds())
 	rec.Created, rec.Updated, rec.Pruned = len(res.Plan.Create), len(res.Plan.Update), len(res.Plan.Prune)
-	applyStep := v1alpha1.LogStep{Name: "apply", Result: "OK", DurationMillis: time.Since(t0).Milliseconds(),
+	applyStep := v1alpha1.LogStep{Name: "apply", Result: v1alpha1.ResultOK, DurationMillis: time.Since(t0).Milliseconds(),
 		Detail: fmt.Sprintf("%d created, %d updated, %d pruned (revision %s)", rec.Created, rec.Updated, rec.Pruned, short(commit.Hash))}
 	if syncErr != nil {
-		applyStep.Result, applyStep.Detail = "FAIL", syncErr.Error()
+		applyStep.Result, applyStep.Detail = v1alpha1.ResultFail, syncErr.Error()
 	}
-	if reason == TriggerDrift && len(drift) > 0 {
+	if p.reason == TriggerDrift && len(drift) > 0 {
 		for i := range drift {
 			drift[i].Reverted = syncErr == nil
 		}
-		rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "self-heal", Result: "OK", Detail: describeDrift(drift)})
+		rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "self-heal", Result: v1alpha1.ResultOK, Detail: describeDrift(drift)})
 	}
 	rec.Steps = append(rec.Steps, applyStep)
 	rec.Finished = metav1.Now()
-	rec.Status = "SUCCESS"
+	rec.Status = v1alpha1.LogSuccess
 	if syncErr != nil {
-		rec.Status = "FAILED"
+		rec.Status = v1alpha1.LogFailed
 	}
 	if syncErr == nil && rel.Spec.Migration != nil {
-		if step, ok := r.recordMigration(ctx, &rel, res.Results); ok {
+		if step, ok := r.recordMigration(ctx, rel, res.Results); ok {
 			rec.Steps = append(rec.Steps, step)
 		}
 	}
-	// A new revision is verified before it counts as good: health, then the SLO guard.
-	startRollout = startRollout && syncErr == nil
-	if startRollout {
-		rec.Status, rec.Finished = "VERIFYING", metav1.Time{}
+	// A new revision is verified before it counts as good.
+	verify := p.rollout && syncErr == nil
+	if verify {
+		rec.Status, rec.Finished = v1alpha1.LogVerifying, metav1.Time{}
 	} else {
 		metricSyncs.WithLabelValues(req.String(), string(rec.Status)).Inc()
 	}
-
-	err = r.updateStatus(ctx, &rel, func(s *v1alpha1.ReleaseStatus) {
+	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
 		s.DesiredRevision, s.ObservedRevision = commit.Hash, commit.Hash
 		if syncErr == nil {
-			s.Artifact = artifact
+			s.Artifact = p.artifact
 		}
 		s.Resources = resourceStatuses(res.Results)
 		now := metav1.Now()
@@ -376,30 +386,30 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 			setCondition(s, metav1.ConditionTrue, "Synced", applyStep.Detail, rel.Generation)
 		}
 		s.History = pushHistory(s.History, rec)
-		if startRollout {
+		if verify {
 			s.Phase, s.Message = string(PhaseVerifying), "verifying revision "+short(commit.Hash)
-			ro := rollout.Start(strategyOf(&rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}),
-				v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: artifact, Version: version, LogID: s.History[0].ID, Message: "waiting for the new pods"},
-				time.Now(), initialDelay(&rel))
+			ro := rollout.Start(strategyOf(rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}),
+				v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: p.artifact, Version: p.version, LogID: s.History[0].ID, Message: "waiting for the new pods"},
+				time.Now(), initialDelay(rel))
 			s.Rollout = &ro
 		}
 	})
 	if syncErr != nil {
-		r.event(&rel, corev1.EventTypeWarning, "SyncFailed", "revision %s: %v", short(commit.Hash), syncErr)
+		r.event(rel, corev1.EventTypeWarning, "SyncFailed", "revision %s: %v", short(commit.Hash), syncErr)
 		log.Error(syncErr, "sync", "revision", commit.Hash)
-		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, err
+		return ctrl.Result{RequeueAfter: min(p.interval, 30*time.Second)}, err
 	}
-	if reason == TriggerDrift && len(drift) > 0 {
-		r.event(&rel, corev1.EventTypeNormal, "DriftReverted", "%s", describeDrift(drift))
+	if p.reason == TriggerDrift && len(drift) > 0 {
+		r.event(rel, corev1.EventTypeNormal, "DriftReverted", "%s", describeDrift(drift))
 	}
-	if rec.Created+rec.Updated+rec.Pruned > 0 || newRevision {
-		r.event(&rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
+	if rec.Created+rec.Updated+rec.Pruned > 0 || p.newRevision {
+		r.event(rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
 	}
-	log.Info("synced", "revision", commit.Hash, "trigger", reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
-	if startRollout {
+	log.Info("synced", "revision", commit.Hash, "trigger", p.reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
+	if verify {
 		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, err
 	}
-	return ctrl.Result{RequeueAfter: interval}, err
+	return ctrl.Result{RequeueAfter: p.interval}, err
 }
 
 // scope refuses objects outside the Release's target namespace and cluster-scoped objects: a

@@ -42,7 +42,8 @@ func versionOf(image string) string {
 // container's image version, unless git set one), annotates the pods with the images
 // (bollard.dev/digest) and adds service.version to OTEL_RESOURCE_ATTRIBUTES in every container;
 // Deployments without a strategy get the safe rolling defaults (maxUnavailable 0, maxSurge 25%).
-// It returns the version of the first workload: the one the SLO queries select.
+// It returns the version of the first workload that is not a hook: the one the SLO queries
+// select.
 func tagVersions(targets []*unstructured.Unstructured) (string, error) {
 	first := ""
 	for _, t := range targets {
@@ -70,7 +71,7 @@ func tagVersions(targets []*unstructured.Unstructured) (string, error) {
 		if version == "" {
 			version = versionOf(images[0])
 		}
-		if first == "" {
+		if first == "" && !isHook(t) { // a migration Job is not what the SLO queries select
 			first = version
 		}
 		setString(tmpl, version, "metadata", "labels", LabelVersion)

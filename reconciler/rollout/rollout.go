@@ -12,6 +12,7 @@
 package rollout
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -51,6 +52,23 @@ type Outcome struct {
 	Wait    time.Duration
 	// Paused: the SLO guard waits for data (onNoData: pause).
 	Paused bool
+}
+
+// Check verifies a phase: one run says what it saw. The reconciler implements health (the new
+// pods Ready), prove (an HTTP check or a Job) and the SLO guard (Prometheus).
+type Check interface {
+	Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) (Outcome, error)
+}
+
+// Checks are the implementations of each kind of check.
+type Checks map[v1alpha1.RolloutCheck]Check
+
+// Run runs ro's check; a check with no implementation (none left to run) passes.
+func (c Checks) Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) (Outcome, error) {
+	if check, ok := c[ro.Check]; ok {
+		return check.Run(ctx, rel, ro, now)
+	}
+	return Outcome{Result: Pass}, nil
 }
 
 // Action is what the reconciler does after a transition.

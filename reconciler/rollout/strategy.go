@@ -69,19 +69,6 @@ func Halt(s Strategy, rev Revisions) ([]*unstructured.Unstructured, string, erro
 	return nil, "", fmt.Errorf("a %s rollout has no safe state but its last good revision", s.Type())
 }
 
-// rolling is the workloads' own rolling update, then verified.
-type rolling struct{ checks []v1alpha1.RolloutCheck }
-
-func (rolling) Type() v1alpha1.StrategyType { return v1alpha1.StrategyRolling }
-
-func (s rolling) Phase(i int32) (Phase, bool) {
-	return Phase{Name: "rollout", Checks: s.checks}, i == 0
-}
-
-func (rolling) Targets(_ int32, rev Revisions) ([]*unstructured.Unstructured, string, error) {
-	return rev.New, "", nil
-}
-
 // without is checks less c.
 func without(checks []v1alpha1.RolloutCheck, c v1alpha1.RolloutCheck) []v1alpha1.RolloutCheck {
 	var out []v1alpha1.RolloutCheck

@@ -1,0 +1,261 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler/analysis"
+	"bollard.dev/bollard/reconciler/engine"
+	"bollard.dev/bollard/reconciler/rollout"
+)
+
+// checks are the daemon's implementations of the rollout's checks.
+func (r *Reconciler) checks() rollout.Checks {
+	return rollout.Checks{v1alpha1.CheckHealth: healthCheck{r}, v1alpha1.CheckProve: proveCheck{r}, v1alpha1.CheckAnalysis: sloCheck{r}}
+}
+
+// healthCheck: every workload of the Release runs its new revision on Ready pods within the
+// health timeout; ProgressDeadlineExceeded fails at once.
+type healthCheck struct{ r *Reconciler }
+
+func (c healthCheck) Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) (rollout.Outcome, error) {
+	elapsed := now.Sub(ro.CheckStartedAt.Time)
+	ok, detail, fatal, err := c.r.healthy(ctx, rel)
+	switch {
+	case err != nil:
+		return rollout.Outcome{}, err
+	case ok:
+		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: "health", Result: v1alpha1.ResultOK,
+			Detail: fmt.Sprintf("%s in %.1f s", detail, elapsed.Seconds()), DurationMillis: elapsed.Milliseconds()}}, nil
+	case fatal || elapsed > healthTimeout(rel):
+		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: "health", Result: v1alpha1.ResultFail, DurationMillis: elapsed.Milliseconds(),
+			Detail: fmt.Sprintf("%s after %.0f s (health timeout %s)", detail, elapsed.Seconds(), healthTimeout(rel))}}, nil
+	}
+	return rollout.Outcome{Result: rollout.Wait, Message: detail, Wait: time.Second}, nil
+}
+
+// proveCheck: the post-deploy proof answers within its timeout.
+type proveCheck struct{ r *Reconciler }
+
+func (c proveCheck) Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) (rollout.Outcome, error) {
+	if rel.Spec.Prove == nil { // removed while running: nothing to prove
+		return rollout.Outcome{Result: rollout.Pass}, nil
+	}
+	elapsed := now.Sub(ro.CheckStartedAt.Time)
+	ok, detail, fatal, err := c.r.prove(ctx, rel, ro)
+	switch {
+	case err != nil:
+		return rollout.Outcome{}, err
+	case ok:
+		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: "prove", Result: v1alpha1.ResultOK, Detail: detail, DurationMillis: elapsed.Milliseconds()}}, nil
+	case fatal || elapsed > proveTimeout(rel):
+		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: "prove", Result: v1alpha1.ResultFail, DurationMillis: elapsed.Milliseconds(),
+			Detail: fmt.Sprintf("%s after %.0f s (timeout %s)", detail, elapsed.Seconds(), proveTimeout(rel))}}, nil
+	}
+	return rollout.Outcome{Result: rollout.Wait, Message: "proving: " + detail, Wait: time.Second}, nil
+}
+
+// sloCheck is the SLO guard.
+type sloCheck struct{ r *Reconciler }
+
+func (c sloCheck) Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) (rollout.Outcome, error) {
+	if rel.Spec.Analysis == nil { // removed while running: nothing left to check
+		return rollout.Outcome{Result: rollout.Pass}, nil
+	}
+	return c.r.slo(ctx, rel, ro, now), nil
+}
+
+func healthTimeout(rel *v1alpha1.Release) time.Duration {
+	if rel.Spec.HealthTimeout != nil && rel.Spec.HealthTimeout.Duration > 0 {
+		return rel.Spec.HealthTimeout.Duration
+	}
+	return 60 * time.Second
+}
+
+// slo evaluates the SLO guard once for the running check (started at ro.CheckStartedAt, which
+// an initial delay puts in the future): pass once every metric held for the hold period, fail on
+// a breach (or no data, unless onNoData is pause), else wait (saying what it sees).
+func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) rollout.Outcome {
+	a := rel.Spec.Analysis
+	interval, hold := 10*time.Second, time.Minute
+	if a.Interval != nil && a.Interval.Duration > 0 {
+		interval = a.Interval.Duration
+	}
+	if a.Hold != nil && a.Hold.Duration > 0 {
+		hold = a.Hold.Duration
+	}
+	name := fmt.Sprintf("SLO guard (%s)", hold)
+	if wait := ro.CheckStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
+		return rollout.Outcome{Result: rollout.Wait, Message: "SLO guard from " + ro.CheckStartedAt.UTC().Format(time.TimeOnly), Wait: wait}
+	}
+	fail := func(detail string, elapsed time.Duration) rollout.Outcome {
+		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultFail, Detail: detail, DurationMillis: elapsed.Milliseconds()}}
+	}
+	prom, err := analysis.New(a.Prometheus)
+	if err != nil {
+		return fail(err.Error(), 0)
+	}
+	results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
+	values := describe(results)
+	elapsed := now.Sub(ro.CheckStartedAt.Time)
+	for _, res := range results {
+		if res.Breached() {
+			return fail(fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query), elapsed)
+		}
+	}
+	for _, res := range results {
+		if res.Err == nil {
+			continue
+		}
+		if a.OnNoData == "pause" && errors.Is(res.Err, analysis.ErrNoData) {
+			if ro.Phase != PhasePaused {
+				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s (onNoData: pause)", short(ro.Revision), values)
+			}
+			return rollout.Outcome{Result: rollout.Wait, Paused: true, Message: "paused: " + values + " (onNoData: pause)", Wait: interval}
+		}
+		return fail(fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds()), elapsed)
+	}
+	if elapsed >= hold {
+		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultOK, Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}}
+	}
+	return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values), Wait: min(interval, hold-elapsed)}
+}
+
+func proveTimeout(rel *v1alpha1.Release) time.Duration {
+	if p := rel.Spec.Prove; p != nil && p.Timeout != nil && p.Timeout.Duration > 0 {
+		return p.Timeout.Duration
+	}
+	return time.Minute
+}
+
+// prove runs one attempt of the post-deploy proof: ok, what it saw, and whether it can no
+// longer succeed (a failed Job).
+func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) (ok bool, detail string, fatal bool, err error) {
+	p := rel.Spec.Prove
+	switch {
+	case p.HTTP != nil:
+		url := strings.ReplaceAll(p.HTTP.URL, "{{version}}", ro.Version)
+		want := int(p.HTTP.ExpectStatus)
+		if want == 0 {
+			want = http.StatusOK
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(hctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err), true, nil
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, fmt.Sprintf("GET %s: %v", url, err), false, nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return false, fmt.Sprintf("GET %s: status %d (want %d)", url, resp.StatusCode, want), false, nil
+		}
+		return true, fmt.Sprintf("GET %s: %d", url, resp.StatusCode), false, nil
+	case p.Job != nil:
+		name := rel.Name + "-prove-" + short(ro.Revision)
+		if ro.Strategy == v1alpha1.StrategyCanary { // one proof per canary step
+			name += fmt.Sprintf("-%d", ro.Index)
+		}
+		job := &batchv1.Job{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: name}, job)
+		if apierrors.IsNotFound(err) {
+			job = &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Target(), Name: name, Labels: p.Job.Labels, Annotations: p.Job.Annotations},
+				Spec: *p.Job.Spec.DeepCopy()}
+			if job.Labels == nil {
+				job.Labels = map[string]string{}
+			}
+			job.Labels["bollard.dev/prove"] = rel.Name
+			job.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
+			if err := r.Client.Create(ctx, job); err != nil {
+				return false, "", false, fmt.Errorf("create prove Job: %w", err)
+			}
+			return false, "Job " + name + " started", false, nil
+		}
+		if err != nil {
+			return false, "", false, err
+		}
+		for _, c := range job.Status.Conditions {
+			if c.Status == corev1.ConditionTrue && c.Type == batchv1.JobComplete {
+				return true, "Job " + name + " succeeded", false, nil
+			}
+			if c.Status == corev1.ConditionTrue && c.Type == batchv1.JobFailed {
+				return false, fmt.Sprintf("Job %s failed: %s", name, c.Message), true, nil
+			}
+		}
+		return false, fmt.Sprintf("Job %s running (%d active)", name, job.Status.Active), false, nil
+	}
+	return true, "nothing to prove", false, nil
+}
+
+func describe(results []analysis.Result) string {
+	parts := make([]string, len(results))
+	for i, res := range results {
+		parts[i] = res.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// healthy reports whether every workload of the Release runs its new revision on Ready pods.
+// fatal is true when one can no longer get there (progress deadline exceeded).
+func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok bool, detail string, fatal bool, err error) {
+	sel := client.MatchingLabels{engine.LabelRelease: rel.Name, engine.LabelReleaseNamespace: rel.Namespace}
+	var deps appsv1.DeploymentList
+	if err := r.Client.List(ctx, &deps, client.InNamespace(rel.Target()), sel); err != nil {
+		return false, "", false, err
+	}
+	var sets appsv1.StatefulSetList
+	if err := r.Client.List(ctx, &sets, client.InNamespace(rel.Target()), sel); err != nil {
+		return false, "", false, err
+	}
+	ready, want := int32(0), int32(0)
+	var waiting []string
+	for _, d := range deps.Items {
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		want += replicas
+		newReady := min(d.Status.UpdatedReplicas, d.Status.AvailableReplicas)
+		ready += newReady
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+				fatal = true
+			}
+		}
+		if d.Status.ObservedGeneration < d.Generation || newReady < replicas || d.Status.Replicas > replicas {
+			waiting = append(waiting, fmt.Sprintf("Deployment %s %d/%d new pods Ready", d.Name, newReady, replicas))
+		}
+	}
+	for _, s := range sets.Items {
+		replicas := int32(1)
+		if s.Spec.Replicas != nil {
+			replicas = *s.Spec.Replicas
+		}
+		want += replicas
+		newReady := min(s.Status.UpdatedReplicas, s.Status.ReadyReplicas)
+		ready += newReady
+		if s.Status.ObservedGeneration < s.Generation || newReady < replicas || s.Status.CurrentRevision != s.Status.UpdateRevision {
+			waiting = append(waiting, fmt.Sprintf("StatefulSet %s %d/%d new pods Ready", s.Name, newReady, replicas))
+		}
+	}
+	if len(waiting) > 0 {
+		return false, strings.Join(waiting, "; "), fatal, nil
+	}
+	return true, fmt.Sprintf("%d/%d Ready", ready, want), false, nil
+}
