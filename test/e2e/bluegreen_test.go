@@ -34,13 +34,8 @@ func TestBlueGreen(t *testing.T) {
 	f := newReleaseFixture(t, 2)
 	env, ns := f.env, f.ns
 	ctx := context.Background()
-	exp := startExporter(t)
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
-	for _, v := range []string{"v1", "v2", "v3"} {
-		exp.set(v, behaviour{Latency: 30 * time.Millisecond})
-	}
+	exp, prom := startMetrics(t, "v1", "v2", "v3")
 	exp.set("v4", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
-	prom.awaitData(t)
 	first := f.repo.commit(t, "the web Service", map[string]string{"svc.yaml": webService})
 	f.create(t, v1alpha1.ReleaseSpec{
 		Strategy: &v1alpha1.Strategy{Type: "blueGreen", ActiveService: "web", PreviewService: "web-preview"},

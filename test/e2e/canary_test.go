@@ -22,12 +22,7 @@ func TestCanary(t *testing.T) {
 	t.Parallel()
 	f := newReleaseFixture(t, 10)
 	env, ns, repo, key := f.env, f.ns, f.repo, f.key
-	exp := startExporter(t)
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
-	for _, v := range []string{"v1", "v2", "v3", "v4"} {
-		exp.set(v, behaviour{Latency: 30 * time.Millisecond})
-	}
-	prom.awaitData(t)
+	exp, prom := startMetrics(t, "v1", "v2", "v3", "v4")
 	first := f.first
 	top := t
 	f.create(t, v1alpha1.ReleaseSpec{

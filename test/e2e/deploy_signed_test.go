@@ -17,20 +17,15 @@ import (
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
-// TestDeployUnsignedArtifact: with image verification on, the daemon's pre-flight refuses a
-// revision whose image is not signed as the ClusterImagePolicy requires — nothing is applied, and
-// `bollard deploy` exits 2 with the reason — while a signed one deploys.
-func TestDeployUnsignedArtifact(t *testing.T) {
-	t.Parallel()
-	env := kubetest.Get(t)
-	ns := env.Namespace(t)
+// signingPolicy is an in-process OCI registry, a cosign key, and a ClusterImagePolicy (named
+// after ns) requiring that key's signature on every image of the registry's shop/ repositories;
+// plus ns's push receiver Secret (key "k").
+func signingPolicy(t *testing.T, env *kubetest.Env, ns string) (*imagesigtest.Registry, imagesigtest.Signer) {
+	t.Helper()
 	ctx := context.Background()
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
 	reg := imagesigtest.NewRegistry(t)
 	signer := imagesigtest.NewSigner(t)
-	signed := reg.Push(t, "shop/web:v1")
-	signer.Sign(t, signed)
-	unsigned := reg.Push(t, "shop/web:v2")
 	cip := &policyv1beta1.ClusterImagePolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-signed"}, Spec: policyv1beta1.ClusterImagePolicySpec{
 		Images:      []policyv1beta1.ImagePattern{{Glob: reg.Host + "/shop/**"}},
 		Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(signer.PublicPEM)}}}}}
@@ -41,6 +36,21 @@ func TestDeployUnsignedArtifact(t *testing.T) {
 	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": []byte("k")}}); err != nil {
 		t.Fatal(err)
 	}
+	return reg, signer
+}
+
+// TestDeployUnsignedArtifact: with image verification on, the daemon's pre-flight refuses a
+// revision whose image is not signed as the ClusterImagePolicy requires — nothing is applied, and
+// `bollard deploy` exits 2 with the reason — while a signed one deploys.
+func TestDeployUnsignedArtifact(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	reg, signer := signingPolicy(t, env, ns)
+	signed := reg.Push(t, "shop/web:v1")
+	signer.Sign(t, signed)
+	unsigned := reg.Push(t, "shop/web:v2")
 	web := func(image string) string {
 		return strings.Replace(fmt.Sprintf(webYAML, 1, "x"), "registry.local/shop/web:x", image, 1)
 	}

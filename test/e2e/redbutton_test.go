@@ -19,12 +19,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
-	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
 // neverReady is web at version whose pods never become Ready (kwok's ready stage waits an hour).
@@ -54,8 +52,8 @@ func logsOf(r *v1alpha1.Release, revision string) int {
 	return n
 }
 
-// TestRedButtonWithoutGit: a revision that fails after git went away is rolled back from the
-// last good revision's snapshot (no git, no render); the failed revision is never applied
+// TestRedButtonWithoutGit: a revision that breaks its SLO after git went away is rolled back from
+// the last good revision's snapshot (no git, no render); the failed revision is never applied
 // again nor reported as a success; a daemon restarted with an empty mirror rolls back by request
 // with git still down; the migration Job runs once per revision — not on drift reverts or
 // rollbacks.
@@ -64,7 +62,11 @@ func TestRedButtonWithoutGit(t *testing.T) {
 	f := newReleaseFixture(t, 2)
 	env, ns := f.env, f.ns
 	ctx := context.Background()
-	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 4 * time.Second}})
+	exp, prom := startMetrics(t, "v1", "v2", "v3")
+	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 4 * time.Second},
+		Analysis: &v1alpha1.Analysis{Prometheus: prom.URL, Interval: &metav1.Duration{Duration: 500 * time.Millisecond}, Hold: &metav1.Duration{Duration: 2 * time.Second},
+			Metrics: []v1alpha1.SLOMetric{{Name: "errors", Unit: "%", Max: "1",
+				Query: `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[2s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[2s]))`}}}})
 	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
 		t.Fatalf("first rollout %+v", r.Status.Rollout)
 	}
@@ -113,14 +115,15 @@ func TestRedButtonWithoutGit(t *testing.T) {
 	})
 
 	var bad string
-	t.Run("git down, then the new revision fails: rolled back from the snapshot", func(t *testing.T) {
-		bad = f.repo.commit(t, "web v3, never ready (no migration)", map[string]string{"web.yaml": neverReady(2, "v3"), "migrate.yaml": ""})
+	t.Run("git down, then an SLO breach: rolled back from the snapshot", func(t *testing.T) {
+		exp.set("v3", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5}) // v3 will break its error-rate SLO
+		bad = f.repo.commit(t, "web v3 (no migration)", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 2, "v3"), "migrate.yaml": ""})
 		f.d.push(t, f.repo, bad, f.key)
 		env.Eventually(t, 30*time.Second, "v3 rolling out", func(context.Context) (bool, error) {
 			ro := f.get(t).Status.Rollout
 			return ro != nil && ro.Revision == bad, nil
 		})
-		// The git server goes away while v3 waits for health.
+		// The git server goes away before the SLO guard sees the breach.
 		if err := os.Rename(f.repo.bare, f.repo.bare+".gone"); err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +132,7 @@ func TestRedButtonWithoutGit(t *testing.T) {
 		if r.Status.Rollout.Phase != "RolledBack" || l.Status != "ROLLED_BACK" || r.Status.ObservedRevision != withHook || r.Status.FailedRevision != bad {
 			t.Fatalf("rollout %+v observed %s failed %s; log %s: %s", r.Status.Rollout, r.Status.ObservedRevision, r.Status.FailedRevision, l.Status, stepsOf(l))
 		}
-		if !strings.Contains(stepsOf(l), "rollback OK: to "+withHook[:7]+" (its snapshot") {
+		if !strings.Contains(stepsOf(l), "SLO guard (2s) FAIL: errors ") || !strings.Contains(stepsOf(l), "rollback OK: to "+withHook[:7]+" (its snapshot") {
 			t.Errorf("log: %s", stepsOf(l))
 		}
 		env.Eventually(t, 30*time.Second, "web back on v2, all Ready", func(ctx context.Context) (bool, error) {
@@ -384,22 +387,9 @@ func TestRollbackByDigest(t *testing.T) {
 	t.Parallel()
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
-	ctx := context.Background()
-	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
-	reg := imagesigtest.NewRegistry(t)
-	signer := imagesigtest.NewSigner(t)
+	reg, signer := signingPolicy(t, env, ns)
 	a := reg.Push(t, "shop/web:stable")
 	signer.Sign(t, a)
-	cip := &policyv1beta1.ClusterImagePolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-signed"}, Spec: policyv1beta1.ClusterImagePolicySpec{
-		Images:      []policyv1beta1.ImagePattern{{Glob: reg.Host + "/shop/**"}},
-		Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(signer.PublicPEM)}}}}}
-	if err := env.Client.Create(ctx, cip); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cip) })
-	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": []byte("k")}}); err != nil {
-		t.Fatal(err)
-	}
 	web := func(image string, ready bool) string {
 		y := fmt.Sprintf(webYAML, 2, "x")
 		if !ready {

@@ -61,6 +61,19 @@ func startPrometheus(t testing.TB, target string) *promServer {
 		"--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")}
 }
 
+// startMetrics starts the application's metrics and Debian's Prometheus scraping them, with the
+// versions healthy (30 ms, no errors), and waits until Prometheus has data.
+func startMetrics(t testing.TB, healthy ...string) (*exporter, *promServer) {
+	t.Helper()
+	exp := startExporter(t)
+	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
+	for _, v := range healthy {
+		exp.set(v, behaviour{Latency: 30 * time.Millisecond})
+	}
+	prom.awaitData(t)
+	return exp, prom
+}
+
 // awaitData waits until Prometheus can answer a rate over the exporter's traffic: the first
 // scrapes take a few seconds after start.
 func (p *promServer) awaitData(t testing.TB) {
@@ -89,13 +102,8 @@ func TestRolloutVerification(t *testing.T) {
 	f := newReleaseFixture(t, 2)
 	env, ns, repo, d, key := f.env, f.ns, f.repo, f.d, f.key
 	ctx := context.Background()
-	exp := startExporter(t)
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"))
-	for _, v := range []string{"v1", "v2", "v4", "v5", "v6"} {
-		exp.set(v, behaviour{Latency: 40 * time.Millisecond, ErrorRate: 0})
-	}
+	exp, prom := startMetrics(t, "v1", "v2", "v4", "v5", "v6")
 	exp.set("v3", behaviour{Latency: 800 * time.Millisecond, ErrorRate: 0})
-	prom.awaitData(t)
 	first := f.first
 	f.create(t, v1alpha1.ReleaseSpec{
 		HealthTimeout: &metav1.Duration{Duration: 4 * time.Second},
