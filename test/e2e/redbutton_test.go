@@ -429,3 +429,51 @@ func TestRollbackByDigest(t *testing.T) {
 	}
 	env.Eventually(t, 30*time.Second, "web back on the verified digest", func(context.Context) (bool, error) { return f.image() == pinned, nil })
 }
+
+// TestRollbackFailedRetried: a rollback that cannot be done (no snapshot, git down) is not
+// reported as done, nor is the failed revision as a success: ROLLBACK_FAILED in the log, the
+// status and an Event, retried with backoff — and done once git is back.
+func TestRollbackFailedRetried(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 2)
+	env, ns := f.env, f.ns
+	ctx := context.Background()
+	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 3 * time.Second}})
+	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
+		t.Fatalf("first rollout %+v", r.Status.Rollout)
+	}
+	bad := f.repo.commit(t, "web v2, never ready", map[string]string{"web.yaml": neverReady(2, "v2")})
+	f.d.push(t, f.repo, bad, f.key)
+	env.Eventually(t, 30*time.Second, "v2 rolling out", func(context.Context) (bool, error) {
+		ro := f.get(t).Status.Rollout
+		return ro != nil && ro.Revision == bad, nil
+	})
+	// Nothing left to roll back from: the snapshots gone, and git.
+	if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-snapshots"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.repo.bare, f.repo.bare+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	r := f.ended(t, bad)
+	l := logOf(t, r, bad)
+	if r.Status.Rollout.Phase != "RollbackFailed" || l.Status != "ROLLBACK_FAILED" || r.Status.Phase != "Failed" ||
+		!strings.Contains(stepsOf(l), "rollback FAIL: to "+f.first[:7]+": revision "+f.first[:7]+" has no snapshot and git failed") {
+		t.Fatalf("rollout %+v, phase %s; log %s: %s", r.Status.Rollout, r.Status.Phase, l.Status, stepsOf(l))
+	}
+	waitEvent(t, env, ns, "RolloutRollbackFailed", "shop", "revision "+bad[:7])
+	noSuccessFor(t, r, bad)
+	if err := os.Rename(f.repo.bare+".gone", f.repo.bare); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(t, 60*time.Second, "the retried rollback", func(context.Context) (bool, error) {
+		r = f.get(t)
+		return r.Status.Rollout.Phase == "RolledBack", nil
+	})
+	l = logOf(t, r, bad)
+	if l.Status != "ROLLED_BACK" || strings.Count(stepsOf(l), "rollback ") != 1 || !strings.Contains(stepsOf(l), "rollback OK: to "+f.first[:7]) || !strings.Contains(stepsOf(l), "(attempt ") {
+		t.Errorf("log %s: %s", l.Status, stepsOf(l))
+	}
+	env.Eventually(t, 30*time.Second, "web back on v1", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v1", nil })
+	noSuccessFor(t, f.get(t), bad)
+}
