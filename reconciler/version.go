@@ -18,7 +18,7 @@ const (
 // podTemplatePath is where a kind keeps its pod template.
 func podTemplatePath(kind string) []string {
 	switch kind {
-	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job":
 		return []string{"spec", "template"}
 	case "CronJob":
 		return []string{"spec", "jobTemplate", "spec", "template"}

@@ -1,6 +1,10 @@
 package webhook
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,10 +41,15 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 		Name:         WebhookName,
 		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
 		Rules: []admissionregistrationv1.RuleWithOperations{
-			rule("", "pods"),
+			rule("", "pods", "replicationcontrollers"),
 			rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"),
 			rule("batch", "jobs", "cronjobs"),
+			// kubectl debug: an ephemeral container runs an image too.
+			{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/ephemeralcontainers"}}},
 		},
+		// What the built-in controllers make from objects the gate checked never reaches it.
+		MatchConditions: []admissionregistrationv1.MatchCondition{{Name: "not-made-by-a-built-in-controller", Expression: ControllerMatch()}},
 		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: excluded},
 			{Key: OptOutLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"true"}},
@@ -74,6 +83,21 @@ func OptOutWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionr
 	}
 }
 
+// ControllerMatch is false for a write the gate exempts by identity: a built-in controller
+// (admission.ControllerKinds) writing a kind it makes, not through a subresource.
+func ControllerMatch() string {
+	users := make([]string, 0, len(admission.ControllerKinds))
+	for u := range admission.ControllerKinds {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	var made []string
+	for _, u := range users {
+		made = append(made, fmt.Sprintf("(request.userInfo.username == '%s' && request.kind.kind in ['%s'])", u, strings.Join(admission.ControllerKinds[u], "', '")))
+	}
+	return "!((!has(request.subResource) || request.subResource == '') && (" + strings.Join(made, " || ") + "))"
+}
+
 // OptOutMatch is true when a namespace write sets, changes or removes the opt-out label.
 const OptOutMatch = `(has(object.metadata.labels) && '` + OptOutLabel + `' in object.metadata.labels ? object.metadata.labels['` + OptOutLabel + `'] : '<unset>') != ` +
 	`(oldObject != null && has(oldObject.metadata.labels) && '` + OptOutLabel + `' in oldObject.metadata.labels ? oldObject.metadata.labels['` + OptOutLabel + `'] : '<unset>')`
@@ -84,7 +108,8 @@ func MutatingWebhook(url string, caBundle []byte, ownNamespace string, timeoutSe
 	v := ValidatingWebhook(url, caBundle, ownNamespace, admissionregistrationv1.Ignore, timeoutSeconds)
 	reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
 	return admissionregistrationv1.MutatingWebhook{
-		Name: "pin.bollard.dev", ClientConfig: v.ClientConfig, Rules: v.Rules, NamespaceSelector: v.NamespaceSelector,
+		// Not the ephemeral containers: that subresource takes no patch to the rest of the Pod.
+		Name: "pin.bollard.dev", ClientConfig: v.ClientConfig, Rules: v.Rules[:3], NamespaceSelector: v.NamespaceSelector, MatchConditions: v.MatchConditions,
 		// Ignore: a failed pin must not block a deploy; the validating webhook still decides.
 		FailurePolicy: v.FailurePolicy, SideEffects: v.SideEffects, TimeoutSeconds: v.TimeoutSeconds,
 		AdmissionReviewVersions: v.AdmissionReviewVersions, ReinvocationPolicy: &reinvoke,

@@ -94,7 +94,7 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 		guard.NamespaceSelector != nil && len(guard.NamespaceSelector.MatchExpressions) > 0 || *guard.FailurePolicy != *devGuard.FailurePolicy {
 		t.Errorf("chart opt-out guard differs from the registered one:\nchart %+v\n  dev %+v", guard, devGuard)
 	}
-	if chart.Name != dev.Name || !same(chart.Rules, dev.Rules) || !reflect.DeepEqual(chart.NamespaceSelector, dev.NamespaceSelector) ||
+	if chart.Name != dev.Name || !same(chart.Rules, dev.Rules) || !reflect.DeepEqual(chart.NamespaceSelector, dev.NamespaceSelector) || !reflect.DeepEqual(chart.MatchConditions, dev.MatchConditions) ||
 		*chart.SideEffects != *dev.SideEffects || *chart.FailurePolicy != *dev.FailurePolicy || len(chart.ClientConfig.CABundle) == 0 {
 		t.Errorf("chart webhook differs from the registered one:\nchart %+v\n  dev %+v", chart, dev)
 	}

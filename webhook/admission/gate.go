@@ -134,11 +134,26 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	return d, nil
 }
 
-// exempt says why a request is let through unevaluated: writes that are not deploys by a person
-// or a CD tool (status, scale — the HPA's path — and objects a controller makes), and kinds that
-// carry no pod template.
+// ControllerKinds are the built-in controllers (by the identity the API server authenticated:
+// kube-controller-manager with --use-service-account-credentials, or without it) and the kinds
+// each makes from an object the gate checked already: their writes of those kinds are not checked
+// again. Anyone else's are — an ownerReference is what an object claims, not who wrote it.
+var ControllerKinds = map[string][]string{
+	"system:serviceaccount:kube-system:replicaset-controller":  {"Pod"},
+	"system:serviceaccount:kube-system:replication-controller": {"Pod"},
+	"system:serviceaccount:kube-system:daemon-set-controller":  {"Pod"},
+	"system:serviceaccount:kube-system:statefulset-controller": {"Pod"},
+	"system:serviceaccount:kube-system:job-controller":         {"Pod"},
+	"system:serviceaccount:kube-system:deployment-controller":  {"ReplicaSet"},
+	"system:serviceaccount:kube-system:cronjob-controller":     {"Job"},
+	"system:kube-controller-manager":                           {"Pod", "ReplicaSet", "Job"},
+}
+
+// exempt says why a request is let through unevaluated: writes that are not deploys (status and
+// scale — the HPA's path; an ephemeral container is not exempt: `kubectl debug` runs an image),
+// what a built-in controller makes from a checked object, and kinds that carry no pod template.
 func exempt(req Request) string {
-	if req.SubResource != "" {
+	if req.SubResource != "" && req.SubResource != "ephemeralcontainers" {
 		return "subresource " + req.SubResource
 	}
 	if req.Operation != "CREATE" && req.Operation != "UPDATE" {
@@ -151,8 +166,8 @@ func exempt(req Request) string {
 	if !workload.Supported(kind) {
 		return "kind " + kind + " carries no pod template"
 	}
-	if owner := metav1.GetControllerOfNoCopy(req.Object); owner != nil && (kind == "Pod" || kind == "ReplicaSet" || kind == "Job") {
-		return fmt.Sprintf("made by controller %s/%s", owner.Kind, owner.Name)
+	if req.SubResource == "" && slices.Contains(ControllerKinds[req.User.Username], kind) {
+		return fmt.Sprintf("%s made by the built-in controller %s", kind, req.User.Username)
 	}
 	return ""
 }
@@ -199,9 +214,12 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 	if err != nil {
 		return nil, nil, err
 	}
-	in.Environment = obj.GetLabels()[v1alpha1.LabelEnvironment]
+	// The namespace's environment, whatever the workload says: a label on a Deployment must not
+	// take a production workload out of production's freezes and rules. Only where the namespace
+	// names none does the workload's count.
+	in.Environment = nsLabels[v1alpha1.LabelEnvironment]
 	if in.Environment == "" {
-		in.Environment = nsLabels[v1alpha1.LabelEnvironment]
+		in.Environment = obj.GetLabels()[v1alpha1.LabelEnvironment]
 	}
 	all, err := g.cluster.DeployPolicies(ctx)
 	if err != nil {

@@ -146,6 +146,32 @@ func TestReview(t *testing.T) {
 					return u
 				}()},
 			allowed: true, exempt: true},
+		{name: "a Pod the replicaset-controller makes is exempt",
+			req:     Request{Operation: "CREATE", User: User{Username: "system:serviceaccount:kube-system:replicaset-controller"}, Now: insideFreeze, Object: pod("shop", "web:v2")},
+			allowed: true, exempt: true},
+		{name: "a Pod claiming a controller owner, written by a person, is checked",
+			req: Request{Operation: "CREATE", User: dev, Now: insideFreeze,
+				Object: func() *unstructured.Unstructured {
+					u := pod("shop", "web:v2")
+					u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "mine", UID: "u2", Controller: ptr.To(true)}})
+					return u
+				}()},
+			allowed: false, reason: "black-friday"},
+		{name: "a controller's identity exempts only the kinds it makes",
+			req:     Request{Operation: "CREATE", User: User{Username: "system:serviceaccount:kube-system:replicaset-controller"}, Now: insideFreeze, Object: deployment("shop")},
+			allowed: false, reason: "black-friday"},
+		{name: "a production Deployment labelled dev is still frozen",
+			req: Request{Operation: "UPDATE", User: dev, Now: insideFreeze, OldObject: deployment("shop"),
+				Object: deployment("shop", newImage, func(d *appsv1.Deployment) { d.Labels = map[string]string{v1alpha1.LabelEnvironment: "dev"} })},
+			allowed: false, reason: "black-friday"},
+		{name: "kubectl debug inside a freeze is a change like any other",
+			req: Request{Operation: "UPDATE", SubResource: "ephemeralcontainers", User: dev, Now: insideFreeze, OldObject: pod("shop", "web:v1"),
+				Object: func() *unstructured.Unstructured {
+					u := pod("shop", "web:v1")
+					_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "debug", "image": "busybox"}}, "spec", "ephemeralContainers")
+					return u
+				}()},
+			allowed: false, reason: "black-friday"},
 		{name: "database URL change denied by rule",
 			req: Request{Operation: "UPDATE", User: dev, Now: after, OldObject: deployment("shop"),
 				Object: deployment("shop", func(d *appsv1.Deployment) {

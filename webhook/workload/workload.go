@@ -29,13 +29,14 @@ type Workload struct {
 
 // templatePaths says where each kind keeps its pod template.
 var templatePaths = map[string][]string{
-	"Pod":         nil,
-	"Deployment":  {"spec", "template"},
-	"StatefulSet": {"spec", "template"},
-	"DaemonSet":   {"spec", "template"},
-	"ReplicaSet":  {"spec", "template"},
-	"Job":         {"spec", "template"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
+	"Pod":                   nil,
+	"Deployment":            {"spec", "template"},
+	"StatefulSet":           {"spec", "template"},
+	"DaemonSet":             {"spec", "template"},
+	"ReplicaSet":            {"spec", "template"},
+	"ReplicationController": {"spec", "template"},
+	"Job":                   {"spec", "template"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template"},
 }
 
 // Supported reports whether kind carries a pod template the gate understands.
