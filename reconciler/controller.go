@@ -239,7 +239,16 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 // the pass ends here.
 func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passState) (bool, ctrl.Result, error) {
 	rel := &p.rel
-	var err error
+	// The lane first: nothing is written outside it.
+	why, err := r.targetAllowed(ctx, rel)
+	if err != nil {
+		return true, ctrl.Result{}, err
+	}
+	if why != "" {
+		p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "target", Result: v1alpha1.ResultFail, Detail: why})
+		res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "TargetNotAllowed", why, p.interval)
+		return true, res, err
+	}
 	if !p.newRevision {
 		// The revision that runs: its snapshot (its digests, no render), else a render from git.
 		if p.targets, p.version, _, err = r.revisionTargets(ctx, rel, p.commit.Hash, rel.Status.Artifact, false); err != nil {

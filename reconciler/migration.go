@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
@@ -29,8 +30,18 @@ func (r *Reconciler) recordMigration(ctx context.Context, rel *v1alpha1.Release,
 		if ns == "" {
 			ns = rel.Target()
 		}
+		ref := m.Record
+		ref.Namespace = ns
+		why, err := r.recordAllowed(ctx, rel, ref)
+		if err == nil && why != "" {
+			err = errors.New(why)
+		}
+		if err != nil {
+			step.Result, step.Detail = v1alpha1.ResultFail, fmt.Sprintf("schema version %s not recorded: %v", m.SchemaVersion, err)
+			return step, true
+		}
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.Record.Name}}
-		_, err := controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
+		_, err = controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
 			if cm.Data == nil {
 				cm.Data = map[string]string{}
 			}

@@ -44,8 +44,21 @@ type DeployPolicySpec struct {
 	RiskyChanges *RiskyChangePolicy `json:"riskyChanges,omitempty"`
 
 	// Schema is where the applied database schema version is recorded, for bollard.dev/schema-version.
+	// A Release's migration writes its schema version only there.
 	// +optional
 	Schema *SchemaPolicy `json:"schema,omitempty"`
+
+	// Releases widens what the Releases of the namespaces in scope.namespaces may do. Without a
+	// policy that says so, a Release deploys into its own namespace only.
+	// +optional
+	Releases *ReleasePolicy `json:"releases,omitempty"`
+}
+
+// ReleasePolicy is what an administrator allows Releases beyond their own namespace.
+type ReleasePolicy struct {
+	// TargetNamespaces a Release may name in spec.targetNamespace.
+	// +optional
+	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
 }
 
 // Scope selects objects. All the fields given must match.

@@ -31,8 +31,9 @@ type ReleaseSpec struct {
 	// +optional
 	Render Render `json:"render,omitempty"`
 	// TargetNamespace is where namespaced objects without a namespace go; default: the
-	// Release's own namespace. Objects naming another namespace are refused (a Release stays
-	// inside its target).
+	// Release's own namespace. Another namespace is refused unless a DeployPolicy whose
+	// scope.namespaces covers the Release's namespace lists it in spec.releases.targetNamespaces.
+	// Objects naming a namespace other than the target are refused (a Release stays in its lane).
 	// +optional
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 	// SelfHeal reverts out-of-band changes to managed objects at once; without it drift is only
@@ -111,7 +112,8 @@ type Migration struct {
 	Job string `json:"job"`
 	// SchemaVersion the Job applies.
 	SchemaVersion string `json:"schemaVersion"`
-	// Record is where the applied version is written (namespace defaults to the target).
+	// Record is where the applied version is written (namespace defaults to the target): only
+	// in the target namespace, and only where a DeployPolicy's schema source reads it.
 	Record ConfigMapKeyRef `json:"record"`
 }
 

@@ -119,14 +119,16 @@ func startDaemonAsServiceAccount(t testing.TB, env *kubetest.Env, ns, secret, gi
 	return startDaemonREST(t, cfg, ns, secret, gitDir, false)
 }
 
-func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, verifyImages bool) *daemon {
+// startDaemonREST is startDaemon talking to the API server with cfg, watching ns and the
+// namespaces also names.
+func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, verifyImages bool, also ...string) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
-			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: []string{ns}, GitDir: gitDir,
+			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: append([]string{ns}, also...), GitDir: gitDir,
 			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+// TestReleaseLane: a Release deploys into its own namespace — one naming another target is
+// refused with nothing written there, until a DeployPolicy allows that target — and its
+// migration writes the schema version only where a DeployPolicy's schema source reads it, in its
+// own namespace.
+func TestReleaseLane(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	env, ns := f.env, f.ns
+	ctx := context.Background()
+	other := env.Namespace(t)
+	f.d.stop() // a daemon that watches both namespaces
+	f.d = startDaemonREST(t, env.Config, ns, "receiver", f.gitDir, false, other)
+	f.create(t, v1alpha1.ReleaseSpec{TargetNamespace: other})
+	exists := func(namespace, name string, obj client.Object) bool {
+		return !apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj))
+	}
+
+	t.Run("another namespace as target: refused, nothing written there", func(t *testing.T) {
+		var r *v1alpha1.Release
+		env.Eventually(t, 30*time.Second, "the refusal", func(context.Context) (bool, error) {
+			r = f.get(t)
+			return r.Status.Phase == "Refused", nil
+		})
+		if want := "spec.targetNamespace " + other + ": a Release of namespace " + ns + " deploys into " + ns + " only"; !strings.Contains(r.Status.Message, want) {
+			t.Errorf("status %q lacks %q", r.Status.Message, want)
+		}
+		time.Sleep(time.Second)
+		if exists(other, "web", &appsv1.Deployment{}) {
+			t.Error("the refused Release wrote into " + other)
+		}
+	})
+	t.Run("allowed by a DeployPolicy: applied there", func(t *testing.T) {
+		createPolicy(t, env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-targets"}, Spec: v1alpha1.DeployPolicySpec{
+			Scope: v1alpha1.Scope{Namespaces: []string{ns}}, Releases: &v1alpha1.ReleasePolicy{TargetNamespaces: []string{other}}}})
+		f.d.push(t, f.repo, f.first, f.key)
+		env.Eventually(t, 30*time.Second, "web in "+other, func(context.Context) (bool, error) {
+			return exists(other, "web", &appsv1.Deployment{}), nil
+		})
+	})
+	t.Run("a migration record outside the lane is not written", func(t *testing.T) {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			r := f.get(t)
+			r.Spec.TargetNamespace = ""
+			r.Spec.Migration = &v1alpha1.Migration{Job: "migrate", SchemaVersion: "44",
+				Record: v1alpha1.ConfigMapKeyRef{Namespace: other, Name: "db-schema", Key: "version"}}
+			return env.Client.Update(ctx, r)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rev := f.repo.commit(t, "migrate to 44", map[string]string{"migrate.yaml": migrateJob, "web.yaml": fmt.Sprintf(webYAML, 1, "v2")})
+		f.d.push(t, f.repo, rev, f.key)
+		r := f.ended(t, rev)
+		if got := stepsOf(logOf(t, r, rev)); !strings.Contains(got, "migration FAIL: schema version 44 not recorded: the record ConfigMap "+other+"/db-schema is outside the Release's namespace "+ns) {
+			t.Errorf("log: %s", got)
+		}
+		if exists(other, "db-schema", &corev1.ConfigMap{}) {
+			t.Error("the migration wrote a ConfigMap outside the Release's namespace")
+		}
+	})
+	t.Run("in its own namespace, only where a DeployPolicy reads the schema", func(t *testing.T) {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			r := f.get(t)
+			r.Spec.Migration.Record.Namespace = ""
+			return env.Client.Update(ctx, r)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rev := f.repo.commit(t, "migrate to 44 again", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 1, "v3")})
+		f.d.push(t, f.repo, rev, f.key)
+		r := f.ended(t, rev)
+		if got := stepsOf(logOf(t, r, rev)); !strings.Contains(got, "no DeployPolicy for namespace "+ns+" reads its schema version from ConfigMap "+ns+"/db-schema key version") {
+			t.Errorf("log: %s", got)
+		}
+		if exists(ns, "db-schema", &corev1.ConfigMap{}) {
+			t.Error("the migration wrote a ConfigMap no DeployPolicy reads")
+		}
+	})
+}
