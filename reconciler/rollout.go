@@ -66,6 +66,7 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 	}
 	s := strategyOf(rel, ro)
 	now := time.Now()
+	ro = rollout.Resume(s, ro, now)
 	out, err := r.checks().Run(ctx, rel, ro, now)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -152,6 +152,16 @@ func Next(s Strategy, ro v1alpha1.RolloutStatus, out Outcome, now time.Time, del
 	return Transition{Status: ro, Action: Apply, Log: log, Requeue: time.Second}
 }
 
+// Resume fills in a status that names no check where its phase has some (a rollout persisted by
+// a daemon before the status had checks): the phase's checks run again from the first, so
+// nothing counts as verified that was not checked.
+func Resume(s Strategy, ro v1alpha1.RolloutStatus, now time.Time) v1alpha1.RolloutStatus {
+	if phase, ok := s.Phase(ro.Index); ok && len(phase.Checks) > 0 && !slices.Contains(phase.Checks, ro.Check) {
+		ro.Check, ro.CheckStartedAt = phase.Checks[0], metav1.NewTime(now)
+	}
+	return ro
+}
+
 // Start is the status of a rollout of revision by s, its first phase applied at now.
 func Start(s Strategy, ro v1alpha1.RolloutStatus, now time.Time, delay time.Duration) v1alpha1.RolloutStatus {
 	first, _ := s.Phase(0)

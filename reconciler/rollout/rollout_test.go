@@ -115,6 +115,24 @@ func TestNext(t *testing.T) {
 	}
 }
 
+// TestResume: a persisted rollout that names no check (an older daemon's) runs its phase's checks
+// from the first instead of counting as verified.
+func TestResume(t *testing.T) {
+	ro := v1alpha1.RolloutStatus{Revision: "r2", Strategy: v1alpha1.StrategyRolling, Phase: v1alpha1.RolloutVerifying}
+	s := For(release(nil, true, true), ro.Strategy)
+	got := Resume(s, ro, now)
+	if got.Check != v1alpha1.CheckHealth || !got.CheckStartedAt.Time.Equal(now) {
+		t.Fatalf("resumed %+v", got)
+	}
+	if tr := Next(s, got, pass("health"), now, 0); tr.Action != Save || tr.Status.Check != v1alpha1.CheckProve {
+		t.Errorf("after health: %+v", tr)
+	}
+	ro.Check = v1alpha1.CheckAnalysis
+	if got := Resume(s, ro, now); got.Check != v1alpha1.CheckAnalysis {
+		t.Errorf("a named check was reset: %+v", got)
+	}
+}
+
 // TestStrategies: the phases each strategy goes through, and their checks.
 func TestStrategies(t *testing.T) {
 	phases := func(s Strategy) string {
