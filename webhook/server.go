@@ -248,6 +248,14 @@ func readReview(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionR
 		return nil, admission.Request{}, false
 	}
 	review, req, err := DecodeReview(body)
+	if err != nil && review != nil {
+		// A review the API server can take an answer to, about an object bollard cannot read:
+		// denied, saying why — never allowed unread.
+		writeReview(w, review, &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: false,
+			Result: &metav1.Status{Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
+				Message: "bollard cannot read this request, denied to be safe: " + err.Error()}})
+		return nil, admission.Request{}, false
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return nil, admission.Request{}, false
@@ -351,7 +359,8 @@ func (s *Server) event(ctx context.Context, ref *corev1.ObjectReference, typ, re
 	}()
 }
 
-// DecodeReview parses an AdmissionReview v1 and the objects it carries. Errors say what is wrong.
+// DecodeReview parses an AdmissionReview v1 and the objects it carries. Errors say what is wrong;
+// with an error about the objects it still returns the review (it has a uid to answer).
 func DecodeReview(body []byte) (*admissionv1.AdmissionReview, admission.Request, error) {
 	var review admissionv1.AdmissionReview
 	if err := json.Unmarshal(body, &review); err != nil {
@@ -373,13 +382,13 @@ func DecodeReview(body []byte) (*admissionv1.AdmissionReview, admission.Request,
 	}
 	var err error
 	if req.Object, err = decodeObject(ar.Object.Raw, ar); err != nil {
-		return nil, admission.Request{}, fmt.Errorf("request.object: %w", err)
+		return &review, admission.Request{}, fmt.Errorf("request.object: %w", err)
 	}
 	if req.OldObject, err = decodeObject(ar.OldObject.Raw, ar); err != nil {
-		return nil, admission.Request{}, fmt.Errorf("request.oldObject: %w", err)
+		return &review, admission.Request{}, fmt.Errorf("request.oldObject: %w", err)
 	}
 	if req.Object == nil && (req.Operation == "CREATE" || req.Operation == "UPDATE") && req.SubResource == "" {
-		return nil, admission.Request{}, fmt.Errorf("%s request has no object", req.Operation)
+		return &review, admission.Request{}, fmt.Errorf("%s request has no object", req.Operation)
 	}
 	return &review, req, nil
 }

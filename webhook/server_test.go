@@ -96,8 +96,13 @@ func TestValidateRejectsMalformedRequests(t *testing.T) {
 		{"wrong kind", `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"1"}}`, "application/json", 400, "want an admission.k8s.io/v1 AdmissionReview"},
 		{"no request", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", 400, "has no request"},
 		{"no uid", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}`, "application/json", 400, "has no uid"},
-		{"object not an object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":[1,2]}}`, "application/json", 400, "request.object"},
-		{"create without object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE"}}`, "application/json", 400, "has no object"},
+		// A review with a uid is answered, and an object bollard cannot read is denied.
+		{"object not an object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":[1,2]}}`, "application/json", 200,
+			`"uid":"1","allowed":false,"status":{"metadata":{},"message":"bollard cannot read this request, denied to be safe: request.object: not a JSON object`},
+		{"create without object", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE"}}`, "application/json", 200,
+			`"allowed":false,"status":{"metadata":{},"message":"bollard cannot read this request, denied to be safe: CREATE request has no object"`},
+		{"old object unreadable", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"2","operation":"UPDATE","object":{"kind":"Pod"},"oldObject":"x"}}`, "application/json", 200,
+			`"uid":"2","allowed":false`},
 		{"yaml", `{}`, "application/yaml", 415, "Content-Type must be application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
