@@ -66,6 +66,7 @@ fuzz: ## each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzNewEngine$$' -fuzztime $(FUZZTIME) ./webhook/admission/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./reconciler/
 	$(GO) test -run '^$$' -fuzz '^FuzzRenderKustomize$$' -fuzztime $(FUZZTIME) ./reconciler/render/
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchesCanonical$$' -fuzztime $(FUZZTIME) ./webhook/imagesig/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 
 	"bollard.dev/bollard/api/policy/v1beta1"
@@ -159,16 +158,14 @@ func globRegexp(glob string) (*regexp.Regexp, error) {
 }
 
 // Matches reports whether image is covered by one of the policy's globs. The glob is tried on
-// the full reference and on the repository alone ("ghcr.io/org/app" covers every tag and digest
-// of that repository); Docker Hub short names are expanded first (nginx → index.docker.io/library/nginx).
+// the reference the runtime pulls (Canonical: `DOCKER.IO/…`, `registry-1.docker.io/…`,
+// `host:443/…` and `nginx` are what they pull) and on its repository alone ("ghcr.io/org/app"
+// covers every tag and digest of that repository), spelled as distribution and as
+// go-containerregistry spell them (docker.io/library/nginx, index.docker.io/library/nginx).
 func (p *Policy) Matches(image string) bool {
-	ref, err := name.ParseReference(image)
-	candidates := []string{image}
-	if err == nil {
-		candidates = append(candidates, ref.Name(), ref.Context().Name())
-	}
+	names := candidates(image)
 	for _, re := range p.globs {
-		for _, c := range candidates {
+		for _, c := range names {
 			if re.MatchString(c) {
 				return true
 			}

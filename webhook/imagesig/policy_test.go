@@ -36,6 +36,16 @@ func TestGlobs(t *testing.T) {
 		{"ghcr.io/org/app", "ghcr.io/org/app2:v2", false},
 		{"index.docker.io/library/*", "nginx:1.27", true},
 		{"index.docker.io/library/*", "nginx", true},
+		// What the runtime pulls, however it is spelled.
+		{"docker.io/library/*", "nginx:1.27", true},
+		{"index.docker.io/library/*", "DOCKER.IO/library/nginx:1.27", true},
+		{"docker.io/library/nginx", "registry-1.docker.io/library/nginx:1.27", true},
+		{"docker.io/library/nginx", "index.docker.io/nginx", true},
+		{"registry.local/shop/*", "registry.local:443/shop/web:v1", true},
+		{"registry.local/shop/*", "REGISTRY.LOCAL/shop/web:v1", true},
+		{"registry.local/shop/*", "registry.local./shop/web:v1", true},
+		{"registry.local/shop/*", "registry.local:5000/shop/web:v1", false}, // another port is another registry
+		{"registry.local/shop/*", "registry.local/shop/../web:v1", false},   // no reference: only the glob on the string
 	} {
 		if got := Compile(cip("p", []string{tc.glob}, key), noSecrets).Matches(tc.image); got != tc.want {
 			t.Errorf("glob %q on %q = %v, want %v", tc.glob, tc.image, got, tc.want)
@@ -73,4 +83,42 @@ func TestCompileProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzMatchesCanonical is differential: every spelling of a reference that pulls the same image
+// (the host's case, a trailing dot, :443, Docker Hub's names) is matched by a policy exactly when
+// the reference distribution/reference normalises it to is.
+func FuzzMatchesCanonical(f *testing.F) {
+	f.Add("registry.local/shop/*", "registry.local", "shop/web:v1")
+	f.Add("index.docker.io/library/*", "docker.io", "library/nginx:1.27")
+	f.Add("docker.io/library/nginx", "docker.io", "nginx")
+	f.Add("ghcr.io/**", "ghcr.io", "org/team/app@sha256:"+strings.Repeat("a", 64))
+	f.Fuzz(func(t *testing.T, glob, host, path string) {
+		p := Compile(cip("p", []string{glob}), noSecrets)
+		if p.Problem != "" && len(p.globs) == 0 {
+			return
+		}
+		want := p.Matches(host + "/" + path)
+		canonical, ok := Canonical(host + "/" + path)
+		if !ok {
+			return
+		}
+		if got := p.Matches(canonical); got != want {
+			t.Errorf("glob %q: %q matches %v, its canonical %q %v", glob, host+"/"+path, want, canonical, got)
+		}
+		if host != strings.ToLower(host) || !strings.Contains(host, ".") || strings.Contains(host, ":") {
+			return // the spellings below are of registry hosts: a dotted lower-case name without a port
+		}
+		variants := []string{strings.ToUpper(host) + "/" + path, host + "./" + path, host + ":443/" + path}
+		if dockerHubHosts[host] {
+			variants = append(variants, "registry-1.docker.io/"+path, "index.docker.io/"+path)
+		}
+		for _, v := range variants {
+			if c, ok := Canonical(v); ok && c != canonical {
+				t.Errorf("%q canonicalises to %q, %q to %q", v, c, host+"/"+path, canonical)
+			} else if ok && p.Matches(v) != want {
+				t.Errorf("glob %q: %q matches %v, %q does not", glob, host+"/"+path, want, v)
+			}
+		}
+	})
 }
