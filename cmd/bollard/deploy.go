@@ -14,6 +14,7 @@ import (
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler"
+	"bollard.dev/bollard/reconciler/source"
 )
 
 // deployOutcome makes bollard deploy exit 1 (rolled back, failed) or 2 (refused by pre-flight).
@@ -124,7 +125,7 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 		return err
 	}
 	start := time.Now()
-	fmt.Fprintf(out, "deploying Release %s (git %s, ref %s)\n", key, rel.Spec.Source.URL, orDefault(rel.Spec.Source.Ref, "main"))
+	fmt.Fprintf(out, "deploying Release %s (git %s, ref %s)\n", key, source.Redact(rel.Spec.Source.URL), orDefault(rel.Spec.Source.Ref, "main"))
 	last := ""
 	deadline := start.Add(timeout)
 	for {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -68,7 +69,15 @@ func (g *Git) lock(url string) func() {
 
 // Fetch brings the mirror of url up to date, resolves ref (a branch, a tag or a commit hash;
 // default main) and returns the commit and the files under dir at it.
-func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials) (Commit, Files, error) {
+//
+// Its errors never carry what a URL's userinfo holds (a password, a token): they end up in
+// status, Events and logs.
+func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials) (_ Commit, _ Files, err error) {
+	defer func() {
+		if err != nil {
+			err = redacted{err}
+		}
+	}()
 	if ref == "" {
 		ref = "main"
 	}
@@ -106,6 +115,19 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	}
 	return Commit{Hash: hash.String(), Author: c.Author.Name, Message: firstLine(c.Message)}, files, nil
 }
+
+// userinfo is a URL's user[:password]@ part.
+var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+
+// Redact replaces what the URLs in s carry before their host (user:password, a token) by ***:
+// https://ci:s3cret@git.example/shop → https://***@git.example/shop.
+func Redact(s string) string { return userinfo.ReplaceAllString(s, "${1}***@") }
+
+// redacted is an error whose text is redacted; errors.Is and As still see what it wraps.
+type redacted struct{ err error }
+
+func (r redacted) Error() string { return Redact(r.err.Error()) }
+func (r redacted) Unwrap() error { return r.err }
 
 // mirror opens (or creates) the bare mirror of url.
 func (g *Git) mirror(url string) (*git.Repository, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func run(t *testing.T, dir string, args ...string) string {
@@ -72,5 +73,27 @@ func TestFetch(t *testing.T) {
 	}
 	if _, _, err = g.Fetch(ctx, "file://"+filepath.Join(dir, "none.git"), "main", "", Credentials{}); err == nil || !strings.Contains(err.Error(), "fetch") {
 		t.Errorf("missing repository: %v", err)
+	}
+}
+
+// TestFetchErrorsRedacted: credentials in a repository URL never reach an error's text (status,
+// Events and logs are made of it), while errors.Is still sees the cause.
+func TestFetchErrorsRedacted(t *testing.T) {
+	for in, want := range map[string]string{
+		"fetch https://ci:s3cret@git.example/shop.git: 401": "fetch https://***@git.example/shop.git: 401",
+		"ssh://token@git.example:22/shop and http://a@b/c":  "ssh://***@git.example:22/shop and http://***@b/c",
+		"git@git.example:shop/web (scp-like: no secret)":    "git@git.example:shop/web (scp-like: no secret)",
+		"https://git.example/shop.git (nothing to redact)":  "https://git.example/shop.git (nothing to redact)",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	g := &Git{Dir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _, err := g.Fetch(ctx, "http://bollard:planted-s3cret@127.0.0.1:1/shop.git", "main", "", Credentials{})
+	if err == nil || strings.Contains(err.Error(), "planted-s3cret") || !strings.Contains(err.Error(), "http://***@127.0.0.1:1/shop.git") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -95,3 +95,34 @@ func TestReleaseLane(t *testing.T) {
 		}
 	})
 }
+
+// TestCredentialsRedacted: credentials planted in a Release's git URL appear in none of what the
+// daemon writes — status, conditions, Events — while the failure is still named.
+func TestCredentialsRedacted(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	env, ns := f.env, f.ns
+	ctx := context.Background()
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: v1alpha1.ReleaseSpec{
+		Source: v1alpha1.GitSource{URL: "http://bollard:planted-s3cret@127.0.0.1:1/shop.git"}, Interval: metav1.Duration{Duration: time.Hour}}}
+	if err := env.Client.Create(ctx, rel); err != nil {
+		t.Fatal(err)
+	}
+	var r v1alpha1.Release
+	env.Eventually(t, 30*time.Second, "the fetch failure", func(ctx context.Context) (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
+		return err == nil && r.Status.Phase == "Failed", err
+	})
+	waitEvent(t, env, ns, "FetchFailed", "shop", "http://***@127.0.0.1:1/shop.git")
+	var events corev1.EventList
+	if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	status := fmt.Sprintf("%+v", r.Status)
+	for _, e := range events.Items {
+		status += "\n" + e.Message
+	}
+	if strings.Contains(status, "planted-s3cret") || !strings.Contains(r.Status.Message, "http://***@127.0.0.1:1/shop.git") {
+		t.Errorf("status and Events:\n%s", status)
+	}
+}
