@@ -90,6 +90,9 @@ func kustomize(files source.Files, root string) ([]Object, error) {
 	if kustomization(files) == "" {
 		return nil, fmt.Errorf("%s: render mode kustomize, but there is no kustomization.yaml", displayRoot(root))
 	}
+	if err := hermetic(files, root); err != nil {
+		return nil, err
+	}
 	fs := filesys.MakeFsInMemory()
 	for name, data := range files {
 		if err := fs.WriteFile(path.Join("/src", name), data); err != nil {

@@ -1,7 +1,11 @@
 package render
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -164,4 +168,43 @@ func FuzzRenderKustomize(f *testing.F) {
 			deepCopyable(t, objs)
 		}
 	})
+}
+
+// TestHermeticKustomize: a kustomization reaches nothing outside the revision — a loopback
+// server it names sees no request — and the refusal names the file and the field; files of the
+// revision, and URLs that are only values, render.
+func TestHermeticKustomize(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\ndata: {secret: from-the-network}\n")
+	}))
+	defer srv.Close()
+	cmFile := []byte(strings.Replace(cm, "%s", "local", 1))
+	for name, tc := range map[string]struct {
+		kustomization string
+		want          string // "" renders
+	}{
+		"remote resource":        {"resources: [" + srv.URL + "/cm.yaml]\n", `deploy/kustomization.yaml: resources "` + srv.URL + `/cm.yaml" reaches outside the revision`},
+		"remote base":            {"resources:\n- github.com/org/repo//base?ref=v1\n", `resources "github.com/org/repo//base?ref=v1" reaches outside`},
+		"generator file by URL":  {"configMapGenerator:\n- name: meta\n  files: [token=" + srv.URL + "/latest/meta-data]\n", "configMapGenerator.files"},
+		"helm chart from a repo": {"helmCharts:\n- {name: podinfo, repo: " + srv.URL + ", version: 6.0.0}\n", "helmCharts.repo"},
+		"a host file":            {"configMapGenerator:\n- name: host\n  files: [/etc/hostname]\n", "/etc/hostname"},
+		"files of the revision":  {"resources: [cm.yaml]\ncommonAnnotations: {docs: " + srv.URL + "/docs}\nconfigMapGenerator:\n- name: g\n  files: [cm.yaml]\n", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Render(source.Files{"kustomization.yaml": []byte(tc.kustomization), "cm.yaml": cmFile}, "deploy", v1alpha1.Render{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("err = %v", err)
+			case tc.want == "" && len(objs) != 2:
+				t.Errorf("objects %s", names(objs))
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want one with %q", err, tc.want)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the loopback server saw %d requests", n)
+	}
 }

@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,5 +127,33 @@ func TestCredentialsRedacted(t *testing.T) {
 	}
 	if strings.Contains(status, "planted-s3cret") || !strings.Contains(r.Status.Message, "http://***@127.0.0.1:1/shop.git") {
 		t.Errorf("status and Events:\n%s", status)
+	}
+}
+
+// TestHermeticRender: a kustomization that would pull a file from the network (here a loopback
+// server standing in for a metadata endpoint) is refused with the reason; the server sees no
+// request.
+func TestHermeticRender(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, "token-from-the-network")
+	}))
+	t.Cleanup(srv.Close)
+	f.repo.commit(t, "kustomize, pulling a file from the network", map[string]string{
+		"kustomization.yaml": "resources: [web.yaml]\nconfigMapGenerator:\n- name: meta\n  files: [token=" + srv.URL + "/latest/meta-data/token]\n"})
+	f.create(t, v1alpha1.ReleaseSpec{})
+	var r *v1alpha1.Release
+	f.env.Eventually(t, 30*time.Second, "the refusal", func(context.Context) (bool, error) {
+		r = f.get(t)
+		return r.Status.Phase == "Refused", nil
+	})
+	if want := `configMapGenerator.files "` + srv.URL + `/latest/meta-data/token" reaches outside the revision`; !strings.Contains(r.Status.Message, want) {
+		t.Errorf("status %q lacks %q", r.Status.Message, want)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the render reached the network: %d requests", n)
 	}
 }

@@ -1,0 +1,107 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"bollard.dev/bollard/reconciler/source"
+)
+
+// Fields of a kustomization that name what kustomize loads: files and directories, or — what a
+// render must never reach — URLs (remote bases, remote files, git repositories).
+var loadFields = []string{"resources", "bases", "components", "crds", "patchesStrategicMerge", "transformers", "generators", "validators", "configurations"}
+
+// remote reports a reference kustomize would fetch over the network.
+func remote(ref string) bool {
+	ref = strings.TrimSpace(ref)
+	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && u.Host != "" {
+		return true
+	}
+	for _, prefix := range []string{"git@", "git::", "github.com/", "gitlab.com/", "bitbucket.org/", "ssh://"} {
+		if strings.HasPrefix(ref, prefix) {
+			return true
+		}
+	}
+	return strings.Contains(ref, "?ref=") || strings.Contains(ref, ".git//")
+}
+
+// hermetic refuses a kustomization tree that would reach outside the revision: remote
+// resources, bases and components, remote generator files, Helm charts from a repository. It
+// names the file and the field.
+func hermetic(files source.Files, root string) error {
+	var names []string
+	for name := range files {
+		switch path.Base(name) {
+		case "kustomization.yaml", "kustomization.yml", "Kustomization":
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var k map[string]any
+		if err := yaml.Unmarshal(files[name], &k); err != nil {
+			continue // kustomize says what is wrong with it
+		}
+		where := path.Join(displayRoot(root), name)
+		refuse := func(field, ref string) error {
+			return fmt.Errorf("%s: %s %q reaches outside the revision: renders are hermetic (vendor it into the repository)", where, field, ref)
+		}
+		for _, field := range loadFields {
+			list, _ := k[field].([]any)
+			for _, v := range list {
+				if s, ok := v.(string); ok && remote(s) {
+					return refuse(field, s)
+				}
+			}
+		}
+		for _, field := range []string{"patches", "patchesJson6902", "replacements"} {
+			list, _ := k[field].([]any)
+			for _, v := range list {
+				if m, ok := v.(map[string]any); ok {
+					if s, ok := m["path"].(string); ok && remote(s) {
+						return refuse(field+".path", s)
+					}
+				}
+			}
+		}
+		for _, field := range []string{"configMapGenerator", "secretGenerator"} {
+			list, _ := k[field].([]any)
+			for _, v := range list {
+				m, _ := v.(map[string]any)
+				for _, key := range []string{"files", "envs"} {
+					entries, _ := m[key].([]any)
+					for _, e := range entries {
+						s, _ := e.(string)
+						if _, file, ok := strings.Cut(s, "="); ok {
+							s = file
+						}
+						if remote(s) {
+							return refuse(field+"."+key, s)
+						}
+					}
+				}
+				if s, ok := m["env"].(string); ok && remote(s) {
+					return refuse(field+".env", s)
+				}
+			}
+		}
+		if charts, _ := k["helmCharts"].([]any); len(charts) > 0 {
+			for _, c := range charts {
+				if m, ok := c.(map[string]any); ok && m["repo"] != nil && m["repo"] != "" {
+					return refuse("helmCharts.repo", fmt.Sprint(m["repo"]))
+				}
+			}
+		}
+		if s, ok := k["openapi"].(map[string]any); ok {
+			if p, ok := s["path"].(string); ok && remote(p) {
+				return refuse("openapi.path", p)
+			}
+		}
+	}
+	return nil
+}
