@@ -18,6 +18,7 @@ type metrics struct {
 	decisions  *prometheus.CounterVec
 	breakGlass *prometheus.CounterVec
 	policyErrs prometheus.Counter
+	notReady   prometheus.Gauge
 	images     *prometheus.CounterVec
 }
 
@@ -41,12 +42,16 @@ func newMetrics() *metrics {
 			Name: "bollard_policy_compile_errors_total",
 			Help: "User policy modules rejected because they did not compile; the previous policy set stays.",
 		}),
+		notReady: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bollard_webhook_policies_missing",
+			Help: "1 while a configured policy source (the policy ConfigMap, the ClusterImagePolicy CRD) is not loaded: the webhook is not Ready.",
+		}),
 		images: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bollard_image_verifications_total",
 			Help: "Image verifications by outcome (verified, not_verified, registry_error) and cache (hit, miss).",
 		}, []string{"outcome", "cache"}),
 	}
-	m.registry.MustRegister(m.duration, m.decisions, m.breakGlass, m.policyErrs, m.images,
+	m.registry.MustRegister(m.duration, m.decisions, m.breakGlass, m.policyErrs, m.notReady, m.images,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

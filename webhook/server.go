@@ -68,6 +68,30 @@ type Server struct {
 	log     logr.Logger
 	timeout time.Duration
 	ready   atomic.Bool
+	// missing says which configured policy source is not loaded ("" when all are): the server is
+	// not Ready meanwhile, so a rolling restart never serves with an organisation's rules dropped.
+	missing atomic.Pointer[string]
+}
+
+// setMissing records the policy source that is not loaded ("" when none is missing).
+func (s *Server) setMissing(why string) {
+	s.missing.Store(&why)
+	if why == "" {
+		s.metrics.notReady.Set(0)
+		return
+	}
+	s.metrics.notReady.Set(1)
+}
+
+// notReady says why the server is not Ready ("" when it is).
+func (s *Server) notReady() string {
+	if !s.ready.Load() {
+		return "caches not synced"
+	}
+	if why := s.missing.Load(); why != nil && *why != "" {
+		return *why
+	}
+	return ""
 }
 
 // New builds a server whose gate reads the cluster through watches started on ctx; it is ready
@@ -107,8 +131,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if _, err := c.GetInformer(ctx, obj); err != nil {
 			// Without policy-controller's CRD there are no image policies; the gate lists none.
 			if _, isCIP := obj.(*policyv1beta1.ClusterImagePolicy); isCIP && meta.IsNoMatchError(err) {
-				cfg.Log.Info("ClusterImagePolicy CRD not installed: no image policies (restart the webhook after installing it)")
 				view.noImagePolicies = true
+				if cfg.Images != nil {
+					// Verification is on and its policies cannot be read: not Ready (fail closed).
+					s.setMissing("the ClusterImagePolicy CRD (policy.sigstore.dev) is not installed: image policies cannot be read; install it and restart the webhook")
+					cfg.Log.Error(err, "not Ready: ClusterImagePolicy CRD not installed")
+				} else {
+					cfg.Log.Info("ClusterImagePolicy CRD not installed: no image policies (restart the webhook after installing it)")
+				}
 				continue
 			}
 			return nil, err
@@ -124,8 +154,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return
 		}
 		if cfg.PolicyConfigMap != "" {
+			// Not Ready until the ConfigMap's modules are loaded (it may appear or be fixed later).
+			if why := s.missing.Load(); why == nil || *why == "" {
+				s.setMissing("policy ConfigMap " + cfg.PolicyConfigMap + " not loaded yet")
+			}
 			if err := s.watchPolicies(ctx, configMaps, cfg.PolicyConfigMap); err != nil {
-				s.log.Error(err, "user policies not loaded; serving the built-in ones", "configMap", cfg.PolicyConfigMap)
+				s.setMissing(fmt.Sprintf("policy ConfigMap %s not loaded: %v", cfg.PolicyConfigMap, err))
+				s.log.Error(err, "not Ready: user policies not loaded", "configMap", cfg.PolicyConfigMap)
 			}
 		}
 		s.ready.Store(true)
@@ -159,14 +194,22 @@ func (s *Server) loadPolicies(ctx context.Context, cm *corev1.ConfigMap) {
 		s.log.Error(err, "user policies rejected; keeping the previous policy set", "configMap", cm.Namespace+"/"+cm.Name, "resourceVersion", cm.ResourceVersion)
 		s.event(ctx, &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID},
 			corev1.EventTypeWarning, "PolicyRejected", "policy modules rejected, the previous policy set stays in force: "+err.Error())
+		if why := s.missing.Load(); why != nil && strings.HasPrefix(*why, "policy ConfigMap") {
+			// Never loaded since start: there is no previous set of the organisation's rules.
+			s.setMissing(fmt.Sprintf("policy ConfigMap %s/%s rejected: %v", cm.Namespace, cm.Name, err))
+		}
 		return
 	}
 	s.gate.SetEngine(engine)
+	if why := s.missing.Load(); why != nil && strings.HasPrefix(*why, "policy ConfigMap") {
+		s.setMissing("")
+	}
 	s.log.Info("user policies loaded", "configMap", cm.Namespace+"/"+cm.Name, "resourceVersion", cm.ResourceVersion, "modules", engine.Modules())
 }
 
-// Ready reports whether the server's caches have synced.
-func (s *Server) Ready() bool { return s.ready.Load() }
+// Ready reports whether the server's caches have synced and every configured policy source is
+// loaded.
+func (s *Server) Ready() bool { return s.notReady() == "" }
 
 // Gate is the decision function the server uses.
 func (s *Server) Gate() *admission.Gate { return s.gate }
@@ -178,8 +221,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/mutate", s.mutate)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+		if why := s.notReady(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -164,4 +165,31 @@ func FuzzValidate(f *testing.F) {
 			t.Errorf("status %d: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestReadyOnlyWithEveryPolicy: a server whose policy ConfigMap has not compiled since it started
+// is not Ready — /readyz says why, the gauge says so — until a version compiles.
+func TestReadyOnlyWithEveryPolicy(t *testing.T) {
+	s := testServer(t)
+	ctx := context.Background()
+	s.setMissing("policy ConfigMap bollard/policies not loaded yet")
+	s.loadPolicies(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "bollard", Name: "policies"}, Data: map[string]string{
+		"team.rego": "package bollard.team\ndeny contains msg if {\n"}})
+	readyz := func() (int, string) {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := readyz(); s.Ready() || code != http.StatusServiceUnavailable || !strings.Contains(body, "policy ConfigMap bollard/policies rejected") {
+		t.Errorf("with a broken policy ConfigMap: ready %v, /readyz %d %q", s.Ready(), code, body)
+	}
+	var gauge dto.Metric
+	if err := s.metrics.notReady.Write(&gauge); err != nil || gauge.GetGauge().GetValue() != 1 {
+		t.Errorf("bollard_webhook_policies_missing = %v (%v)", gauge.GetGauge().GetValue(), err)
+	}
+	s.loadPolicies(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "bollard", Name: "policies"}, Data: map[string]string{
+		"team.rego": "package bollard.team\ndeny contains \"no\" if false\n"}})
+	if code, body := readyz(); !s.Ready() || code != http.StatusOK {
+		t.Errorf("once it compiles: ready %v, /readyz %d %q", s.Ready(), code, body)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -333,6 +334,33 @@ func TestGateUserPolicyModules(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "needs a team label") {
 		t.Fatalf("after a broken update: err = %v, want the working rule to stay in force", err)
 	}
+
+	// A restart now (a rolling update of the webhook) has no working copy of the team's rules:
+	// the new instance stays not Ready and says why, rather than serving without them.
+	rctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	restarted, err := webhook.New(rctx, webhook.Config{REST: env.Config, Log: testr.New(t), PolicyConfigMap: ns + "/bollard-policies"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	rec := httptest.NewRecorder()
+	restarted.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if restarted.Ready() || rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "policy ConfigMap "+ns+"/bollard-policies rejected") {
+		t.Errorf("restarted with a broken policy ConfigMap: ready %v, /readyz %d %q", restarted.Ready(), rec.Code, rec.Body)
+	}
+	policies.Data["team.rego"] = "package bollard.team\n\ndeny contains \"frozen by the team\" if false\n"
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur corev1.ConfigMap
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(policies), &cur); err != nil {
+			return err
+		}
+		cur.Data = policies.Data
+		return env.Client.Update(ctx, &cur)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(t, 30*time.Second, "the restarted webhook Ready once the ConfigMap compiles", func(context.Context) (bool, error) { return restarted.Ready(), nil })
 }
 
 // waitEvent waits for an Event with reason about object whose message contains every part.
