@@ -4,6 +4,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -65,6 +66,10 @@ type Reconciler struct {
 	Log      logr.Logger
 	// SyncTimeout bounds one sync operation (hooks included); zero is 5 minutes.
 	SyncTimeout time.Duration
+	// Concurrency is how many Releases reconcile at once; zero is 4.
+	Concurrency int
+	// FetchTimeout bounds one git fetch; zero is 2 minutes.
+	FetchTimeout time.Duration
 
 	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
 	triggers chan event.GenericEvent
@@ -88,7 +93,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(crsource.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
 		Named("release").
 		// A test process runs more than one daemon; production runs one manager per process.
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: cmp.Or(r.Concurrency, 4)}).
 		Complete(r)
 }
 
@@ -208,7 +213,9 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 		res, err := r.fail(ctx, rel, p.log, "source", err, p.interval)
 		return true, res, err
 	}
-	p.commit, p.files, err = r.Git.Fetch(ctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
+	fctx, cancel := context.WithTimeout(ctx, cmp.Or(r.FetchTimeout, 2*time.Minute))
+	p.commit, p.files, err = r.Git.Fetch(fctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
+	cancel()
 	if err != nil {
 		res, err := r.fail(ctx, rel, p.log, "fetch", err, p.interval)
 		return true, res, err

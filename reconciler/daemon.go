@@ -54,7 +54,12 @@ type Options struct {
 	// User is who the pre-flight decision sees as the writer.
 	User        admission.User
 	SyncTimeout time.Duration
-	Log         logr.Logger
+	// Concurrency is how many Releases are reconciled at once (default 4): one Release's slow
+	// git server or hooks never hold up the others.
+	Concurrency int
+	// FetchTimeout bounds one git fetch (default 2 minutes).
+	FetchTimeout time.Duration
+	Log          logr.Logger
 	// Started, when set, is called with the receiver's address once it listens (tests).
 	Started func(receiverAddr string)
 }
@@ -77,8 +82,8 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir}, User: opts.User,
-		Snapshots: &snapshot.Store{Client: mgr.GetClient()},
-		Recorder:  mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+		Snapshots: &snapshot.Store{Client: mgr.GetClient()}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout,
+		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	policies, err := admission.NewEngine(ctx, nil)
 	if err != nil {
 		return err

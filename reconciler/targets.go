@@ -1,9 +1,11 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -93,7 +95,9 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 	if err != nil {
 		return nil, "", "", err
 	}
-	_, files, err := r.Git.Fetch(ctx, rel.Spec.Source.URL, revision, rel.Spec.Source.Path, creds)
+	fctx, cancel := context.WithTimeout(ctx, cmp.Or(r.FetchTimeout, 2*time.Minute))
+	defer cancel()
+	_, files, err := r.Git.Fetch(fctx, rel.Spec.Source.URL, revision, rel.Spec.Source.Path, creds)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("revision %s has no snapshot and git failed: %w", short(revision), err)
 	}

@@ -29,6 +29,8 @@ type daemonOptions struct {
 	VerifyImages                    bool
 	ServiceAccount                  string
 	SyncTimeout                     time.Duration
+	Concurrency                     int
+	FetchTimeout                    time.Duration
 }
 
 func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
@@ -45,6 +47,8 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "pre-flight verifies image signatures against the ClusterImagePolicies")
 	fs.StringVar(&o.ServiceAccount, "user", envOr("BOLLARD_DAEMON_USER", "system:serviceaccount:bollard-system:bollard-daemon"), "the writer the pre-flight decision sees (break-glass and opt-out rules name users)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 5*time.Minute, "bound on one sync operation, hooks included")
+	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
+	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
 }
 
 func newDaemonCommand() *cobra.Command {
@@ -79,7 +83,8 @@ Release's interval as well.`,
 				ReceiverAddr: opts.ReceiverAddr, ReceiverTLSCert: opts.ReceiverTLSCert, ReceiverTLSKey: opts.ReceiverTLSKey,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, LeaderElectionNamespace: opts.Namespace,
 				GitDir: opts.GitDir, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, User: admission.User{Username: opts.ServiceAccount,
-					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout, Log: log})
+					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
+				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Log: log})
 		},
 	}
 	opts.BindFlags(cmd.Flags())

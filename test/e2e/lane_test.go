@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,5 +157,57 @@ func TestHermeticRender(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("the render reached the network: %d requests", n)
+	}
+}
+
+// TestSlowGitHoldsUpNobody: a Release whose git server accepts and never answers does not delay
+// another Release's push.
+func TestSlowGitHoldsUpNobody(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	env, ns := f.env, f.ns
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			held = append(held, c) // never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	f.create(t, v1alpha1.ReleaseSpec{})
+	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
+		t.Fatalf("first rollout %+v", r.Status.Rollout)
+	}
+	slow := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slow"}, Spec: v1alpha1.ReleaseSpec{
+		Source: v1alpha1.GitSource{URL: "http://" + l.Addr().String() + "/slow.git"}, Interval: metav1.Duration{Duration: time.Hour}}}
+	if err := env.Client.Create(ctx, slow); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(t, 30*time.Second, "the slow Release's fetch hanging", func(context.Context) (bool, error) { return accepted.Load() > 0, nil })
+	start := time.Now()
+	f.commitAndPush(t, "v2", 1)
+	env.Eventually(t, 30*time.Second, "web v2", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v2", nil })
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the push was applied after %s, behind the hanging fetch (want < 2 s)", took)
 	}
 }
