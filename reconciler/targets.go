@@ -101,7 +101,7 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 	if err != nil {
 		return nil, "", "", fmt.Errorf("revision %s has no snapshot and git failed: %w", short(revision), err)
 	}
-	objs, err := render.Render(files, rel.Spec.Source.Path, rel.Spec.Render)
+	objs, err := render.Render(files, rel.Spec.Source.Path, renderSpec(rel))
 	if err == nil {
 		err = r.scope(objs, rel)
 	}
@@ -110,6 +110,16 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 	}
 	targets, version, err := r.prepare(ctx, rel, objs, artifact)
 	return targets, version, fromGit, err
+}
+
+// renderSpec is how rel renders: its spec.render, Helm's release name defaulting to the
+// Release's name.
+func renderSpec(rel *v1alpha1.Release) v1alpha1.Render {
+	spec := rel.Spec.Render
+	if spec.ReleaseName == "" {
+		spec.ReleaseName = rel.Name
+	}
+	return spec
 }
 
 // prepare turns rendered objects into sync targets: namespace, ignored fields, the artifact pin,

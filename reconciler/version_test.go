@@ -4,8 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"bollard.dev/bollard/api/v1alpha1"
 )
 
 func TestVersionOf(t *testing.T) {
@@ -68,4 +71,15 @@ func TestTagVersions(t *testing.T) {
 func fmtAny(v any) string {
 	b, _ := yaml.Marshal(v)
 	return string(b)
+}
+
+func TestRenderSpecReleaseName(t *testing.T) {
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+	if got := renderSpec(rel).ReleaseName; got != "shop" {
+		t.Errorf("default Helm release name %q, want the Release's", got)
+	}
+	rel.Spec.Render.ReleaseName = "podinfo"
+	if got := renderSpec(rel).ReleaseName; got != "podinfo" {
+		t.Errorf("release name %q, want the one given", got)
+	}
 }

@@ -197,6 +197,9 @@ type Render struct {
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Values *apiextensionsv1.JSON `json:"values,omitempty"`
+	// ReleaseName is Helm's .Release.Name; default: the Release's name.
+	// +optional
+	ReleaseName string `json:"releaseName,omitempty"`
 }
 
 // IgnoreDifference names fields of matching objects that are not bollard's to set.

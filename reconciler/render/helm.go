@@ -47,7 +47,11 @@ func helm(files source.Files, root string, spec v1alpha1.Render) ([]Object, erro
 		}
 		values = chartutil.CoalesceTables(inline, values)
 	}
-	renderValues, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: chrt.Name(), Namespace: "", IsInstall: true}, chartutil.DefaultCapabilities)
+	name := spec.ReleaseName
+	if name == "" {
+		name = chrt.Name()
+	}
+	renderValues, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: name, Namespace: "", IsInstall: true}, chartutil.DefaultCapabilities)
 	if err != nil {
 		return nil, fmt.Errorf("%s: helm values: %w", displayRoot(root), err)
 	}
@@ -59,5 +63,26 @@ func helm(files source.Files, root string, spec v1alpha1.Render) ([]Object, erro
 	for name, text := range rendered {
 		manifests[name] = []byte(text)
 	}
-	return parseManifests(manifests, func(name string) string { return path.Join(root, strings.TrimPrefix(name, chrt.Name()+"/")) })
+	objs, err := parseManifests(manifests, func(name string) string { return path.Join(root, strings.TrimPrefix(name, chrt.Name()+"/")) })
+	if err != nil {
+		return nil, err
+	}
+	// Test hooks (helm test) are run by a person, never applied nor pre-flighted with a release.
+	out := objs[:0]
+	for _, o := range objs {
+		if !testHook(o.GetAnnotations()["helm.sh/hook"]) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func testHook(hook string) bool {
+	for _, h := range strings.Split(hook, ",") {
+		switch strings.TrimSpace(h) {
+		case "test", "test-success", "test-failure":
+			return true
+		}
+	}
+	return false
 }

@@ -208,3 +208,18 @@ func TestHermeticKustomize(t *testing.T) {
 		t.Errorf("the loopback server saw %d requests", n)
 	}
 }
+
+// TestHelmReleaseNameAndTestHooks: .Release.Name is the name given (the daemon gives the
+// Release's), and `helm test` hooks are neither rendered for apply nor pre-flighted.
+func TestHelmReleaseNameAndTestHooks(t *testing.T) {
+	files := source.Files{"Chart.yaml": []byte("apiVersion: v2\nname: podinfo\nversion: 6.0.0\n"),
+		"templates/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n"),
+		"templates/tests/test.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations: {helm.sh/hook: test}\n" +
+			"spec: {containers: [{name: t, image: curl}]}\n")}
+	for name, want := range map[string]string{"": "ConfigMap/podinfo-settings", "shop": "ConfigMap/shop-settings"} {
+		objs, err := Render(files, "chart", v1alpha1.Render{Mode: v1alpha1.RenderHelm, ReleaseName: name})
+		if err != nil || names(objs) != want {
+			t.Errorf("release name %q: objects %s (%v), want %s", name, names(objs), err, want)
+		}
+	}
+}
