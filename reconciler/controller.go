@@ -70,6 +70,8 @@ type Reconciler struct {
 	Concurrency int
 	// FetchTimeout bounds one git fetch; zero is 2 minutes.
 	FetchTimeout time.Duration
+	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
+	Namespaces []string
 
 	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
 	triggers chan event.GenericEvent

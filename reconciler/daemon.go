@@ -82,7 +82,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir}, User: opts.User,
-		Snapshots: &snapshot.Store{Client: mgr.GetClient()}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout,
+		Snapshots: &snapshot.Store{Client: mgr.GetClient()}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	policies, err := admission.NewEngine(ctx, nil)
 	if err != nil {

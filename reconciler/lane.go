@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"bollard.dev/bollard/api/v1alpha1"
 )
@@ -34,6 +35,9 @@ func (r *Reconciler) policiesFor(ctx context.Context, namespace string) ([]v1alp
 
 // targetAllowed says why rel may not deploy into its target namespace ("" when it may).
 func (r *Reconciler) targetAllowed(ctx context.Context, rel *v1alpha1.Release) (string, error) {
+	if len(r.Namespaces) > 0 && !slices.Contains(r.Namespaces, rel.Target()) {
+		return fmt.Sprintf("spec.targetNamespace %s is outside the namespaces this daemon manages (%s)", rel.Target(), strings.Join(r.Namespaces, ", ")), nil
+	}
 	if rel.Target() == rel.Namespace {
 		return "", nil
 	}

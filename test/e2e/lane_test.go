@@ -211,3 +211,22 @@ func TestSlowGitHoldsUpNobody(t *testing.T) {
 		t.Errorf("the push was applied after %s, behind the hanging fetch (want < 2 s)", took)
 	}
 }
+
+// TestTargetOutsideTheDaemon: a Release allowed to target a namespace the daemon does not manage
+// (--namespaces) is refused with the reason, instead of failing without a status.
+func TestTargetOutsideTheDaemon(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	other := f.env.Namespace(t)
+	createPolicy(t, f.env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: f.ns + "-targets"}, Spec: v1alpha1.DeployPolicySpec{
+		Scope: v1alpha1.Scope{Namespaces: []string{f.ns}}, Releases: &v1alpha1.ReleasePolicy{TargetNamespaces: []string{other}}}})
+	f.create(t, v1alpha1.ReleaseSpec{TargetNamespace: other})
+	var r *v1alpha1.Release
+	f.env.Eventually(t, 30*time.Second, "the refusal", func(context.Context) (bool, error) {
+		r = f.get(t)
+		return r.Status.Phase == "Refused", nil
+	})
+	if want := "spec.targetNamespace " + other + " is outside the namespaces this daemon manages (" + f.ns + ")"; !strings.Contains(r.Status.Message, want) {
+		t.Errorf("status %q lacks %q", r.Status.Message, want)
+	}
+}
