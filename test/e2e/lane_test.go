@@ -207,8 +207,12 @@ func TestSlowGitHoldsUpNobody(t *testing.T) {
 	start := time.Now()
 	f.commitAndPush(t, "v2", 1)
 	env.Eventually(t, 30*time.Second, "web v2", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v2", nil })
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("the push was applied after %s, behind the hanging fetch (want < 2 s)", took)
+	// The hang lasts the fetch timeout (2 minutes): anything near that is queued behind it. (A
+	// push alone is applied in about a second on 2 cores: BenchmarkDaemonPushToApplied.)
+	took := time.Since(start)
+	t.Logf("push applied in %s beside a hanging fetch", took)
+	if took > 10*time.Second {
+		t.Errorf("the push was applied after %s, behind the hanging fetch", took)
 	}
 }
 
