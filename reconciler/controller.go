@@ -215,7 +215,7 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 		res, err := r.fail(ctx, rel, p.log, "source", err, p.interval)
 		return true, res, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, cmp.Or(r.FetchTimeout, 2*time.Minute))
+	fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout())
 	p.commit, p.files, err = r.Git.Fetch(fctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
 	cancel()
 	if err != nil {
@@ -238,8 +238,8 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 		p.commit, p.files = r.commitOf(rel, p.running), nil
 	}
 	p.rec.Revision, p.rec.Author, p.rec.Message = p.commit.Hash, p.commit.Author, p.commit.Message
-	p.newRevision = p.commit.Hash != p.running || rel.Generation != rel.Status.ObservedGeneration || p.artifact != rel.Status.Artifact || p.failed && !p.held
 	p.rollout = p.commit.Hash != p.running || p.artifact != rel.Status.Artifact || p.failed && !p.held
+	p.newRevision = p.rollout || rel.Generation != rel.Status.ObservedGeneration
 	return false, ctrl.Result{}, nil
 }
 

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -243,6 +244,8 @@ func updateLog(s *v1alpha1.ReleaseStatus, id int64, change func(*v1alpha1.Deploy
 		}
 	}
 }
+
+func (r *Reconciler) fetchTimeout() time.Duration { return cmp.Or(r.FetchTimeout, 2*time.Minute) }
 
 func (r *Reconciler) syncTimeout() time.Duration {
 	if r.SyncTimeout == 0 {

@@ -1,11 +1,9 @@
 package reconciler
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -95,7 +93,7 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 	if err != nil {
 		return nil, "", "", err
 	}
-	fctx, cancel := context.WithTimeout(ctx, cmp.Or(r.FetchTimeout, 2*time.Minute))
+	fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout())
 	defer cancel()
 	_, files, err := r.Git.Fetch(fctx, rel.Spec.Source.URL, revision, rel.Spec.Source.Path, creds)
 	if err != nil {

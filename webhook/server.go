@@ -365,7 +365,7 @@ func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, r
 		s.log.Info("rollback admitted by identity", "user", d.Rollback.User, "marker", d.Rollback.Marker,
 			"kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", req.Object.GetName())
 		obj := req.Object
-		ref := &corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+		ref := objectRef(obj)
 		s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "Rollback",
 			fmt.Sprintf("rollback by %s (%s) admitted without re-evaluating the policies", d.Rollback.User, d.Rollback.Marker))
 	}
@@ -379,9 +379,14 @@ func (s *Server) recordBreakGlass(ctx context.Context, ar *admissionv1.Admission
 	}
 	s.log.Info("break-glass", "user", use.User, "reason", use.Reason, "policies", use.Policies,
 		"kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", obj.GetName())
-	ref := &corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+	ref := objectRef(obj)
 	s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "BreakGlass",
 		fmt.Sprintf("break-glass by %s inside a freeze (DeployPolicy %s): %s", use.User, strings.Join(use.Policies, ", "), use.Reason))
+}
+
+// objectRef is what an Event about obj names.
+func objectRef(obj *unstructured.Unstructured) *corev1.ObjectReference {
+	return &corev1.ObjectReference{Kind: obj.GetKind(), APIVersion: obj.GetAPIVersion(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
 }
 
 // event creates an Event without holding up the admission response.

@@ -16,6 +16,15 @@ var dockerHubHosts = map[string]bool{"docker.io": true, "index.docker.io": true,
 // Docker Hub's other names (index.docker.io, registry-1.docker.io). ok is false when image is no
 // reference at all.
 func Canonical(image string) (string, bool) {
+	named, ok := canonical(image)
+	if !ok {
+		return "", false
+	}
+	return named.String(), true
+}
+
+// canonical is Canonical's reference, parsed.
+func canonical(image string) (reference.Named, bool) {
 	host, rest, found := strings.Cut(image, "/")
 	if found && isHost(host) {
 		// Each folding only where the result is still a host name (a single label without a dot
@@ -33,10 +42,7 @@ func Canonical(image string) (string, bool) {
 		image = h + "/" + rest
 	}
 	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return "", false
-	}
-	return named.String(), true
+	return named, err == nil
 }
 
 // isHost reports a first path component that distribution reads as a registry host by its dot,
@@ -48,15 +54,12 @@ func isHost(s string) bool { return strings.ContainsAny(s, ".:") || s == "localh
 // which sigstore policy-controller matches against (index.docker.io/library/nginx); the image as
 // written only when it is no reference (a glob still decides on it, fail closed).
 func candidates(image string) []string {
-	canonical, ok := Canonical(image)
+	named, ok := canonical(image)
 	if !ok {
 		return []string{image}
 	}
-	out := []string{canonical}
-	if named, err := reference.ParseNormalizedNamed(canonical); err == nil {
-		out = append(out, named.Name())
-	}
-	if ref, err := name.ParseReference(canonical); err == nil {
+	out := []string{named.String(), named.Name()}
+	if ref, err := name.ParseReference(named.String()); err == nil {
 		out = append(out, ref.Name(), ref.Context().Name())
 	}
 	return out
