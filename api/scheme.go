@@ -2,19 +2,22 @@
 package api
 
 import (
+	policyv1alpha1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1alpha1"
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 )
 
-// NewScheme knows Kubernetes' built-in kinds, DeployPolicy (bollard.dev/v1alpha1) and
-// ClusterImagePolicy (policy.sigstore.dev/v1beta1): what every bollard client reads.
+// NewScheme knows Kubernetes' built-in kinds, bollard.dev/v1alpha1 (DeployPolicy, Release) and
+// sigstore policy-controller's ClusterImagePolicy in both versions it serves
+// (policy.sigstore.dev/v1alpha1 and v1beta1), as policy-controller's own packages define them.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	must(clientgoscheme.AddToScheme(s))
 	must(v1alpha1.AddToScheme(s))
+	must(policyv1alpha1.AddToScheme(s))
 	must(policyv1beta1.AddToScheme(s))
 	return s
 }

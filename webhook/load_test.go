@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"

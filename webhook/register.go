@@ -18,6 +18,9 @@ const OptOutLabel = admission.OptOutLabel
 // OptOutWebhookName is the entry that guards the opt-out label itself.
 const OptOutWebhookName = "optout.bollard.dev"
 
+// PolicyWebhookName is the entry that validates ClusterImagePolicies.
+const PolicyWebhookName = "policies.bollard.dev"
+
 // WebhookName is the name of bollard's validating webhook.
 const WebhookName = "gate.bollard.dev"
 
@@ -76,6 +79,27 @@ func OptOutWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionr
 			Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
 		}},
 		MatchConditions:         []admissionregistrationv1.MatchCondition{{Name: "opt-out-label-changes", Expression: OptOutMatch}},
+		FailurePolicy:           &fail,
+		SideEffects:             &sideEffects,
+		TimeoutSeconds:          &timeoutSeconds,
+		AdmissionReviewVersions: []string{"v1"},
+	}
+}
+
+// PolicyWebhook validates ClusterImagePolicies (both versions policy-controller serves) with
+// policy-controller's own validation before the API server stores them: an invalid glob or
+// hashAlgorithm is refused with its field path, as policy-controller refuses it, instead of being
+// stored and matching nothing. Fail closed: while the webhook is down, policies cannot be written.
+func PolicyWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
+	sideEffects := admissionregistrationv1.SideEffectClassNone
+	fail := admissionregistrationv1.Fail
+	return admissionregistrationv1.ValidatingWebhook{
+		Name:         PolicyWebhookName,
+		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{"policy.sigstore.dev"}, APIVersions: []string{"v1alpha1", "v1beta1"}, Resources: []string{"clusterimagepolicies"}},
+		}},
 		FailurePolicy:           &fail,
 		SideEffects:             &sideEffects,
 		TimeoutSeconds:          &timeoutSeconds,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api"
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	configMaps := newConfigMapWatches(ctx, cs)
 	m := newMetrics()
-	gateOpts := []admission.GateOption{admission.WithOptOutAdmins(cfg.OptOutUsers, cfg.OptOutGroups), admission.WithRollbackUsers(cfg.RollbackUsers)}
+	gateOpts := []admission.GateOption{admission.WithOptOutAdmins(cfg.OptOutUsers, cfg.OptOutGroups), admission.WithRollbackUsers(cfg.RollbackUsers), admission.WithPolicyNamespace(cfg.Namespace)}
 	if cfg.Images != nil {
 		gateOpts = append(gateOpts, admission.WithImageVerification(meteredVerifier{ImageVerifier: cfg.Images, counts: m.images}, cfg.NoMatchPolicy))
 	}

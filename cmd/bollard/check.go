@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api"
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/webhook/admission"
@@ -136,11 +136,11 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 		case "Namespace":
 			files.Namespaces[o.GetName()] = o.GetLabels()
 		case "ClusterImagePolicy":
-			var p policyv1beta1.ClusterImagePolicy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &p, true); err != nil {
-				return usageError{fmt.Errorf("%s: ClusterImagePolicy %s: %w", o.Source, o.GetName(), err)}
+			p, err := imagesig.FromUnstructured(o.Object)
+			if err != nil {
+				return usageError{fmt.Errorf("%s: %w", o.Source, err)}
 			}
-			files.ImagePolicyList = append(files.ImagePolicyList, p)
+			files.ImagePolicyList = append(files.ImagePolicyList, *p)
 		case "Secret":
 			var sec corev1.Secret
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &sec); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
-	"bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/webhook/imagesig"
 )
@@ -55,7 +54,7 @@ func newVerifyCommand() *cobra.Command {
 		Short: "Verify that an image's digest is signed (and attested) as keys or ClusterImagePolicies require",
 		Long: `Resolve IMAGE to its digest (a tag is looked up once) and verify what is attached to that
 digest, offline (no transparency log is consulted): with --key, a cosign signature by one of the
-keys; with --policy, every ClusterImagePolicy (policy.sigstore.dev/v1beta1) whose globs match the
+keys; with --policy, every ClusterImagePolicy (policy.sigstore.dev/v1alpha1 or v1beta1) whose globs match the
 image — key or keyless authorities, attestations and their policies — as the webhook decides it.
 Policies in warn mode report but do not fail. Key and CA Secrets are not read: inline them (data).
 
@@ -127,14 +126,14 @@ func loadImagePolicies(paths []string) ([]*imagesig.Policy, error) {
 	}
 	var out []*imagesig.Policy
 	for _, o := range objs {
-		if o.GroupVersionKind() != v1beta1.GroupVersion.WithKind("ClusterImagePolicy") {
-			return nil, fmt.Errorf("%s: %s is not a ClusterImagePolicy (policy.sigstore.dev/v1beta1)", o.Source, o.GroupVersionKind().Kind)
-		}
-		var cip v1beta1.ClusterImagePolicy
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, &cip, true); err != nil {
+		cip, err := imagesig.FromUnstructured(o.Object)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Source, err)
 		}
-		out = append(out, imagesig.Compile(&cip, noSecrets))
+		if _, err := imagesig.Validate(context.Background(), cip, ""); err != nil {
+			return nil, fmt.Errorf("%s: ClusterImagePolicy %s is invalid: %w", o.Source, cip.Name, err)
+		}
+		out = append(out, imagesig.Compile(cip, noSecrets))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no ClusterImagePolicy in %s", strings.Join(paths, ", "))

@@ -171,7 +171,8 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		hook := webhook.ValidatingWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.Namespace,
 			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds)
 		optOut := webhook.OptOutWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
-		if err := register(ctx, cs, hook, optOut); err != nil {
+		policies := webhook.PolicyWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
+		if err := register(ctx, cs, hook, optOut, policies); err != nil {
 			return err
 		}
 		log.Info("registered", "webhookConfiguration", registeredName, "url", opts.RegisterURL)

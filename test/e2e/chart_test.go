@@ -79,8 +79,12 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Webhooks) != 2 {
-		t.Fatalf("chart webhooks: %d, want the gate and the opt-out guard", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != 3 {
+		t.Fatalf("chart webhooks: %d, want the gate, the opt-out guard and the policy validation", len(cfg.Webhooks))
+	}
+	pol, devPol := cfg.Webhooks[2], webhook.PolicyWebhook("https://x/validate", nil, 10)
+	if pol.Name != devPol.Name || !reflect.DeepEqual(pol.Rules, devPol.Rules) || *pol.FailurePolicy != *devPol.FailurePolicy || *pol.SideEffects != *devPol.SideEffects {
+		t.Errorf("chart policy validation differs from the registered one:\nchart %+v\n  dev %+v", pol, devPol)
 	}
 	chart := cfg.Webhooks[0]
 	dev := webhook.ValidatingWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10)

@@ -13,12 +13,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -130,8 +130,11 @@ func TestCosignCLISignatures(t *testing.T) {
 	classic, bundle, keyless, attested, signedOnly, unsigned, late :=
 		reg.push(t, "shop/web:classic"), reg.push(t, "shop/web:bundle"), reg.push(t, "keyless/web:v1"),
 		reg.push(t, "attested/web:v1"), reg.push(t, "attested/web:signed"), reg.push(t, "shop/web:unsigned"), reg.push(t, "shop/web:late")
+	sha256, sha512 := reg.push(t, "sha256/web:v1"), reg.push(t, "sha512/web:v1")
 	offline := []string{"--use-signing-config=false", "--tlog-upload=false", "--yes"}
 	cosign.run(t, append([]string{"sign", "--key", "cosign.key", classic.String()}, offline...)...)
+	cosign.run(t, append([]string{"sign", "--key", "cosign.key", sha256.String()}, offline...)...)
+	cosign.run(t, append([]string{"sign", "--key", "cosign.key", sha512.String()}, offline...)...)
 	cosign.run(t, append([]string{"sign", "--key", "cosign.key", signedOnly.String()}, offline...)...)
 	cosign.run(t, "sign", "--key", "cosign.key", "--signing-config", "sc.json", "--yes", bundle.String())
 	cosign.run(t, append([]string{"sign", "--key", "cosign.key", "--certificate", "cert.pem", "--certificate-chain", "chain.pem", keyless.String()}, offline...)...)
@@ -151,8 +154,14 @@ func TestCosignCLISignatures(t *testing.T) {
 				InsecureIgnoreSCT: &yes}}}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-attested"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("attested/**"),
 			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)},
-				Attestations: []policyv1beta1.Attestation{{Name: "provenance", PredicateType: "slsaprovenance1", Policy: &policyv1beta1.AttestationPolicy{
+				Attestations: []policyv1beta1.Attestation{{Name: "provenance", PredicateType: "slsaprovenance1", Policy: &policyv1beta1.Policy{
 					Type: "rego", Data: "package sigstore\nisCompliant { input.predicate.runDetails.builder.id == \"https://ci.example/builder\" }"}}}}}}},
+		// The same key and the same cosign signature (over a SHA-256 digest, cosign's default):
+		// a policy saying sha512 must refuse it, one saying sha256 admit it.
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-sha256"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("sha256/**"),
+			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub), HashAlgorithm: "sha256"}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-sha512"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("sha512/**"),
+			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub), HashAlgorithm: "sha512"}}}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: ns + "-trial"}, Spec: policyv1beta1.ClusterImagePolicySpec{Images: glob("trial/**"), Mode: "warn",
 			Authorities: []policyv1beta1.Authority{{Name: "release", Key: &policyv1beta1.KeyRef{Data: string(pub)}}}}},
 	}
@@ -178,6 +187,8 @@ func TestCosignCLISignatures(t *testing.T) {
 		{"SLSA attestation passing its policy", attested.String(), ""},
 		{"unsigned", reg.Host + "/shop/web:unsigned", "image " + reg.Host + "/shop/web:unsigned (" + unsigned.DigestStr() + ") in spec.template.spec.containers[web].image is not allowed by ClusterImagePolicy " + ns + "-shop: no signatures found"},
 		{"signed but not attested", signedOnly.String(), "attestation provenance (https://slsa.dev/provenance/v1) signed by key release is missing"},
+		{"hashAlgorithm sha256, signed by cosign", sha256.String(), ""},
+		{"hashAlgorithm sha512 refuses cosign's SHA-256 signature", sha512.String(), "is not allowed by ClusterImagePolicy " + ns + "-sha512"},
 		{"matched by no policy (no-match deny)", reg.Host + "/other/web:v1", "matches no ClusterImagePolicy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

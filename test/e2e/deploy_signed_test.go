@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1beta1 "bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/api/v1alpha1"
 )
 

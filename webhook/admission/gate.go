@@ -77,6 +77,7 @@ type Gate struct {
 	noMatch string        // allow, warn or deny: images no ClusterImagePolicy matches
 
 	optOutUsers, optOutGroups []string // who may change the opt-out label of a namespace
+	policyNamespace           string   // where ClusterImagePolicies' key Secrets must be
 	rollbackUsers             []string // the daemon's identities, whose marked rollbacks pass
 }
 
@@ -112,6 +113,9 @@ func (g *Gate) Engine() *Engine { return g.engine.Load() }
 func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if req.Object != nil && req.Object.GetKind() == "Namespace" && req.SubResource == "" {
 		return g.optOut(req), nil
+	}
+	if req.Object != nil && req.Object.GetKind() == "ClusterImagePolicy" && req.SubResource == "" {
+		return g.imagePolicy(ctx, req), nil
 	}
 	if why := exempt(req); why != "" {
 		return Decision{Allowed: true, Exempt: why}, nil

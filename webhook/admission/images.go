@@ -7,9 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 
-	"bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
 )

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"bollard.dev/bollard/api/policy/v1beta1"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
@@ -83,7 +83,7 @@ func TestImageGate(t *testing.T) {
 			allowed: false, reason: "matches no ClusterImagePolicy, and images without a policy are denied", calls: 0},
 		{name: "unsupported authority fails closed, visibly", policies: []v1beta1.ClusterImagePolicy{policy("keyless", "", v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{TrustRootRef: "public-good"}})},
 			req:     Request{Operation: "CREATE", Now: now, Object: deployment("dev", withImages(signed.String()))},
-			allowed: false, reason: "fulcio: keyless trustRootRef is not supported", calls: 0},
+			allowed: false, reason: "invalid ClusterImagePolicy: missing field(s): spec.authorities[0].keyless.identities", calls: 0},
 		{name: "an update that keeps the images is not re-verified", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)},
 			req: Request{Operation: "UPDATE", Now: now, OldObject: deployment("dev", withImages(unsigned.String())),
 				Object: deployment("dev", withImages(unsigned.String()), func(d *appsv1.Deployment) { d.Labels = map[string]string{"x": "y"} })},

@@ -41,17 +41,24 @@ type Attestation struct {
 	policy        *rego.PreparedEvalQuery
 }
 
-// ParseKey reads a PEM public key (ECDSA, RSA or Ed25519), as cosign.pub holds it.
+// ParseKey reads a PEM public key (ECDSA, RSA or Ed25519), as cosign.pub holds it, for signatures
+// over a SHA-256 digest (cosign's default).
 func ParseKey(authorityName string, pemData []byte) (Authority, error) {
+	return ParseKeyHash(authorityName, pemData, crypto.SHA256)
+}
+
+// ParseKeyHash is ParseKey for signatures over another digest (a policy's key.hashAlgorithm,
+// `cosign sign --signature-digest-algorithm`): a signature over any other digest does not verify.
+func ParseKeyHash(authorityName string, pemData []byte, hash crypto.Hash) (Authority, error) {
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemData)
 	if err != nil {
 		return Authority{}, fmt.Errorf("key %s: %w", authorityName, err)
 	}
-	v, err := signature.LoadVerifier(pub, crypto.SHA256)
+	v, err := signature.LoadVerifier(pub, hash)
 	if err != nil {
 		return Authority{}, fmt.Errorf("key %s: %w", authorityName, err)
 	}
-	return Authority{Name: authorityName, key: v, id: "key:" + digestOf(pemData)}, nil
+	return Authority{Name: authorityName, key: v, id: "key:" + digestOf(pemData) + ":" + hash.String()}, nil
 }
 
 // Identity is an OIDC issuer and subject the signing certificate must carry, each exact or by

@@ -4,11 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-
-	"bollard.dev/bollard/api/policy/v1beta1"
+	"knative.dev/pkg/apis"
 )
 
 func cip(name string, globs []string, authorities ...v1beta1.Authority) *v1beta1.ClusterImagePolicy {
@@ -62,26 +61,56 @@ func TestCompileProblems(t *testing.T) {
 	if ok.Problem != "" || len(ok.Authorities) != 1 || ok.Authorities[0].Name != "release" || ok.Mode != "enforce" {
 		t.Errorf("secretRef key: %+v", ok)
 	}
+	yes := true
+	pem := string(s.PublicPEM)
 	for name, tc := range map[string]struct {
 		policy *v1beta1.ClusterImagePolicy
 		want   string
 	}{
-		"keyless without CA": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{URL: "https://fulcio.local"}}), "fulcio: keyless needs ca-cert"},
-		"keyless CA not PEM": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{CACert: &v1beta1.KeyRef{Data: "nope"}}}), "ca-cert holds no PEM certificate"},
-		"static":             {cip("p", []string{"*"}, v1beta1.Authority{Name: "s", Static: &runtime.RawExtension{Raw: []byte(`{"action":"pass"}`)}}), "s uses static"},
-		"cue attestation policy": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: string(s.PublicPEM)},
-			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.AttestationPolicy{Type: "cue", Data: "predicate: {}"}}}}), `policy type "cue" is not supported`},
-		"rego that does not compile": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: string(s.PublicPEM)},
-			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.AttestationPolicy{Type: "rego", Data: "package sigstore\nisCompliant {"}}}}), "rego policy does not compile"},
-		"bad key": {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: "nope"}}), "authority-0"},
-		"kms":     {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{KMS: "awskms:///x"}}), "KMS"},
-		"none":    {cip("p", []string{"*"}), "no authorities"},
+		"keyless with the public Fulcio": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{URL: apis.HTTPS("fulcio.sigstore.dev"), Identities: []v1beta1.Identity{{Issuer: "i", Subject: "s"}}}}),
+			"spec.authorities[0].keyless.url: the public Fulcio is not used"},
+		"keyless CA not PEM": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{CACert: &v1beta1.KeyRef{Data: "nope"}, InsecureIgnoreSCT: &yes, Identities: []v1beta1.Identity{{Issuer: "i", Subject: "s"}}}}),
+			"invalid value: spec.authorities[0].keyless.ca-cert.data: no PEM certificate"},
+		"keyless CA in KMS": {cip("p", []string{"*"}, v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{CACert: &v1beta1.KeyRef{KMS: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"}, InsecureIgnoreSCT: &yes, Identities: []v1beta1.Identity{{Issuer: "i", Subject: "s"}}}}),
+			"spec.authorities[0].keyless.ca-cert.kms: not supported"},
+		"static": {cip("p", []string{"*"}, v1beta1.Authority{Name: "s", Static: &v1beta1.StaticRef{Action: "pass"}}), "spec.authorities[0].static: not supported"},
+		"ctlog": {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: pem}, CTLog: &v1beta1.TLog{URL: apis.HTTPS("rekor.sigstore.dev")}}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: pem}, RFC3161Timestamp: &v1beta1.RFC3161Timestamp{TrustRootRef: "tsa"}}),
+			"spec.authorities[0].ctlog: not supported by bollard yet: verification is offline, without a transparency log; spec.authorities[1].rfc3161timestamp: not supported"},
+		"cue attestation policy": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: pem},
+			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.Policy{Type: "cue", Data: "predicate: {}"}}}}), `spec.authorities[0].attestations[0].policy.type: "cue" is not supported`},
+		"rego that does not compile": {cip("p", []string{"*"}, v1beta1.Authority{Name: "k", Key: &v1beta1.KeyRef{Data: pem},
+			Attestations: []v1beta1.Attestation{{Name: "slsa", PredicateType: "slsaprovenance1", Policy: &v1beta1.Policy{Type: "rego", Data: "package sigstore\nisCompliant {"}}}}), "rego policy does not compile"},
+		"bad key":      {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: "nope"}}), "invalid ClusterImagePolicy: invalid value: nope: spec.authorities[0].key.data"},
+		"kms":          {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{KMS: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"}}), "spec.authorities[0].key.kms: KMS keys are not supported"},
+		"invalid glob": {cip("p", []string{"["}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: pem}}), "invalid ClusterImagePolicy: invalid value: [: spec.images[0].glob"},
+		"regexp glob":  {cip("p", []string{"registry.local/.+"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: pem}}), "spec.images[0].glob"},
+		"invalid hash": {cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: pem, HashAlgorithm: "shaINVALID"}}), "invalid value: shaINVALID: spec.authorities[0].key.hashAlgorithm"},
+		"spec.match":   {&v1beta1.ClusterImagePolicy{Spec: v1beta1.ClusterImagePolicySpec{Images: []v1beta1.ImagePattern{{Glob: "*"}}, Authorities: []v1beta1.Authority{{Key: &v1beta1.KeyRef{Data: pem}}}, Match: []v1beta1.MatchResource{{GroupVersionResource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}}}}}, "spec.match[0]: not supported"},
+		"none":         {cip("p", []string{"*"}), "spec.authorities"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := Compile(tc.policy, secrets); !strings.Contains(got.Problem, tc.want) {
 				t.Errorf("problem %q, want %q", got.Problem, tc.want)
 			}
 		})
+	}
+}
+
+// TestHashAlgorithm: a key authority honours key.hashAlgorithm — a signature over a SHA-256
+// digest does not verify for a policy that says sha512, and does for one that says sha256.
+func TestHashAlgorithm(t *testing.T) {
+	s := newSigner(t)
+	for alg, want := range map[string]string{"": "", "sha256": "", "SHA256": "", "sha512": "SHA512"} {
+		p := Compile(cip("p", []string{"*"}, v1beta1.Authority{Key: &v1beta1.KeyRef{Data: string(s.PublicPEM), HashAlgorithm: alg}}), noSecrets)
+		if p.Problem != "" || len(p.Authorities) != 1 {
+			t.Fatalf("%q: %s", alg, p.Problem)
+		}
+		if want == "" {
+			want = "SHA-256"
+		}
+		if !strings.Contains(p.Authorities[0].id, strings.Replace(want, "SHA512", "SHA-512", 1)) {
+			t.Errorf("%q: authority %s does not verify with %s", alg, p.Authorities[0].id, want)
+		}
 	}
 }
 

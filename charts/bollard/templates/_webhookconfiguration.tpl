@@ -65,6 +65,23 @@ webhooks:
   matchConditions:
   - name: opt-out-label-changes
     expression: {{ `(has(object.metadata.labels) && 'bollard.dev/ignore' in object.metadata.labels ? object.metadata.labels['bollard.dev/ignore'] : '<unset>') != (oldObject != null && has(oldObject.metadata.labels) && 'bollard.dev/ignore' in oldObject.metadata.labels ? oldObject.metadata.labels['bollard.dev/ignore'] : '<unset>')` | quote }}
+# Keep in step with webhook.PolicyWebhook (Go): ClusterImagePolicies are validated with
+# policy-controller's own validation before they are stored.
+- name: policies.bollard.dev
+  admissionReviewVersions: ["v1"]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+  clientConfig:
+    service:
+      name: {{ include "bollard.webhook.fullname" $ }}
+      namespace: {{ $.Release.Namespace }}
+      path: /validate
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+  - {operations: [CREATE, UPDATE], apiGroups: [policy.sigstore.dev], apiVersions: [v1alpha1, v1beta1], resources: [clusterimagepolicies]}
 {{- if $.Values.webhook.pinDigests }}
 ---
 # Keep in step with webhook.MutatingWebhook (Go). It runs before the validating webhook and never
