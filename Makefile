@@ -61,12 +61,8 @@ bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./webhook/... ./policies/...
 	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Daemon|Rollback' -benchtime 1x -timeout 30m ./test/e2e/
 
-fuzz: ## each fuzz target for FUZZTIME
-	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./webhook/
-	$(GO) test -run '^$$' -fuzz '^FuzzNewEngine$$' -fuzztime $(FUZZTIME) ./webhook/admission/
-	$(GO) test -run '^$$' -fuzz '^FuzzParsePush$$' -fuzztime $(FUZZTIME) ./reconciler/
-	$(GO) test -run '^$$' -fuzz '^FuzzRenderKustomize$$' -fuzztime $(FUZZTIME) ./reconciler/render/
-	$(GO) test -run '^$$' -fuzz '^FuzzMatchesCanonical$$' -fuzztime $(FUZZTIME) ./webhook/imagesig/
+fuzz: ## every fuzz target (found by hack/fuzz.sh) for FUZZTIME each
+	FUZZTIME=$(FUZZTIME) GO="$(GO)" hack/fuzz.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -65,3 +65,25 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		t.Error("a missing file loaded")
 	}
 }
+
+// FuzzParse: any file content (YAML streams, JSON, lists) parses to objects that each have a kind
+// and an apiVersion and a source line, or fails with an error — never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Secret, metadata: {name: s}}]\n")
+	f.Add(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"w"},"spec":{"replicas":1e400}}`)
+	f.Add("---\n---\n# only a comment\n")
+	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata: &a {name: *a}\n")
+	f.Add("a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[")
+	f.Fuzz(func(t *testing.T, content string) {
+		objs, err := Parse("x.yaml", []byte(content))
+		if err != nil {
+			return
+		}
+		for _, o := range objs {
+			if o.GetKind() == "" || o.GetAPIVersion() == "" || !strings.HasPrefix(o.Source, "x.yaml:") {
+				t.Errorf("object %v from %s lacks kind, apiVersion or source", o.Object, o.Source)
+			}
+			_ = o.DeepCopy()
+		}
+	})
+}

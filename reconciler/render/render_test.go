@@ -223,3 +223,23 @@ func TestHelmReleaseNameAndTestHooks(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRenderDirectoryAndHelm: whatever a directory's manifest or a chart's template, values and
+// Chart.yaml hold, the render returns objects that can be copied, or an error — never a panic.
+func FuzzRenderDirectoryAndHelm(f *testing.F) {
+	chart := "apiVersion: v2\nname: app\nversion: 0.1.0\n"
+	tpl := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}}\ndata: {n: {{ .Values.n | quote }}}\n"
+	f.Add(shopApp, chart, tpl, "n: 1\n")
+	f.Add("apiVersion: v1\nkind: List\nitems: [null]\n", chart, "{{ fail \"no\" }}", "")
+	f.Add("", "apiVersion: v2\nname: app\nversion: not-semver\n", "{{ range $i := until 100000 }}x{{ end }}", "n: [1]\n")
+	f.Add("kind: ConfigMap\n", chart, "{{ include \"x\" . }}", "n: {a: b}\n")
+	f.Fuzz(func(t *testing.T, manifest, chartYAML, template, values string) {
+		if objs, err := Render(source.Files{"deploy/app.yaml": []byte(manifest)}, "deploy", v1alpha1.Render{Mode: v1alpha1.RenderDirectory}); err == nil {
+			deepCopyable(t, objs)
+		}
+		files := source.Files{"chart/Chart.yaml": []byte(chartYAML), "chart/templates/t.yaml": []byte(template), "chart/values.yaml": []byte(values)}
+		if objs, err := Render(files, "chart", v1alpha1.Render{Mode: v1alpha1.RenderHelm, ReleaseName: "r"}); err == nil {
+			deepCopyable(t, objs)
+		}
+	})
+}

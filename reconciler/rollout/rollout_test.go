@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"bollard.dev/bollard/api/v1alpha1"
 )
@@ -166,5 +167,28 @@ func TestStrategies(t *testing.T) {
 	}
 	if For(release(canarySpec, false, false), v1alpha1.StrategyRolling).Type() != v1alpha1.StrategyRolling {
 		t.Error("a rollout started as rolling changed strategy")
+	}
+}
+
+// TestRouteWeightsMalformed: an HTTPRoute from git with null or non-object rules or backendRefs is
+// refused with the path of what is wrong, never a panic.
+func TestRouteWeightsMalformed(t *testing.T) {
+	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "web"}, "spec": map[string]any{}}}
+	for name, tc := range map[string]struct {
+		rules []any
+		want  string
+	}{
+		"null rule":           {[]any{nil}, "spec.rules[0] is not an object"},
+		"string rule":         {[]any{"x"}, "spec.rules[0] is not an object"},
+		"null backendRef":     {[]any{map[string]any{"backendRefs": []any{nil}}}, "spec.rules[0].backendRefs[0] is not an object"},
+		"no Service":          {[]any{map[string]any{"backendRefs": []any{}}}, "no backendRef to a Service"},
+		"second rule is null": {[]any{map[string]any{"backendRefs": []any{map[string]any{"name": "web"}}}, nil}, "spec.rules[1] is not an object"},
+	} {
+		route := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"name": "shop"}, "spec": map[string]any{"rules": tc.rules}}}
+		_, _, err := routeWeights([]*unstructured.Unstructured{route, svc}, "shop", 10, "1")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
 	}
 }

@@ -39,11 +39,17 @@ func routeWeights(targets []*unstructured.Unstructured, route string, weight int
 	rules, _, _ := unstructured.NestedSlice(routeObj.Object, "spec", "rules")
 	services := map[string]bool{}
 	for i, rule := range rules {
-		rm, _ := rule.(map[string]any)
+		rm, ok := rule.(map[string]any)
+		if !ok {
+			return nil, "", fmt.Errorf("strategy.httpRoute %s: spec.rules[%d] is not an object", route, i)
+		}
 		refs, _ := rm["backendRefs"].([]any)
 		var out []any
-		for _, ref := range refs {
-			m, _ := ref.(map[string]any)
+		for j, ref := range refs {
+			m, ok := ref.(map[string]any)
+			if !ok {
+				return nil, "", fmt.Errorf("strategy.httpRoute %s: spec.rules[%d].backendRefs[%d] is not an object", route, i, j)
+			}
 			if kind, _ := m["kind"].(string); kind != "" && kind != "Service" {
 				out = append(out, ref)
 				continue

@@ -9,6 +9,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"bollard.dev/bollard/internal/regosafe"
 	"bollard.dev/bollard/policies"
 )
 
@@ -26,7 +27,7 @@ type Engine struct {
 // never be read), is an error naming the module; the caller keeps its previous Engine.
 func NewEngine(ctx context.Context, extra map[string]string) (*Engine, error) {
 	builtin := policies.Modules()
-	opts := []func(*rego.Rego){rego.Query(query)}
+	opts := append([]func(*rego.Rego){rego.Query(query)}, regosafe.Options()...)
 	var names []string
 	for name, src := range builtin {
 		opts = append(opts, rego.Module(name, src))

@@ -76,3 +76,23 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse: a flag document (flagd JSON, as a ConfigMap holds it) and a requirement annotation,
+// whatever they hold, parse or fail with an error; a parsed set answers every requirement.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on"}}}`), "new-checkout=on")
+	f.Add([]byte(`{"flags": {"x": {"state": "DISABLED", "variants": {"a": 1}, "defaultVariant": "b"}}}`), "x=off, y=on")
+	f.Add([]byte(`{"flags": {"x": null}}`), "=,=")
+	f.Fuzz(func(t *testing.T, doc []byte, annotation string) {
+		set, err := Parse(doc)
+		reqs, rerr := ParseRequirements(annotation)
+		if err != nil || rerr != nil {
+			return
+		}
+		for _, m := range set.Check(reqs) {
+			if m.Flag == "" || m.Have == m.Want {
+				t.Errorf("mismatch %+v", m)
+			}
+		}
+	})
+}

@@ -80,19 +80,42 @@ func Compile(policy string, w v1alpha1.FreezeWindow) (*Window, error) {
 		if err != nil {
 			return nil, fmt.Errorf("window %s: rrule %q: %w", w.Name, w.RRule, err)
 		}
+		// A rule that never occurs would be searched to the year 9999 on every admission.
+		first := rule.After(rule.GetDTStart().Add(-time.Nanosecond), true)
+		if first.IsZero() {
+			return nil, fmt.Errorf("window %s: rrule %q never occurs", w.Name, w.RRule)
+		}
 		win.next = func(t time.Time) time.Time { return rule.After(t.In(loc), false) }
 		win.starts = func(from, to time.Time) []time.Time { return rule.Between(from.In(loc), to.In(loc), true) }
 	default:
 		return nil, fmt.Errorf("window %s: give a schedule (cron) or an rrule", w.Name)
 	}
+	// Every admission lists the occurrences that may cover now: at most maxOverlapping of them.
+	if w.Duration.Duration > maxDuration {
+		return nil, fmt.Errorf("window %s: duration %s is longer than %s", w.Name, w.Duration.Duration, maxDuration)
+	}
+	if n := len(win.starts(time.Now(), time.Now().Add(w.Duration.Duration+dstSlack))); n > maxOverlapping {
+		return nil, fmt.Errorf("window %s: %d occurrences overlap within its duration %s (at most %d): the recurrence is too dense for the duration", w.Name, n, w.Duration.Duration, maxOverlapping)
+	}
 	return win, nil
 }
+
+// maxDuration and maxOverlapping bound what one admission evaluates per window.
+const (
+	maxDuration    = 366 * 24 * time.Hour
+	maxOverlapping = 1000
+)
 
 func compileRRule(text string, loc *time.Location) (*rrule.RRule, error) {
 	text = strings.TrimPrefix(strings.TrimSpace(text), "RRULE:")
 	opt, err := rrule.StrToROption(text)
 	if err != nil {
 		return nil, err
+	}
+	// Searching occurrences costs per period since DTSTART: a second- or minute-grained rule
+	// would cost seconds per admission. Freeze windows recur hourly at the finest.
+	if opt.Freq == rrule.SECONDLY || opt.Freq == rrule.MINUTELY {
+		return nil, fmt.Errorf("FREQ=%s: freeze windows recur at most hourly (HOURLY, DAILY, WEEKLY, MONTHLY, YEARLY)", opt.Freq)
 	}
 	if opt.Dtstart.IsZero() {
 		opt.Dtstart = time.Date(2020, 1, 1, 0, 0, 0, 0, loc)

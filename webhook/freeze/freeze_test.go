@@ -129,6 +129,13 @@ func TestCompileErrors(t *testing.T) {
 		{"neither", v1alpha1.FreezeWindow{Name: "w", Duration: hours(1)}, "give a schedule"},
 		{"no duration", v1alpha1.FreezeWindow{Name: "w", Schedule: "@daily"}, "duration must be positive"},
 		{"bad mode", v1alpha1.FreezeWindow{Name: "w", Schedule: "@daily", Duration: hours(1), Mode: "maybe"}, "want deny or allow"},
+		// Bounded: what an admission evaluates per window is limited at compile.
+		{"secondly", v1alpha1.FreezeWindow{Name: "w", RRule: "FREQ=SECONDLY", Duration: hours(1)}, "at most hourly"},
+		{"minutely", v1alpha1.FreezeWindow{Name: "w", RRule: "FREQ=MINUTELY;INTERVAL=30", Duration: hours(1)}, "at most hourly"},
+		{"never occurs", v1alpha1.FreezeWindow{Name: "w", RRule: "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", Duration: hours(1)}, "never occurs"},
+		{"too long", v1alpha1.FreezeWindow{Name: "w", RRule: "FREQ=YEARLY", Duration: hours(24 * 400)}, "longer than"},
+		{"too dense for its duration", v1alpha1.FreezeWindow{Name: "w", RRule: "FREQ=HOURLY", Duration: hours(24 * 60)}, "too dense"},
+		{"cron too dense", v1alpha1.FreezeWindow{Name: "w", Schedule: "* * * * *", Duration: hours(24)}, "too dense"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,4 +145,26 @@ func TestCompileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCompile: any window a DeployPolicy can hold compiles or is refused with an error, and a
+// compiled one answers At and Next quickly (bounded at compile) without panicking.
+func FuzzCompile(f *testing.F) {
+	f.Add("", "FREQ=WEEKLY;BYDAY=FR", int64(78), "Europe/Berlin")
+	f.Add("0 0 * * 5", "", int64(78), "America/New_York")
+	f.Add("", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29", int64(1), "UTC")
+	f.Add("", "DTSTART:20261225T000000\nRRULE:FREQ=YEARLY;COUNT=3", int64(48), "")
+	f.Fuzz(func(t *testing.T, schedule, rule string, h int64, tz string) {
+		w, err := Compile("p", v1alpha1.FreezeWindow{Name: "w", Schedule: schedule, RRule: rule, Duration: metav1.Duration{Duration: time.Duration(h) * time.Hour}, TimeZone: tz})
+		if err != nil {
+			return
+		}
+		now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		start := time.Now()
+		w.At(now)
+		w.Next(now)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("schedule %q rrule %q: At and Next took %s", schedule, rule, d)
+		}
+	})
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"bollard.dev/bollard/internal/regosafe"
 )
 
 // Authority is one way an image may be trusted: signed by a key, or by a certificate that a
@@ -148,11 +150,11 @@ func (a Authority) WithAttestations(atts []AttestationSpec) (Authority, error) {
 				return a, fmt.Errorf("%s: attestation %s has policy data but no policy type", a.Name, spec.Name)
 			}
 		case "rego":
-			q, err := rego.New(
+			q, err := rego.New(append([]func(*rego.Rego){
 				rego.Query("isCompliant = data.sigstore.isCompliant"),
 				rego.Module(spec.Name+".rego", spec.Policy),
 				rego.SetRegoVersion(ast.RegoV0),
-			).PrepareForEval(context.Background())
+			}, regosafe.Options()...)...).PrepareForEval(context.Background())
 			if err != nil {
 				return a, fmt.Errorf("%s: attestation %s: rego policy does not compile: %w", a.Name, spec.Name, err)
 			}

@@ -1,9 +1,12 @@
 package imagesig
 
 import (
+	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -149,5 +152,37 @@ func FuzzMatchesCanonical(f *testing.F) {
 				t.Errorf("glob %q: %q matches %v, %q does not", glob, host+"/"+path, want, v)
 			}
 		}
+	})
+}
+
+// FuzzAttestationStatement: whatever a classic attestation's payload holds (DSSE envelope,
+// base64, in-toto statement), reading it and evaluating a Rego policy on it ends in a statement
+// or an error, never a panic, within the policy's time limit.
+func FuzzAttestationStatement(f *testing.F) {
+	stmt := base64.StdEncoding.EncodeToString([]byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","predicate":{"runDetails":{"builder":{"id":"https://ci.example/builder"}}}}`))
+	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"` + stmt + `"}`))
+	f.Add([]byte(`{"payload":"` + base64.StdEncoding.EncodeToString([]byte(`{"predicateType":7,"predicate":null}`)) + `"}`))
+	f.Add([]byte(`{"payload":"!!"}`))
+	f.Add([]byte(`null`))
+	s := newSigner(f)
+	auth, err := ParseKey("k", s.PublicPEM)
+	if err != nil {
+		f.Fatal(err)
+	}
+	auth, err = auth.WithAttestations([]AttestationSpec{{Name: "slsa", PredicateType: "slsaprovenance1", PolicyType: "rego",
+		Policy: "package sigstore\nisCompliant { startswith(input.predicate.runDetails.builder.id, \"https://ci.example/\") }"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		sig, err := static.NewSignature(payload, "")
+		if err != nil {
+			return
+		}
+		st, err := classicStatement(sig)
+		if err != nil {
+			return
+		}
+		_ = auth.Attestations[0].evaluate(context.Background(), st.json)
 	})
 }

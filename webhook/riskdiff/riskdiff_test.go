@@ -1,6 +1,7 @@
 package riskdiff
 
 import (
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strings"
@@ -144,4 +145,35 @@ func TestScaleFromZeroIsNotRisky(t *testing.T) {
 	if got := Classify(toWorkload(t, old), toWorkload(t, cur), Options{}); len(got) != 0 {
 		t.Errorf("staying at zero classified as %+v", got)
 	}
+}
+
+// FuzzClassify: any two objects of a pod-bearing kind (as JSON from a review) are classified
+// without panicking, each change naming a class and a path.
+func FuzzClassify(f *testing.F) {
+	m, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(base())
+	m["kind"] = "Deployment"
+	d, _ := json.Marshal(m)
+	f.Add(d, d)
+	f.Add(d, []byte(strings.Replace(string(d), `"image"`, `"IMAGE"`, 1)))
+	f.Add([]byte(`{"kind":"Deployment","spec":{"template":{"spec":{"containers":[{"name":"a","env":[{"name":"DATABASE_URL","value":"x"}],"resources":{"limits":{"cpu":"1"}}}]}}}}`),
+		[]byte(`{"kind":"Deployment","spec":{"template":{"spec":{"containers":[{"name":"a","env":[{"name":"DATABASE_URL","valueFrom":null}],"resources":{"limits":{"cpu":"1e9"}}}],"volumes":[{"projected":{"sources":[null]}}]}}}}`))
+	f.Fuzz(func(t *testing.T, oldJSON, curJSON []byte) {
+		var o, c map[string]any
+		if json.Unmarshal(oldJSON, &o) != nil || json.Unmarshal(curJSON, &c) != nil {
+			return
+		}
+		ow, err := workload.FromObject(&unstructured.Unstructured{Object: o})
+		if err != nil {
+			return
+		}
+		cw, err := workload.FromObject(&unstructured.Unstructured{Object: c})
+		if err != nil {
+			return
+		}
+		for _, ch := range Classify(ow, cw, Options{}) {
+			if ch.Class == "" || ch.Path == "" {
+				t.Errorf("change %+v", ch)
+			}
+		}
+	})
 }

@@ -35,3 +35,20 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("Satisfied with a bad applied version: %v", err)
 	}
 }
+
+// FuzzParse: any text parses to a version that prints back to an equivalent one, or fails with
+// an error quoting it; Satisfied never panics and is reflexive for versions that parse.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"42", "2026.11.3", " 7 ", "", "1..2", "99999999999999999999", "-1"} {
+		f.Add(s, "41")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		_, _ = Satisfied(a, b)
+		if _, err := Parse(a); err != nil {
+			return
+		}
+		if ok, err := Satisfied(a, a); err != nil || !ok {
+			t.Errorf("Satisfied(%q, %q) = %v, %v", a, a, ok, err)
+		}
+	})
+}
