@@ -67,8 +67,10 @@ kubectl -n "$ns" create rolebinding sre-edit --clusterrole=edit --group=sre >/de
 # The first free port from 18443 (nothing answers on it).
 port=18443
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+# Onboarding (--no-match-policy warn): the demo's shop images have no ClusterImagePolicy yet, so
+# they are admitted with a warning; the signed-images step below shows enforcement.
 bin/bollard webhook --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$port" --register-url "https://127.0.0.1:$port" \
-  --namespace bollard-system >/tmp/bollard-demo-webhook.log 2>&1 &
+  --namespace bollard-system --no-match-policy warn >/tmp/bollard-demo-webhook.log 2>&1 &
 webhook=$!
 registry=
 daemon=

@@ -497,7 +497,7 @@ func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Releas
 // digests it verified (image as written → pinned reference).
 func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string) {
 	var steps []v1alpha1.LogStep
-	var denials, warnings []string
+	var denials, warnings, images []string
 	digests := map[string]string{}
 	checked := 0
 	for i, o := range objs {
@@ -524,6 +524,11 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 			denials = append(denials, fmt.Sprintf("%s %s (%s): %s", o.GetKind(), o.GetName(), o.Source, strings.Join(d.Reasons, "; ")))
 		}
 		maps.Copy(digests, d.Digests)
+		for _, line := range d.Images {
+			if !slices.Contains(images, line) {
+				images = append(images, line)
+			}
+		}
 	}
 	result := "OK"
 	switch {
@@ -532,11 +537,14 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	case len(warnings) > 0:
 		result = "WARN"
 	}
-	detail := fmt.Sprintf("%d workloads checked (signatures, freeze, flags, risky changes, schema)", checked)
+	detail := fmt.Sprintf("%d workloads checked (freeze, flags, risky changes, schema, signatures)", checked)
 	if len(denials) > 0 {
 		detail = strings.Join(denials, "; ")
 	} else if len(warnings) > 0 {
 		detail += ": " + strings.Join(warnings, "; ")
+	}
+	if len(images) > 0 {
+		detail += "; images: " + strings.Join(images, "; ")
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.StepResult(result), Detail: detail})
 	return steps, strings.Join(denials, "; "), digests

@@ -49,8 +49,11 @@ type Options struct {
 	Namespaces []string
 	// GitDir keeps the repository mirrors.
 	GitDir string
-	// VerifyImages turns on signature verification in the pre-flight decision.
-	VerifyImages bool
+	// VerifyImages turns on signature verification in the pre-flight decision; NoMatchPolicy
+	// (deny, warn, allow; "" is deny) is what happens to images no ClusterImagePolicy matches —
+	// the webhook's setting.
+	VerifyImages  bool
+	NoMatchPolicy string
 	// User is who the pre-flight decision sees as the writer.
 	User        admission.User
 	SyncTimeout time.Duration
@@ -90,7 +93,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	var gateOpts []admission.GateOption
 	if opts.VerifyImages {
-		gateOpts = append(gateOpts, admission.WithImageVerification(imagesig.New(imagesig.Options{Timeout: 20 * time.Second}), "allow"))
+		gateOpts = append(gateOpts, admission.WithImageVerification(imagesig.New(imagesig.Options{Timeout: 20 * time.Second}), opts.NoMatchPolicy))
 	}
 	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetAPIReader()}, policies, gateOpts...)
 	if err := r.SetupWithManager(mgr); err != nil {

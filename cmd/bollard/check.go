@@ -50,7 +50,7 @@ func (o *checkOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Groups, "group", nil, "groups of --user (repeatable)")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace for manifests that name none")
 	fs.BoolVar(&o.VerifyImages, "verify-images", false, "verify image signatures against the ClusterImagePolicies (reads the registries)")
-	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "with --verify-images: allow, warn or deny images no ClusterImagePolicy matches")
+	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "deny", "with --verify-images: deny, warn or allow images no ClusterImagePolicy matches (as the webhook)")
 }
 
 func newCheckCommand() *cobra.Command {

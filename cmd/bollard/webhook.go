@@ -39,6 +39,7 @@ type webhookOptions struct {
 	TimeoutSeconds  int32
 	VerifyImages    bool
 	NoMatchPolicy   string
+	TagTTL          time.Duration
 	OptOutUsers     []string
 	OptOutGroups    []string
 	RollbackUsers   []string
@@ -56,7 +57,8 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.FailurePolicy, "failure-policy", "Fail", "with --register-url: Fail or Ignore")
 	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "the webhook's timeoutSeconds (with --register-url); decisions, registry calls included, stay inside it")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "verify image signatures against the ClusterImagePolicies")
-	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "allow", "allow, warn or deny images no ClusterImagePolicy matches")
+	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "deny", "deny, warn or allow images no ClusterImagePolicy matches (deny: only signed images run; warn while onboarding)")
+	fs.DurationVar(&o.TagTTL, "tag-ttl", 30*time.Second, "how long a tag's digest is reused without asking the registry (a tag admitted a moment ago is admitted during a registry blip); never longer than a verdict")
 	fs.StringSliceVar(&o.OptOutUsers, "opt-out-admin-users", nil, "users who may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.OptOutGroups, "opt-out-admin-groups", []string{"system:masters"}, "groups whose members may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.RollbackUsers, "daemon-users", nil, "the daemon's identities (its ServiceAccount's user name): their rollbacks, marked bollard.dev/rollback, are admitted whatever the policies say now, with an Event")
@@ -136,7 +138,7 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		RollbackUsers: opts.RollbackUsers}
 	if opts.VerifyImages {
 		// Registry calls get most of the decision's time; a cached verdict needs none.
-		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4})
+		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4, TagTTL: opts.TagTTL})
 	}
 	server, err := webhook.New(ctx, wcfg)
 	if err != nil {

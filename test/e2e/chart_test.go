@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -101,5 +103,58 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 	if chart.Name != dev.Name || !same(chart.Rules, dev.Rules) || !reflect.DeepEqual(chart.NamespaceSelector, dev.NamespaceSelector) || !reflect.DeepEqual(chart.MatchConditions, dev.MatchConditions) ||
 		*chart.SideEffects != *dev.SideEffects || *chart.FailurePolicy != *dev.FailurePolicy || len(chart.ClientConfig.CABundle) == 0 {
 		t.Errorf("chart webhook differs from the registered one:\nchart %+v\n  dev %+v", chart, dev)
+	}
+}
+
+// TestChartSignedImages: one value, signedImages, sets the webhook's and the daemon's signature
+// flags alike — by default only signed images (no-match deny); warn for onboarding; off.
+func TestChartSignedImages(t *testing.T) {
+	t.Parallel()
+	for value, want := range map[string][]string{
+		"":        {"--verify-images=true", "--no-match-policy=deny"},
+		"enforce": {"--verify-images=true", "--no-match-policy=deny"},
+		"warn":    {"--verify-images=true", "--no-match-policy=warn"},
+		"off":     {"--verify-images=false"},
+	} {
+		args := []string{"template", "bollard", "../../charts/bollard"}
+		if value != "" {
+			args = append(args, "--set", "signedImages="+value)
+		}
+		out, err := exec.Command(helmBinary(t), args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("helm template %v: %v\n%s", args, err, out)
+		}
+		rendered := filepath.Join(t.TempDir(), "chart.yaml")
+		if err := os.WriteFile(rendered, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		objs, err := manifest.Load(rendered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			c, _ := containers[0].(map[string]any)
+			var flags []string
+			for _, a := range c["args"].([]any) {
+				if s, _ := a.(string); strings.HasPrefix(s, "--verify-images") || strings.HasPrefix(s, "--no-match-policy") {
+					flags = append(flags, s)
+				}
+			}
+			if !reflect.DeepEqual(flags, want) {
+				t.Errorf("signedImages=%q: %s has %v, want %v", value, o.GetName(), flags, want)
+			}
+			seen++
+		}
+		if seen != 2 {
+			t.Errorf("signedImages=%q: %d Deployments, want the webhook's and the daemon's", value, seen)
+		}
+	}
+	if out, err := exec.Command(helmBinary(t), "template", "bollard", "../../charts/bollard", "--set", "signedImages=maybe").CombinedOutput(); err == nil || !strings.Contains(string(out), `signedImages: "maybe": want enforce, warn or off`) {
+		t.Errorf("signedImages=maybe: %v\n%s", err, out)
 	}
 }

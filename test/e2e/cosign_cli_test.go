@@ -172,7 +172,7 @@ func TestCosignCLISignatures(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
 	}
-	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "deny"})
+	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second, TagTTL: time.Minute}), NoMatchPolicy: "deny"})
 	env.Eventually(t, 30*time.Second, "the gate to see the ClusterImagePolicies", func(ctx context.Context) (bool, error) {
 		err := env.Client.Create(ctx, deployment(ns, attested.String(), 1), client.DryRunAll)
 		return err == nil, nil
@@ -236,6 +236,15 @@ func TestCosignCLISignatures(t *testing.T) {
 		err := env.Client.Create(ctx, deployment(ns, late.String(), 1), client.DryRunAll)
 		if err == nil || !strings.Contains(err.Error(), "registry unreachable") {
 			t.Errorf("err = %v, want a denial saying registry unreachable", err)
+		}
+		// By tag: admitted a moment ago, so admitted now (its digest within --tag-ttl, the verdict
+		// cached); a tag never seen is denied.
+		if err := env.Client.Create(ctx, deployment(ns, reg.Host+"/shop/web:classic", 1), client.DryRunAll); err != nil {
+			t.Errorf("tag verified before the outage: %v", err)
+		}
+		err = env.Client.Create(ctx, deployment(ns, reg.Host+"/shop/web:late", 1), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "registry unreachable") {
+			t.Errorf("a tag never seen: err = %v, want a denial saying registry unreachable", err)
 		}
 	})
 }

@@ -67,6 +67,11 @@ func TestDeployUnsignedArtifact(t *testing.T) {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
 		return err == nil && r.Status.Rollout != nil && r.Status.Rollout.Phase == "Succeeded", nil
 	})
+	// The Deployment Log says what was verified: the digest, the policy, the authority.
+	if out, code := bollardCLI(t, env, "log", "shop", "-n", ns); code != 0 ||
+		!strings.Contains(out, signed.String()+" ("+signed.DigestStr()+") verified by ClusterImagePolicy "+ns+"-signed, authority release") {
+		t.Errorf("bollard log (exit %d) does not say which digest and authority verified:\n%s", code, out)
+	}
 	repo.commit(t, "web, unsigned", map[string]string{"web.yaml": web(unsigned.String())})
 	out, code := bollardCLI(t, env, "deploy", "shop", "-n", ns)
 	want := "image " + unsigned.String() + " in spec.template.spec.containers[web].image is not allowed by ClusterImagePolicy " + ns + "-signed: no signatures found"

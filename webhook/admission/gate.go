@@ -54,6 +54,9 @@ type Decision struct {
 	// Digests maps each image given by tag that every matching ClusterImagePolicy verified to
 	// the reference pinned to the verified digest ("repo:tag@sha256:…").
 	Digests map[string]string `json:"digests,omitempty"`
+	// Images says, per image, what the signature gate verified (digest, policy, authority), what
+	// no policy matched, or that verification is off — for the Deployment Log.
+	Images []string `json:"images,omitempty"`
 }
 
 // BreakGlassUse is the audit record of one break-glass.
@@ -131,7 +134,7 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn, Digests: in.Images.pins()}
+	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn, Digests: in.Images.pins(), Images: in.Images.Summary(g.images != nil)}
 	if d.Allowed && in.IsDeploy && len(frozenBy) > 0 && in.BreakGlass.Authorized {
 		d.BreakGlass = &BreakGlassUse{User: in.User.Username, Reason: in.BreakGlass.Reason, Policies: frozenBy}
 	}

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -23,8 +24,12 @@ type ImageVerifier interface {
 type GateOption func(*Gate)
 
 // WithImageVerification turns on the signature gate: images that a ClusterImagePolicy matches
-// must verify; noMatch (allow, warn or deny) says what happens to images no policy matches.
+// must verify; noMatch (allow, warn or deny; "" is deny: only signed images) says what happens
+// to images no policy matches.
 func WithImageVerification(v ImageVerifier, noMatch string) GateOption {
+	if noMatch == "" {
+		noMatch = "deny"
+	}
 	return func(g *Gate) { g.images, g.noMatch = v, noMatch }
 }
 
@@ -48,6 +53,32 @@ type ImageCheck struct {
 	Verified  bool   `json:"verified"`
 	Authority string `json:"authority"`
 	Reason    string `json:"reason"`
+}
+
+// Summary is one line per image for a Deployment Log: the digest and the policy and authority
+// that verified it (or why not), an image no policy matched and the no-match policy applied to
+// it, or — when verification is off (enabled false) — that nothing was verified. An UPDATE that
+// keeps every image says so.
+func (in ImagesInput) Summary(enabled bool) []string {
+	if !enabled {
+		return []string{"image signatures not verified: verification is off (--verify-images=false)"}
+	}
+	if !in.Checked {
+		return []string{"image signatures not verified again: no image changed"}
+	}
+	var out []string
+	for _, c := range in.Checks {
+		switch {
+		case c.Verified:
+			out = append(out, fmt.Sprintf("%s (%s) verified by ClusterImagePolicy %s, authority %s", c.Image, c.Digest, c.Policy, c.Authority))
+		default:
+			out = append(out, fmt.Sprintf("%s (%s) NOT verified by ClusterImagePolicy %s (%s mode): %s", c.Image, c.Digest, c.Policy, c.Mode, c.Reason))
+		}
+	}
+	for _, u := range in.Unmatched {
+		out = append(out, fmt.Sprintf("%s matches no ClusterImagePolicy: %s (no-match policy)", u.Image, in.NoMatchPolicy))
+	}
+	return out
 }
 
 // ImageRef is an image no policy matches.

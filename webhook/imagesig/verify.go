@@ -53,12 +53,17 @@ type Options struct {
 	PositiveTTL, NegativeTTL time.Duration
 	// CacheSize bounds the verdict cache (entries); zero picks 10,000.
 	CacheSize int
+	// TagTTL is how long a tag's digest is reused without asking the registry again, so a tag
+	// admitted a moment ago is admitted during a registry blip; zero picks 30 s, negative turns it
+	// off. It never exceeds PositiveTTL.
+	TagTTL time.Duration
 }
 
 // Verifier verifies images against keys, with a verdict cache.
 type Verifier struct {
 	opts   Options
 	cache  *cache
+	tags   *cache // tag reference → Verdict{Digest} for TagTTL
 	flight singleflight.Group
 }
 
@@ -76,7 +81,11 @@ func New(opts Options) *Verifier {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 10_000
 	}
-	return &Verifier{opts: opts, cache: newCache(opts.CacheSize)}
+	if opts.TagTTL == 0 {
+		opts.TagTTL = 30 * time.Second
+	}
+	opts.TagTTL = min(opts.TagTTL, opts.PositiveTTL)
+	return &Verifier{opts: opts, cache: newCache(opts.CacheSize), tags: newCache(opts.CacheSize)}
 }
 
 func (v *Verifier) remoteOptions(ctx context.Context) []remote.Option {
@@ -85,7 +94,7 @@ func (v *Verifier) remoteOptions(ctx context.Context) []remote.Option {
 }
 
 // Resolve returns the digest reference of image: itself when it names a digest, else the digest
-// its tag points at now (one HEAD request).
+// its tag points at (one HEAD request, reused for TagTTL).
 func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, error) {
 	ref, err := name.ParseReference(image)
 	if err != nil {
@@ -94,11 +103,20 @@ func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, erro
 	if d, ok := ref.(name.Digest); ok {
 		return d, nil
 	}
+	now := time.Now()
+	if v.opts.TagTTL > 0 {
+		if hit, ok := v.tags.get(ref.Name(), now); ok {
+			return ref.Context().Digest(hit.Digest), nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
 	desc, err := remote.Head(ref, v.remoteOptions(ctx)...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("resolve %s to a digest: registry unreachable or image missing: %w", image, err)
+	}
+	if v.opts.TagTTL > 0 {
+		v.tags.put(ref.Name(), Verdict{Digest: desc.Digest.String()}, now.Add(v.opts.TagTTL))
 	}
 	return ref.Context().Digest(desc.Digest.String()), nil
 }

@@ -176,3 +176,49 @@ func TestParseKeyErrors(t *testing.T) {
 		t.Errorf("ParseKey = %v", err)
 	}
 }
+
+// TestTagCache: a tag verified a moment ago is admitted from the cache — no registry request —
+// also while the registry is down, until TagTTL; a tag never seen is denied as unreachable, and
+// after TagTTL the tag is asked again (a moved tag is seen).
+func TestTagCache(t *testing.T) {
+	reg := newRegistry(t)
+	release := newSigner(t)
+	keys := []Authority{release.key(t, "release")}
+	d := reg.Push(t, "shop/web:v1")
+	release.Sign(t, d)
+	reg.Push(t, "shop/web:never-seen")
+	ctx := context.Background()
+	v := New(Options{Timeout: time.Second, TagTTL: 300 * time.Millisecond})
+	tag := reg.Host + "/shop/web:v1"
+	if got := v.Verify(ctx, tag, keys); !got.Verified {
+		t.Fatalf("first verification: %+v", got)
+	}
+	before := reg.Requests.Load()
+	for range 10 {
+		if got := v.Verify(ctx, tag, keys); !got.Verified || !got.Cached {
+			t.Fatalf("warm by tag: %+v", got)
+		}
+	}
+	if n := reg.Requests.Load() - before; n != 0 {
+		t.Errorf("10 warm admissions by tag made %d registry requests, want 0", n)
+	}
+	reg.Down.Store(true)
+	if got := v.Verify(ctx, tag, keys); !got.Verified {
+		t.Errorf("registry down, tag seen a moment ago: %+v, want admitted", got)
+	}
+	if got := v.Verify(ctx, reg.Host+"/shop/web:never-seen", keys); got.Verified || !strings.Contains(got.Reason, "registry unreachable") {
+		t.Errorf("registry down, tag never seen: %+v, want denied as unreachable", got)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if got := v.Verify(ctx, tag, keys); got.Verified || !strings.Contains(got.Reason, "registry unreachable") {
+		t.Errorf("registry down after TagTTL: %+v, want the tag asked again (and denied)", got)
+	}
+	reg.Down.Store(false)
+	moved := reg.Push(t, "shop/web:v1") // the tag now names an unsigned digest
+	if got := v.Verify(ctx, tag, keys); got.Verified || !strings.HasSuffix(got.Digest, moved.DigestStr()) && got.Digest != moved.DigestStr() {
+		t.Errorf("after the tag moved: %+v, want the new, unsigned digest %s", got, moved.DigestStr())
+	}
+	if New(Options{PositiveTTL: time.Second, TagTTL: time.Hour}).opts.TagTTL != time.Second {
+		t.Error("TagTTL outlives the verdict TTL")
+	}
+}

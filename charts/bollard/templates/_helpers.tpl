@@ -24,6 +24,22 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- end -}}
 
+{{/* signedImages → the webhook's and the daemon's flags (one setting for both). */}}
+{{- define "bollard.signedImages.flags" -}}
+{{- $m := .Values.signedImages -}}
+{{- if eq $m "enforce" -}}
+- --verify-images=true
+- --no-match-policy=deny
+{{- else if eq $m "warn" -}}
+- --verify-images=true
+- --no-match-policy=warn
+{{- else if eq $m "off" -}}
+- --verify-images=false
+{{- else -}}
+{{- fail (printf "signedImages: %q: want enforce, warn or off" $m) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "bollard.daemon.fullname" -}}{{ .Release.Name }}-daemon{{- end -}}
 
 {{- define "bollard.daemon.selector" -}}
