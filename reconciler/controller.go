@@ -530,6 +530,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 			}
 		}
 	}
+	denials = append(denials, r.preflightRemovals(ctx, targets, rel)...)
 	result := "OK"
 	switch {
 	case len(denials) > 0:
@@ -548,6 +549,49 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.StepResult(result), Detail: detail})
 	return steps, strings.Join(denials, "; "), digests
+}
+
+// deleteKindVersions are the apiVersions of the kinds whose deletion a freeze gates.
+var deleteKindVersions = map[string]string{"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+	"CronJob": "batch/v1", "ReplicationController": "v1"}
+
+// preflightRemovals reviews, as deletes, the workloads the Release manages that the revision no
+// longer has (pruning would delete them): during a freeze that gates deletes, removing a workload
+// from git is refused like deleting it by hand. The webhook admits the daemon's own deletes by its
+// identity because of this check.
+func (r *Reconciler) preflightRemovals(ctx context.Context, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
+	if !rel.Pruning() {
+		return nil
+	}
+	kept := map[string]bool{}
+	for _, t := range targets {
+		kept[t.GetKind()+"/"+t.GetName()] = true
+	}
+	var denials []string
+	for _, res := range rel.Status.Resources {
+		apiVersion, gated := deleteKindVersions[res.Kind]
+		if !gated || kept[res.Kind+"/"+res.Name] || res.Status == "Pruned" {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetAPIVersion(apiVersion)
+		live.SetKind(res.Kind)
+		ns := res.Namespace
+		if ns == "" {
+			ns = rel.Target()
+		}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: res.Name}, live); err != nil {
+			continue // gone already: nothing to delete
+		}
+		d, err := r.Gate.Review(ctx, admission.Request{Operation: "DELETE", User: r.User, OldObject: live})
+		switch {
+		case err != nil:
+			denials = append(denials, fmt.Sprintf("%s %s (removed from git): the decision failed: %v", res.Kind, res.Name, err))
+		case !d.Allowed:
+			denials = append(denials, fmt.Sprintf("%s %s (removed from git, so pruning would delete it): %s", res.Kind, res.Name, strings.Join(d.Reasons, "; ")))
+		}
+	}
+	return denials
 }
 
 // credentials reads the Release's Secret.

@@ -50,6 +50,10 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 			// kubectl debug: an ephemeral container runs an image too.
 			{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
 				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/ephemeralcontainers"}}},
+			// Deleting a workload is a change a freeze gates (admission.DeleteKinds).
+			deleteRule("", "replicationcontrollers"),
+			deleteRule("apps", "deployments", "statefulsets", "daemonsets"),
+			deleteRule("batch", "cronjobs"),
 		},
 		// What the built-in controllers make from objects the gate checked never reaches it.
 		MatchConditions: []admissionregistrationv1.MatchCondition{{Name: "not-made-by-a-built-in-controller", Expression: ControllerMatch()}},
@@ -107,8 +111,16 @@ func PolicyWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionr
 	}
 }
 
+func deleteRule(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+	return admissionregistrationv1.RuleWithOperations{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources},
+	}
+}
+
 // ControllerMatch is false for a write the gate exempts by identity: a built-in controller
-// (admission.ControllerKinds) writing a kind it makes, not through a subresource.
+// (admission.ControllerKinds) writing a kind it makes, not through a subresource, and the garbage
+// collector's and namespace controller's deletes (admission.DeleteControllers).
 func ControllerMatch() string {
 	users := make([]string, 0, len(admission.ControllerKinds))
 	for u := range admission.ControllerKinds {
@@ -119,7 +131,8 @@ func ControllerMatch() string {
 	for _, u := range users {
 		made = append(made, fmt.Sprintf("(request.userInfo.username == '%s' && request.kind.kind in ['%s'])", u, strings.Join(admission.ControllerKinds[u], "', '")))
 	}
-	return "!((!has(request.subResource) || request.subResource == '') && (" + strings.Join(made, " || ") + "))"
+	return "!((!has(request.subResource) || request.subResource == '') && (" + strings.Join(made, " || ") + ")) && " +
+		"!(request.operation == 'DELETE' && request.userInfo.username in ['" + strings.Join(admission.DeleteControllers, "', '") + "'])"
 }
 
 // OptOutMatch is true when a namespace write sets, changes or removes the opt-out label.

@@ -67,6 +67,7 @@ type Server struct {
 	metrics *metrics
 	log     logr.Logger
 	timeout time.Duration
+	denials *denialLimiter // nil: no denial Events
 	ready   atomic.Bool
 	// missing says which configured policy source is not loaded ("" when all are): the server is
 	// not Ready meanwhile, so a rolling restart never serves with an organisation's rules dropped.
@@ -125,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics: m,
 		log:     cfg.Log,
 		timeout: cfg.DecisionTimeout,
+		denials: newDenialLimiter(),
 	}
 	// Informers for the kinds the gate lists, before the cache starts.
 	for _, obj := range []client.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}, &policyv1beta1.ClusterImagePolicy{}} {
@@ -356,9 +358,20 @@ func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, r
 		verdict = "denied"
 		resp.Result = &metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
 			Message: "bollard: " + strings.Join(d.Reasons, "; ")}
+		if !req.DryRun {
+			obj := req.Object
+			if obj == nil || req.Operation == "DELETE" {
+				obj = req.OldObject
+			}
+			s.recordDenial(ctx, req.Operation, req.User.Username, obj, d.Reasons)
+		}
 	}
 	if d.BreakGlass != nil && !req.DryRun {
-		s.recordBreakGlass(ctx, ar, req.Object, d.BreakGlass)
+		obj := req.Object
+		if obj == nil { // DELETE
+			obj = req.OldObject
+		}
+		s.recordBreakGlass(ctx, ar, obj, d.BreakGlass)
 	}
 	if d.Rollback != nil && !req.DryRun {
 		verdict = "rollback"

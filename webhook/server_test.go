@@ -47,7 +47,7 @@ func testServer(t testing.TB) *Server {
 			{Namespace: "shop", Name: "db"}: {Data: map[string]string{"version": "42"}},
 		},
 	}
-	s := &Server{gate: admission.NewGate(objects, engine), events: fake.NewClientset(), metrics: newMetrics(), log: logr.Discard(), timeout: time.Second}
+	s := &Server{gate: admission.NewGate(objects, engine), events: fake.NewClientset(), metrics: newMetrics(), log: logr.Discard(), timeout: time.Second, denials: newDenialLimiter()}
 	s.ready.Store(true)
 	return s
 }
@@ -191,5 +191,47 @@ func TestReadyOnlyWithEveryPolicy(t *testing.T) {
 		"team.rego": "package bollard.team\ndeny contains \"no\" if false\n"}})
 	if code, body := readyz(); !s.Ready() || code != http.StatusOK {
 		t.Errorf("once it compiles: ready %v, /readyz %d %q", s.Ready(), code, body)
+	}
+}
+
+// TestDenialEvents: a denial creates a Warning Event "Denied" on the object, saying who and why;
+// the same denial repeated (a CD tool retrying) makes no second Event within a minute, and a dry
+// run none at all.
+func TestDenialEvents(t *testing.T) {
+	s := testServer(t)
+	body, err := os.ReadFile("testdata/review-update.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if rec := post(t, s, body, "application/json"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"allowed":false`) {
+			t.Fatalf("want a denial: %d %s", rec.Code, rec.Body)
+		}
+	}
+	dry := strings.Replace(string(body), `"operation":"UPDATE"`, `"operation":"UPDATE","dryRun":true`, 1)
+	if dry == string(body) {
+		t.Fatal("the review has no operation to mark dry-run")
+	}
+	post(t, s, []byte(strings.Replace(dry, `"uid":"0b5c1b0e-1"`, `"uid":"0b5c1b0e-2"`, 1)), "application/json")
+	var events *corev1.EventList
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		events, err = s.events.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events.Items) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // any second Event would have been created by now
+	events, _ = s.events.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
+	if len(events.Items) != 1 {
+		t.Fatalf("%d Events, want 1 for 5 equal denials and a dry run", len(events.Items))
+	}
+	e := events.Items[0]
+	if e.Type != corev1.EventTypeWarning || e.Reason != "Denied" || !strings.Contains(e.Message, "UPDATE by") || !strings.Contains(e.Message, "risky change (DatabaseURL)") {
+		t.Errorf("event %s %s %q", e.Type, e.Reason, e.Message)
 	}
 }

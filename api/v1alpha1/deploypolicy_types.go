@@ -34,6 +34,14 @@ type DeployPolicySpec struct {
 	// +optional
 	BreakGlass *BreakGlass `json:"breakGlass,omitempty"`
 
+	// Deletes says whether deleting a workload in scope (Deployment, StatefulSet, DaemonSet,
+	// CronJob, ReplicationController) is a change its freeze windows gate: Gate (the default)
+	// denies it inside a deny window or outside the allow windows, unless the workload carries an
+	// authorised bollard.dev/break-glass annotation; Allow lets deletes through.
+	// +optional
+	// +kubebuilder:validation:Enum=Gate;Allow
+	Deletes DeletePolicy `json:"deletes,omitempty"`
+
 	// Flags is where live feature-flag states come from, for bollard.dev/requires-flags and the
 	// freeze switch.
 	// +optional
@@ -114,6 +122,14 @@ type FreezeWindow struct {
 	// +optional
 	Scope *Scope `json:"scope,omitempty"`
 }
+
+// DeletePolicy says whether freezes gate deletes.
+type DeletePolicy string
+
+const (
+	DeletesGate  DeletePolicy = "Gate"
+	DeletesAllow DeletePolicy = "Allow"
+)
 
 // BreakGlass names who may deploy inside a freeze.
 type BreakGlass struct {

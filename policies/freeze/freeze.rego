@@ -7,8 +7,8 @@ deny contains msg if {
 	input.isDeploy
 	not input.breakGlass.authorized
 	some w in input.freeze.active
-	msg := sprintf("deploys%s are frozen by window `%s` of DeployPolicy %s (%s, ends in %s)%s", [
-		target, w.window, w.policy, w.description, w.endsIn, hint,
+	msg := sprintf("%s%s are frozen by window `%s` of DeployPolicy %s (%s, ends in %s)%s", [
+		changes, target, w.window, w.policy, w.description, w.endsIn, hint,
 	])
 }
 
@@ -16,8 +16,8 @@ deny contains msg if {
 	input.isDeploy
 	not input.breakGlass.authorized
 	some w in input.freeze.outsideAllow
-	msg := sprintf("deploys%s are allowed only during window `%s` of DeployPolicy %s; the next one is %s (starts in %s)%s", [
-		target, w.window, w.policy, w.description, w.startsIn, hint,
+	msg := sprintf("%s%s are allowed only during window `%s` of DeployPolicy %s; the next one is %s (starts in %s)%s", [
+		changes, target, w.window, w.policy, w.description, w.startsIn, hint,
 	])
 }
 
@@ -25,10 +25,15 @@ warn contains msg if {
 	input.isDeploy
 	input.breakGlass.authorized
 	frozen
-	msg := sprintf("break-glass by %s inside a freeze, reason %q: this deploy is recorded (Event BreakGlass)", [
-		input.user.username, input.breakGlass.reason,
+	msg := sprintf("break-glass by %s inside a freeze, reason %q: this %s is recorded (Event BreakGlass)", [
+		input.user.username, input.breakGlass.reason, change,
 	])
 }
+
+# What is frozen: deploys, or (DELETE) deletes of this workload.
+changes := sprintf("deletes of %s %s", [input.kind, input.name]) if input.operation == "DELETE" else := "deploys"
+
+change := "delete" if input.operation == "DELETE" else := "deploy"
 
 frozen if count(input.freeze.active) > 0
 

@@ -119,6 +119,15 @@ func TestDeployCLI(t *testing.T) {
 		if image() != "registry.local/shop/web:v2" {
 			t.Errorf("a refused deploy changed web to %s", image())
 		}
+		// Removing the workload from git would prune it: a delete, frozen like one by hand.
+		repo.commit(t, "web removed", map[string]string{"web.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-gone}\ndata: {x: y}\n"})
+		out, code = bollardCLI(t, env, "deploy", "shop", "-n", ns)
+		if code != 2 || !strings.Contains(out, "Deployment web (removed from git, so pruning would delete it): deletes of Deployment web are frozen by window `code-freeze`") {
+			t.Errorf("removal inside the freeze: exit %d:\n%s", code, out)
+		}
+		if image() != "registry.local/shop/web:v2" {
+			t.Errorf("a refused removal changed web to %s", image())
+		}
 	})
 	t.Run("bollard rollback and bollard log", func(t *testing.T) {
 		out, code := bollardCLI(t, env, "rollback", "shop", "-n", ns)

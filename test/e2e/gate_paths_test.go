@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +36,7 @@ func TestGateEveryPath(t *testing.T) {
 	signed := reg.Push(t, "shop/web:v1")
 	signer.Sign(t, signed)
 	unsigned := reg.Push(t, "shop/web:v2")
-	startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "allow"})
+	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "allow"})
 	denied := func(t *testing.T, err error) {
 		t.Helper()
 		if err == nil || !strings.Contains(err.Error(), "no signatures found") {
@@ -54,6 +57,15 @@ func TestGateEveryPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitRolledOut(t, env, client.ObjectKey{Namespace: ns, Name: "web"})
+		// The ReplicaSet and both Pods were written by the built-in controllers: the registration's
+		// match condition kept them from the webhook altogether (an exempt decision would be counted).
+		metrics := scrape(t, gate)
+		if m := regexp.MustCompile(`bollard_admission_decisions_total\{verdict="exempt"\} (\d+)`).FindStringSubmatch(metrics); m != nil && m[1] != "0" {
+			t.Errorf("the webhook was sent %s controller writes, want none", m[1])
+		}
+		if !regexp.MustCompile(`bollard_admission_decisions_total\{verdict="allowed"\} 1\b`).MatchString(metrics) {
+			t.Errorf("want exactly the Deployment decided:\n%s", metrics)
+		}
 	})
 	t.Run("a bare Pod claiming a controller owner is checked", func(t *testing.T) {
 		owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "owner"}}
@@ -126,4 +138,43 @@ func TestGateEveryPath(t *testing.T) {
 			return err != nil && strings.Contains(err.Error(), "code-freeze"), nil
 		})
 	})
+	t.Run("deleting a workload during the freeze is denied; a break-glass delete is admitted", func(t *testing.T) {
+		web := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		createPolicy(t, env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-prod-freeze"}, Spec: v1alpha1.DeployPolicySpec{
+			Scope: v1alpha1.Scope{Namespaces: []string{ns}, Environments: []string{"production"}}, FreezeWindows: []v1alpha1.FreezeWindow{alwaysFrozen()},
+			BreakGlass: &v1alpha1.BreakGlass{Users: []string{"oncall@example.com"}}}})
+		want := "deletes of Deployment web to production are frozen by window `code-freeze` of DeployPolicy " + ns + "-prod-freeze"
+		env.Eventually(t, 30*time.Second, "the freeze in force for deletes", func(ctx context.Context) (bool, error) {
+			err := env.Client.Delete(ctx, web.DeepCopy(), client.DryRunAll)
+			return err != nil && strings.Contains(err.Error(), want), nil
+		})
+		if err := env.Client.Delete(ctx, web.DeepCopy()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("delete during the freeze: err = %v, want %q", err, want)
+		}
+		waitEvent(t, env, ns, "Denied", "web", "DELETE by", want)
+		oncall, _ := as(t, env, ns, "oncall@example.com")
+		// The annotation first (an annotation is not a deploy: admitted during the freeze), then the delete.
+		if err := update(ctx, env, oncall, client.ObjectKeyFromObject(web), func(d *appsv1.Deployment) {
+			d.Annotations = map[string]string{v1alpha1.AnnotationBreakGlass: "INC-9 web leaks data"}
+		}); err != nil {
+			t.Fatalf("break-glass annotation: %v", err)
+		}
+		env.Eventually(t, 30*time.Second, "the break-glass delete admitted", func(ctx context.Context) (bool, error) {
+			err := oncall.Delete(ctx, web.DeepCopy())
+			return err == nil, nil
+		})
+		waitEvent(t, env, ns, "BreakGlass", "web", "oncall@example.com", "INC-9 web leaks data")
+	})
+}
+
+// scrape reads the gate's /metrics.
+func scrape(t *testing.T, gate *httptest.Server) string {
+	t.Helper()
+	resp, err := gate.Client().Get(gate.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

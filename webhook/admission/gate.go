@@ -120,6 +120,9 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if req.Object != nil && req.Object.GetKind() == "ClusterImagePolicy" && req.SubResource == "" {
 		return g.imagePolicy(ctx, req), nil
 	}
+	if req.Operation == "DELETE" {
+		return g.deleteReview(ctx, req)
+	}
 	if why := exempt(req); why != "" {
 		return Decision{Allowed: true, Exempt: why}, nil
 	}
@@ -244,6 +247,11 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 	sort.Slice(applying, func(i, j int) bool { return applying[i].Name < applying[j].Name })
 
 	frozenBy := g.freezeInput(in, applying, now)
+	if req.Operation == "DELETE" {
+		// A delete changes nothing an image, flag, schema or risk rule reads: only freezes.
+		g.breakGlassInput(in, cur, applying, frozenBy)
+		return in, frozenBy, nil
+	}
 	g.flagsInput(ctx, in, cur, applying, &frozenBy)
 	g.breakGlassInput(in, cur, applying, frozenBy)
 	if old != nil {
@@ -288,6 +296,9 @@ func (g *Gate) freezeInput(in *Input, applying []v1alpha1.DeployPolicy, now time
 	var frozenBy []string
 	for i := range applying {
 		p := &applying[i]
+		if in.Operation == "DELETE" && p.Spec.Deletes == v1alpha1.DeletesAllow {
+			continue
+		}
 		windows, err := g.compileWindows(p)
 		if err != nil {
 			in.Errors = append(in.Errors, fmt.Sprintf("DeployPolicy %s: %v", p.Name, err))
