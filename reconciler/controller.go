@@ -501,7 +501,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	digests := map[string]string{}
 	checked := 0
 	for i, o := range objs {
-		if !workload.Supported(o.GetKind()) {
+		if !workload.Supported(o.GetAPIVersion(), o.GetKind()) {
 			continue
 		}
 		checked++
@@ -753,7 +753,7 @@ func resourceStatuses(results []common.ResourceSyncResult) []v1alpha1.ResourceSt
 func images(targets []*unstructured.Unstructured) []string {
 	var out []string
 	for _, t := range targets {
-		if !workload.Supported(t.GetKind()) {
+		if !workload.Supported(t.GetAPIVersion(), t.GetKind()) {
 			continue
 		}
 		w, err := workload.FromObject(t)

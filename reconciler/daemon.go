@@ -27,6 +27,7 @@ import (
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // Options configure the daemon.
@@ -54,6 +55,8 @@ type Options struct {
 	// the webhook's setting.
 	VerifyImages  bool
 	NoMatchPolicy string
+	// WorkloadKinds are custom resources with a pod template the pre-flight checks (the webhook's).
+	WorkloadKinds []workload.Kind
 	// User is who the pre-flight decision sees as the writer.
 	User        admission.User
 	SyncTimeout time.Duration
@@ -69,6 +72,9 @@ type Options struct {
 
 // Run runs the daemon until ctx ends.
 func Run(ctx context.Context, opts Options) error {
+	if err := workload.Register(opts.WorkloadKinds...); err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(opts.REST, ctrl.Options{
 		Scheme:                  api.NewScheme(),
 		Logger:                  opts.Log,

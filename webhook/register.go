@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // OptOutLabel on a namespace keeps the gate out of it.
@@ -28,7 +29,7 @@ const WebhookName = "gate.bollard.dev"
 // UPDATE (with their scale subresources left out), never in kube-system, kube-node-lease, bollard's
 // own namespace or a namespace labelled bollard.dev/ignore=true, so the gate cannot lock the
 // cluster out of its own repair.
-func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failurePolicy admissionregistrationv1.FailurePolicyType, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
+func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failurePolicy admissionregistrationv1.FailurePolicyType, timeoutSeconds int32, custom ...workload.Kind) admissionregistrationv1.ValidatingWebhook {
 	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
 	excluded := []string{"kube-system", "kube-node-lease"}
 	if ownNamespace != "" {
@@ -40,10 +41,16 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources},
 		}
 	}
+	var customRules []admissionregistrationv1.RuleWithOperations
+	for _, k := range custom {
+		r := rule(k.Group, k.Resource)
+		r.APIVersions = []string{k.Version}
+		customRules = append(customRules, r)
+	}
 	return admissionregistrationv1.ValidatingWebhook{
 		Name:         WebhookName,
 		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
-		Rules: []admissionregistrationv1.RuleWithOperations{
+		Rules: append([]admissionregistrationv1.RuleWithOperations{
 			rule("", "pods", "replicationcontrollers"),
 			rule("apps", "deployments", "statefulsets", "daemonsets", "replicasets"),
 			rule("batch", "jobs", "cronjobs"),
@@ -54,7 +61,7 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 			deleteRule("", "replicationcontrollers"),
 			deleteRule("apps", "deployments", "statefulsets", "daemonsets"),
 			deleteRule("batch", "cronjobs"),
-		},
+		}, customRules...),
 		// What the built-in controllers make from objects the gate checked never reaches it.
 		MatchConditions: []admissionregistrationv1.MatchCondition{{Name: "not-made-by-a-built-in-controller", Expression: ControllerMatch()}},
 		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{

@@ -33,6 +33,7 @@ import (
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // maxReviewBytes bounds a request body: two objects of etcd's 1.5 MiB limit plus the envelope.
@@ -41,6 +42,9 @@ const maxReviewBytes = 7 << 20
 // Config is what a Server needs beyond its flags.
 type Config struct {
 	REST *rest.Config
+	// WorkloadKinds are custom resources with a pod template the gate checks like Deployments
+	// (registered process-wide; the webhook registration needs rules for them too).
+	WorkloadKinds []workload.Kind
 	// PolicyConfigMap ("namespace/name"), when set, holds extra Rego modules (keys ending .rego).
 	PolicyConfigMap string
 	// DecisionTimeout bounds one decision; keep it inside the webhook's timeoutSeconds.
@@ -98,6 +102,9 @@ func (s *Server) notReady() string {
 // New builds a server whose gate reads the cluster through watches started on ctx; it is ready
 // once they have synced (and the user's policy modules, if any, compiled).
 func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := workload.Register(cfg.WorkloadKinds...); err != nil {
+		return nil, err
+	}
 	cs, err := kubernetes.NewForConfig(cfg.REST)
 	if err != nil {
 		return nil, err

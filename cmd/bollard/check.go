@@ -148,7 +148,7 @@ func runCheck(ctx context.Context, out io.Writer, opts checkOptions, kube kubeOp
 			}
 			files.Secrets[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = &sec
 		default:
-			if workload.Supported(o.GetKind()) {
+			if workload.Supported(o.GetAPIVersion(), o.GetKind()) {
 				workloads = append(workloads, o)
 			}
 		}

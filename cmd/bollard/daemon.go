@@ -14,6 +14,7 @@ import (
 
 	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/webhook/admission"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // daemonOptions are the flags of `bollard daemon`.
@@ -28,6 +29,7 @@ type daemonOptions struct {
 	Namespaces                      []string
 	VerifyImages                    bool
 	NoMatchPolicy                   string
+	WorkloadKinds                   []string
 	ServiceAccount                  string
 	SyncTimeout                     time.Duration
 	Concurrency                     int
@@ -46,6 +48,7 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Namespaces, "namespaces", nil, "only Releases in these namespaces (default: the whole cluster)")
 	fs.StringVar(&o.GitDir, "git-dir", filepath.Join(os.TempDir(), "bollard-git"), "where repository mirrors are kept")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "pre-flight verifies image signatures against the ClusterImagePolicies")
+	fs.StringSliceVar(&o.WorkloadKinds, "workload-kinds", kindStrings(workload.DefaultCustom), "custom resources with a pod template the pre-flight checks like Deployments (the webhook's setting): group/version/resource/Kind=path.to.template")
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "deny", "with --verify-images: deny, warn or allow images no ClusterImagePolicy matches (the webhook's setting; the chart sets both alike)")
 	fs.StringVar(&o.ServiceAccount, "user", envOr("BOLLARD_DAEMON_USER", "system:serviceaccount:bollard-system:bollard-daemon"), "the writer the pre-flight decision sees (break-glass and opt-out rules name users)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 5*time.Minute, "bound on one sync operation, hooks included")
@@ -81,10 +84,14 @@ Release's interval as well.`,
 			if err != nil {
 				return err
 			}
+			kinds, err := parseKinds(opts.WorkloadKinds)
+			if err != nil {
+				return usageError{err}
+			}
 			return reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: opts.MetricsAddr, HealthAddr: opts.HealthAddr,
 				ReceiverAddr: opts.ReceiverAddr, ReceiverTLSCert: opts.ReceiverTLSCert, ReceiverTLSKey: opts.ReceiverTLSKey,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, LeaderElectionNamespace: opts.Namespace,
-				GitDir: opts.GitDir, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, User: admission.User{Username: opts.ServiceAccount,
+				GitDir: opts.GitDir, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
 				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Log: log})
 		},

@@ -24,6 +24,7 @@ import (
 
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // webhookOptions are the flags of `bollard webhook`.
@@ -40,6 +41,7 @@ type webhookOptions struct {
 	VerifyImages    bool
 	NoMatchPolicy   string
 	TagTTL          time.Duration
+	WorkloadKinds   []string
 	OptOutUsers     []string
 	OptOutGroups    []string
 	RollbackUsers   []string
@@ -58,11 +60,35 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "the webhook's timeoutSeconds (with --register-url); decisions, registry calls included, stay inside it")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "verify image signatures against the ClusterImagePolicies")
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "deny", "deny, warn or allow images no ClusterImagePolicy matches (deny: only signed images run; warn while onboarding)")
+	fs.StringSliceVar(&o.WorkloadKinds, "workload-kinds", kindStrings(workload.DefaultCustom), "custom resources with a pod template, checked like Deployments: group/version/resource/Kind=path.to.template (repeatable)")
 	fs.DurationVar(&o.TagTTL, "tag-ttl", 30*time.Second, "how long a tag's digest is reused without asking the registry (a tag admitted a moment ago is admitted during a registry blip); never longer than a verdict")
 	fs.StringSliceVar(&o.OptOutUsers, "opt-out-admin-users", nil, "users who may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.OptOutGroups, "opt-out-admin-groups", []string{"system:masters"}, "groups whose members may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.RollbackUsers, "daemon-users", nil, "the daemon's identities (its ServiceAccount's user name): their rollbacks, marked bollard.dev/rollback, are admitted whatever the policies say now, with an Event")
 	fs.BoolVar(&o.PinDigests, "pin-digests", false, "with --register-url: also register the mutating webhook (/mutate) that pins verified tags to their digests")
+}
+
+func kindStrings(kinds []workload.Kind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.String()
+	}
+	return out
+}
+
+func parseKinds(list []string) ([]workload.Kind, error) {
+	var out []workload.Kind
+	for _, s := range list {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		k, err := workload.ParseKind(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 func envOr(key, def string) string {
@@ -136,6 +162,9 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 	wcfg := webhook.Config{REST: cfg, PolicyConfigMap: opts.PolicyConfigMap, Log: log, DecisionTimeout: decisionTimeout,
 		Namespace: opts.Namespace, NoMatchPolicy: opts.NoMatchPolicy, OptOutUsers: opts.OptOutUsers, OptOutGroups: opts.OptOutGroups,
 		RollbackUsers: opts.RollbackUsers}
+	if wcfg.WorkloadKinds, err = parseKinds(opts.WorkloadKinds); err != nil {
+		return usageError{err}
+	}
 	if opts.VerifyImages {
 		// Registry calls get most of the decision's time; a cached verdict needs none.
 		wcfg.Images = imagesig.New(imagesig.Options{Timeout: decisionTimeout * 3 / 4, TagTTL: opts.TagTTL})
@@ -171,7 +200,7 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 			}
 		}
 		hook := webhook.ValidatingWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.Namespace,
-			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds)
+			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds, wcfg.WorkloadKinds...)
 		optOut := webhook.OptOutWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
 		policies := webhook.PolicyWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
 		if err := register(ctx, cs, hook, optOut, policies); err != nil {

@@ -18,6 +18,7 @@ import (
 	"bollard.dev/bollard/internal/manifest"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
+	"bollard.dev/bollard/webhook/workload"
 )
 
 // helmBinary is the helm CLI make test builds ($BOLLARD_HELM), or one on PATH.
@@ -89,7 +90,7 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 		t.Errorf("chart policy validation differs from the registered one:\nchart %+v\n  dev %+v", pol, devPol)
 	}
 	chart := cfg.Webhooks[0]
-	dev := webhook.ValidatingWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10)
+	dev := webhook.ValidatingWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10, workload.DefaultCustom...)
 	same := func(a, b any) bool {
 		ja, _ := json.Marshal(a)
 		jb, _ := json.Marshal(b)

@@ -55,7 +55,7 @@ func startGateWith(t *testing.T, env *kubetest.Env, ns string, cfg webhook.Confi
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	env.Eventually(t, 30*time.Second, "the gate's caches to sync", func(context.Context) (bool, error) { return server.Ready(), nil })
-	hook := webhook.ValidatingWebhook(ts.URL+"/validate", kubetest.CABundle(ts), "", admissionregistrationv1.Fail, 10)
+	hook := webhook.ValidatingWebhook(ts.URL+"/validate", kubetest.CABundle(ts), "", admissionregistrationv1.Fail, 10, cfg.WorkloadKinds...)
 	// Only this test's namespace: DeployPolicies are cluster-scoped and tests run in parallel.
 	// (For the Namespace objects the opt-out guard sees, that is the test's namespace itself.)
 	hook.NamespaceSelector = nil

@@ -4,6 +4,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -130,6 +131,9 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 		return d, nil
 	}
 	in, frozenBy, err := g.buildInput(ctx, req)
+	if errors.Is(err, workload.ErrNoTemplate) {
+		return Decision{Allowed: true, Exempt: err.Error() + ": what it runs is checked where its pod template is"}, nil
+	}
 	if err != nil {
 		return Decision{}, err
 	}
@@ -173,7 +177,7 @@ func exempt(req Request) string {
 		return ""
 	}
 	kind := req.Object.GetKind()
-	if !workload.Supported(kind) {
+	if !workload.Supported(req.Object.GetAPIVersion(), kind) {
 		return "kind " + kind + " carries no pod template"
 	}
 	if req.SubResource == "" && slices.Contains(ControllerKinds[req.User.Username], kind) {
@@ -207,6 +211,9 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 		in.User.Groups = []string{}
 	}
 	cur, err := workload.FromObject(obj)
+	if errors.Is(err, workload.ErrNoTemplate) {
+		return nil, nil, err
+	}
 	if err != nil {
 		in.Errors = append(in.Errors, fmt.Sprintf("%s %s: %v", in.Kind, in.Name, err))
 		return in, nil, nil

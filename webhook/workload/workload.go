@@ -1,15 +1,19 @@
 // Package workload finds the pod template in the objects the gate checks: Pods, Deployments,
-// StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs.
+// StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs, and the custom
+// resources registered (Argo Rollouts' Rollout, Knative's Service by default).
 package workload
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Workload is the part of an object that says what runs.
@@ -27,28 +31,115 @@ type Workload struct {
 	Rest map[string]any
 }
 
-// templatePaths says where each kind keeps its pod template.
-var templatePaths = map[string][]string{
-	"Pod":                   nil,
-	"Deployment":            {"spec", "template"},
-	"StatefulSet":           {"spec", "template"},
-	"DaemonSet":             {"spec", "template"},
-	"ReplicaSet":            {"spec", "template"},
-	"ReplicationController": {"spec", "template"},
-	"Job":                   {"spec", "template"},
-	"CronJob":               {"spec", "jobTemplate", "spec", "template"},
+// Kind is a resource whose objects carry a pod template: the built-in workloads, and custom
+// resources registered with Register (Argo Rollouts' Rollout, Knative's Service, …).
+type Kind struct {
+	Group, Version, Resource, Kind string
+	// TemplatePath is where the pod template sits, e.g. spec.template; nil: the object is a Pod.
+	TemplatePath []string
 }
 
-// Supported reports whether kind carries a pod template the gate understands.
-func Supported(kind string) bool {
-	_, ok := templatePaths[kind]
+// String is the form ParseKind reads: group/version/resource/Kind=spec.template.
+func (k Kind) String() string {
+	return fmt.Sprintf("%s/%s/%s/%s=%s", k.Group, k.Version, k.Resource, k.Kind, strings.Join(k.TemplatePath, "."))
+}
+
+// ParseKind reads "argoproj.io/v1alpha1/rollouts/Rollout=spec.template".
+func ParseKind(s string) (Kind, error) {
+	ref, path, ok := strings.Cut(strings.TrimSpace(s), "=")
+	parts := strings.Split(ref, "/")
+	if !ok || len(parts) != 4 || parts[0] == "" || parts[1] == "" || parts[2] == "" || parts[3] == "" || path == "" {
+		return Kind{}, fmt.Errorf("workload kind %q: want group/version/resource/Kind=path.to.template, e.g. argoproj.io/v1alpha1/rollouts/Rollout=spec.template", s)
+	}
+	k := Kind{Group: parts[0], Version: parts[1], Resource: parts[2], Kind: parts[3], TemplatePath: strings.Split(path, ".")}
+	for _, f := range k.TemplatePath {
+		if f == "" {
+			return Kind{}, fmt.Errorf("workload kind %q: template path %q has an empty field", s, path)
+		}
+	}
+	return k, nil
+}
+
+// DefaultCustom are the custom resources checked by default, the documented examples: Argo
+// Rollouts' Rollout and Knative Serving's Service. Where their CRD is not installed the rule
+// matches nothing.
+var DefaultCustom = []Kind{
+	{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts", Kind: "Rollout", TemplatePath: []string{"spec", "template"}},
+	{Group: "serving.knative.dev", Version: "v1", Resource: "services", Kind: "Service", TemplatePath: []string{"spec", "template"}},
+}
+
+// builtin says where each built-in kind keeps its pod template.
+var builtin = map[schema.GroupKind][]string{
+	{Kind: "Pod"}:                        nil,
+	{Group: "apps", Kind: "Deployment"}:  {"spec", "template"},
+	{Group: "apps", Kind: "StatefulSet"}: {"spec", "template"},
+	{Group: "apps", Kind: "DaemonSet"}:   {"spec", "template"},
+	{Group: "apps", Kind: "ReplicaSet"}:  {"spec", "template"},
+	{Kind: "ReplicationController"}:      {"spec", "template"},
+	{Group: "batch", Kind: "Job"}:        {"spec", "template"},
+	{Group: "batch", Kind: "CronJob"}:    {"spec", "jobTemplate", "spec", "template"},
+}
+
+var (
+	customMu sync.RWMutex
+	custom   = map[schema.GroupKind][]string{}
+)
+
+// Register adds custom resources to the kinds the gate checks (process-wide: the webhook and the
+// daemon register what their flags name at start). A built-in kind cannot be redefined.
+func Register(kinds ...Kind) error {
+	customMu.Lock()
+	defer customMu.Unlock()
+	for _, k := range kinds {
+		gk := schema.GroupKind{Group: k.Group, Kind: k.Kind}
+		if _, ok := builtin[gk]; ok {
+			return fmt.Errorf("workload kind %s: a built-in kind", k)
+		}
+		if len(k.TemplatePath) == 0 {
+			return fmt.Errorf("workload kind %s: no template path", k)
+		}
+		custom[gk] = k.TemplatePath
+	}
+	return nil
+}
+
+// templatePath is where kind (of apiVersion) keeps its pod template; isCustom says it is a
+// registered custom resource. An object without apiVersion, or with a core one, is looked up
+// among the built-in kinds by name.
+func templatePath(apiVersion, kind string) (p []string, isCustom, ok bool) {
+	gk := schema.FromAPIVersionAndKind(apiVersion, kind).GroupKind()
+	if gk.Group == "" { // no apiVersion, or a core one: the built-in kinds by name (no core kind shares one)
+		for b, p := range builtin {
+			if b.Kind == kind {
+				return p, false, true
+			}
+		}
+		return nil, false, false
+	}
+	if p, ok := builtin[gk]; ok {
+		return p, false, true
+	}
+	customMu.RLock()
+	defer customMu.RUnlock()
+	p, ok = custom[gk]
+	return p, true, ok
+}
+
+// Supported reports whether an object of kind (of apiVersion) carries a pod template the gate
+// understands.
+func Supported(apiVersion, kind string) bool {
+	_, _, ok := templatePath(apiVersion, kind)
 	return ok
 }
+
+// ErrNoTemplate is FromObject's error for a custom resource without a pod template of its own
+// (an Argo Rollout with a workloadRef): what it runs is checked where the template is.
+var ErrNoTemplate = errors.New("no pod template of its own")
 
 // FromObject decodes the workload view of obj. Errors name the field that does not decode.
 func FromObject(obj *unstructured.Unstructured) (*Workload, error) {
 	kind := obj.GetKind()
-	path, ok := templatePaths[kind]
+	path, isCustom, ok := templatePath(obj.GetAPIVersion(), kind)
 	if !ok {
 		return nil, fmt.Errorf("kind %s carries no pod template", kind)
 	}
@@ -71,6 +162,9 @@ func FromObject(obj *unstructured.Unstructured) (*Workload, error) {
 	tmpl, found, err := unstructured.NestedMap(obj.Object, path...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", strings.Join(path, "."), err)
+	}
+	if !found && isCustom {
+		return nil, fmt.Errorf("%s %s: %s is absent: %w", kind, obj.GetName(), strings.Join(path, "."), ErrNoTemplate)
 	}
 	if !found {
 		return nil, fmt.Errorf("%s is missing", strings.Join(path, "."))

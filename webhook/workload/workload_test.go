@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -66,5 +67,44 @@ func TestFromObjectErrors(t *testing.T) {
 				t.Errorf("FromObject = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCustomKinds: registered custom resources are found by group and kind (Knative's Service is
+// not the core Service), their template decoded at the path given; one without a template is
+// ErrNoTemplate; kinds are parsed from and printed to the flag's form; a built-in cannot be
+// redefined.
+func TestCustomKinds(t *testing.T) {
+	if err := Register(DefaultCustom...); err != nil {
+		t.Fatal(err)
+	}
+	if Supported("v1", "Service") || !Supported("serving.knative.dev/v1", "Service") || !Supported("argoproj.io/v1alpha1", "Rollout") || Supported("example.com/v1", "Rollout") {
+		t.Error("custom kinds are not told apart by group")
+	}
+	ksvc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": map[string]any{"name": "hello"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containerConcurrency": int64(10),
+			"containers": []any{map[string]any{"image": "ghcr.io/knative/helloworld-go:latest"}}}}}}}
+	w, err := FromObject(ksvc)
+	if err != nil || len(w.Spec.Containers) != 1 || w.Spec.Containers[0].Image != "ghcr.io/knative/helloworld-go:latest" || w.SpecPath != "spec.template.spec" {
+		t.Fatalf("Knative Service: %+v %v", w, err)
+	}
+	ro := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": map[string]any{"name": "r"},
+		"spec": map[string]any{"workloadRef": map[string]any{"kind": "Deployment", "name": "web"}}}}
+	if _, err := FromObject(ro); !errors.Is(err, ErrNoTemplate) {
+		t.Errorf("Rollout with a workloadRef: %v, want ErrNoTemplate", err)
+	}
+	for _, k := range DefaultCustom {
+		back, err := ParseKind(k.String())
+		if err != nil || back.String() != k.String() {
+			t.Errorf("%s round-trips to %s (%v)", k, back, err)
+		}
+	}
+	for _, bad := range []string{"argoproj.io/rollouts/Rollout=spec.template", "a/b/c/D=", "a/b/c/D=spec..template", "a/b/c/D"} {
+		if _, err := ParseKind(bad); err == nil {
+			t.Errorf("ParseKind(%q) accepted", bad)
+		}
+	}
+	if err := Register(Kind{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", TemplatePath: []string{"spec"}}); err == nil {
+		t.Error("a built-in kind was redefined")
 	}
 }

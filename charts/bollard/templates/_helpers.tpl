@@ -40,6 +40,15 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- end -}}
 
+{{/* workloadKinds → the --workload-kinds flag of the webhook and the daemon. */}}
+{{- define "bollard.workloadKinds.flag" -}}
+{{- $kinds := list -}}
+{{- range .Values.workloadKinds -}}
+{{- $kinds = append $kinds (printf "%s/%s/%s/%s=%s" .group .version .resource .kind .templatePath) -}}
+{{- end -}}
+- --workload-kinds={{ join "," $kinds }}
+{{- end -}}
+
 {{- define "bollard.daemon.fullname" -}}{{ .Release.Name }}-daemon{{- end -}}
 
 {{- define "bollard.daemon.selector" -}}

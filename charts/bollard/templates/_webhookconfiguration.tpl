@@ -36,6 +36,9 @@ webhooks:
   - {operations: [DELETE], apiGroups: [""], apiVersions: [v1], resources: [replicationcontrollers]}
   - {operations: [DELETE], apiGroups: [apps], apiVersions: [v1], resources: [deployments, statefulsets, daemonsets]}
   - {operations: [DELETE], apiGroups: [batch], apiVersions: [v1], resources: [cronjobs]}
+  {{- range $.Values.workloadKinds }}
+  - {operations: [CREATE, UPDATE], apiGroups: [{{ .group }}], apiVersions: [{{ .version }}], resources: [{{ .resource }}]}
+  {{- end }}
   # What the built-in controllers make from objects the gate checked, and the garbage collector's
   # and namespace controller's deletes, never reach it (by the writer's authenticated identity,
   # never by ownerReferences).
