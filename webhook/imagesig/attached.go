@@ -22,6 +22,9 @@ import (
 
 type ociremoteOption = ociremote.Option
 
+// ociSignature is oci.Signature under a name that, embedded, does not hide its Signature method.
+type ociSignature = oci.Signature
+
 // attached is what the registry holds for one digest, each kind fetched at most once however
 // many authorities look at it.
 type attached struct {
@@ -52,7 +55,24 @@ func (at *attached) classic(tag func(name.Reference, ...ociremote.Option) (name.
 		return nil, nil, err
 	}
 	list, err := sigs.Get()
+	for i, s := range list {
+		list[i] = &payloadOnce{ociSignature: s}
+	}
 	return sigs, list, err
+}
+
+// payloadOnce reads a signature's payload (a registry blob) once, however many authorities and
+// checks look at it: cosign's verification reads it again otherwise.
+type payloadOnce struct {
+	ociSignature // every other method as it is
+	once         sync.Once
+	payload      []byte
+	err          error
+}
+
+func (p *payloadOnce) Payload() ([]byte, error) {
+	p.once.Do(func() { p.payload, p.err = p.ociSignature.Payload() })
+	return p.payload, p.err
 }
 
 func (at *attached) signatures() ([]oci.Signature, error) {

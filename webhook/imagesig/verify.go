@@ -61,7 +61,10 @@ type Options struct {
 
 // Verifier verifies images against keys, with a verdict cache.
 type Verifier struct {
-	opts   Options
+	opts Options
+	// puller keeps each repository's authenticated transport (one ping and token exchange per
+	// repository, not per request).
+	puller *remote.Puller
 	cache  *cache
 	tags   *cache // tag reference → Verdict{Digest} for TagTTL
 	flight singleflight.Group
@@ -85,12 +88,19 @@ func New(opts Options) *Verifier {
 		opts.TagTTL = 30 * time.Second
 	}
 	opts.TagTTL = min(opts.TagTTL, opts.PositiveTTL)
-	return &Verifier{opts: opts, cache: newCache(opts.CacheSize), tags: newCache(opts.CacheSize)}
+	v := &Verifier{opts: opts, cache: newCache(opts.CacheSize), tags: newCache(opts.CacheSize)}
+	puller, err := remote.NewPuller(append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts.Remote...)...)
+	if err == nil { // an option that does not apply: every call builds its transport instead
+		v.puller = puller
+	}
+	return v
 }
 
 func (v *Verifier) remoteOptions(ctx context.Context) []remote.Option {
-	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, v.opts.Remote...)
-	return opts
+	if v.puller != nil {
+		return []remote.Option{remote.WithContext(ctx), remote.Reuse(v.puller)}
+	}
+	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, v.opts.Remote...)
 }
 
 // Resolve returns the digest reference of image: itself when it names a digest, else the digest

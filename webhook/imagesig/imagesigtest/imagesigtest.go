@@ -39,6 +39,8 @@ type Registry struct {
 	Host     string
 	Requests atomic.Int64
 	Down     atomic.Bool
+	// Log, when set, receives "METHOD path" of every request served.
+	Log func(string)
 }
 
 func NewRegistry(t testing.TB, opts ...registry.Option) *Registry {
@@ -51,6 +53,9 @@ func NewRegistry(t testing.TB, opts ...registry.Option) *Registry {
 			return
 		}
 		r.Requests.Add(1)
+		if r.Log != nil {
+			r.Log(req.Method + " " + req.URL.Path)
+		}
 		reg.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.Close)
