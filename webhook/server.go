@@ -172,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 				s.log.Error(err, "not Ready: user policies not loaded", "configMap", cfg.PolicyConfigMap)
 			}
 		}
+		s.gate.Warm(ctx)
 		s.ready.Store(true)
 		s.log.Info("ready", "policies", s.gate.Engine().Modules())
 	}()

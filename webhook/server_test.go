@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +234,21 @@ func TestDenialEvents(t *testing.T) {
 	e := events.Items[0]
 	if e.Type != corev1.EventTypeWarning || e.Reason != "Denied" || !strings.Contains(e.Message, "UPDATE by") || !strings.Contains(e.Message, "risky change (DatabaseURL)") {
 		t.Errorf("event %s %s %q", e.Type, e.Reason, e.Message)
+	}
+}
+
+// TestTuneGC: GOGC 400 unless GOGC is set; GOGC and GOMEMLIMIT set by the operator win.
+func TestTuneGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if gc, mem := TuneGC(); gc != 400 || mem != -1 || debug.SetGCPercent(400) != 400 {
+		t.Errorf("TuneGC = %d, %d; want 400 and the memory limit left alone", gc, mem)
+	}
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	if gc, _ := TuneGC(); gc != -2 || debug.SetGCPercent(50) != 50 {
+		t.Errorf("with GOGC=50 set, TuneGC changed it (%d)", gc)
 	}
 }

@@ -132,6 +132,8 @@ Jobs and CronJobs with the DeployPolicies of the cluster and the Rego policies b
 
 func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) error {
 	log := newLogger()
+	gcPercent, memLimit := webhook.TuneGC()
+	log.Info("garbage collector", "gcPercent", gcPercent, "memoryLimit", memLimit)
 	ctrllog.SetLogger(log)
 	cfg, err := kube.RESTConfig()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
@@ -242,4 +243,17 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 		}
 	}
 	return pins, nil
+}
+
+// Warm does before Ready what the first admission would otherwise pay for: it compiles the
+// cluster's ClusterImagePolicies (keys parsed, globs and attestation policies compiled) and runs
+// one decision on a made-up Deployment, so the policy engine's lazily built state exists.
+func (g *Gate) Warm(ctx context.Context) {
+	if g.images != nil {
+		_, _ = g.imagePolicies(ctx)
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "bollard-warm-up", "namespace": "bollard-warm-up"},
+		"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{}}}}}}
+	_, _ = g.Review(ctx, Request{Operation: "CREATE", DryRun: true, User: User{Username: "bollard-warm-up"}, Object: obj})
 }
