@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -152,19 +153,33 @@ func cacheOptions(namespaces []string) crcache.Options {
 
 // secretReader reads the receiver's shared secret ("namespace/name", key "secret") on each push,
 // so a rotated Secret takes effect at once.
+// secretReader reads the receiver's Secret, cached for secretTTL: a flood of pushes (forged or
+// not) costs the API server one read per secretTTL, and a rotated secret is used within it.
 func secretReader(c client.Reader, ref string) func(context.Context) ([]byte, error) {
+	var mu sync.Mutex
+	var cached []byte
+	var at time.Time
 	return func(ctx context.Context) ([]byte, error) {
 		ns, name, ok := strings.Cut(ref, "/")
 		if !ok {
 			return nil, fmt.Errorf("receiver secret %q: want namespace/name", ref)
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if cached != nil && time.Since(at) < secretTTL {
+			return cached, nil
+		}
 		var s corev1.Secret
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
 			return nil, err
 		}
-		return s.Data["secret"], nil
+		cached, at = s.Data["secret"], time.Now()
+		return cached, nil
 	}
 }
+
+// secretTTL is how long the receiver's secret is reused.
+const secretTTL = 10 * time.Second
 
 // receiverServer serves the push receiver on the leader only (its triggers drive the leader's
 // controller).

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +26,9 @@ import (
 // maxPayload bounds a push payload (GitHub caps theirs at 25 MB; pushes are far smaller).
 const maxPayload = 5 << 20
 
+// maxInFlight bounds the pushes handled at once; more are answered 503 with Retry-After.
+const maxInFlight = 8
+
 // Receiver is the git push endpoint: GitHub and Gitea (HMAC-SHA256 of the body) and GitLab (a
 // token) push events for a watched ref reconcile the matching Releases at once. Anything not
 // authenticated gets 401 and changes nothing.
@@ -34,6 +38,9 @@ type Receiver struct {
 	Secret  func(context.Context) ([]byte, error)
 	Trigger func(types.NamespacedName, string)
 	Log     logr.Logger
+
+	inFlight chan struct{}
+	once     sync.Once
 }
 
 // Push is what a push event says: which repository (under all its URLs) and which ref moved.
@@ -49,10 +56,38 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST a push event", http.StatusMethodNotAllowed)
 		return
 	}
+	rc.once.Do(func() { rc.inFlight = make(chan struct{}, maxInFlight) })
+	select {
+	case rc.inFlight <- struct{}{}:
+		defer func() { <-rc.inFlight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many pushes at once", http.StatusServiceUnavailable)
+		return
+	}
 	provider, event := providerOf(r.Header)
 	if provider == "" {
 		metricPushes.WithLabelValues("unknown", "malformed").Inc()
 		http.Error(w, "not a GitHub, GitLab or Gitea event (no X-GitHub-Event, X-Gitlab-Event or X-Gitea-Event header)", http.StatusBadRequest)
+		return
+	}
+	// Authenticate what can be before the body is read: a push without a signature or token is
+	// refused unread, and GitLab's token is checked here already.
+	if !signed(provider, r.Header) {
+		metricPushes.WithLabelValues(provider, "unauthorized").Inc()
+		http.Error(w, "no signature or token header", http.StatusUnauthorized)
+		return
+	}
+	secret, err := rc.Secret(r.Context())
+	if err != nil || len(secret) == 0 {
+		rc.Log.Error(err, "receiver secret unavailable")
+		http.Error(w, "receiver secret unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if provider == "gitlab" && !authentic(provider, r.Header, nil, secret) {
+		metricPushes.WithLabelValues(provider, "unauthorized").Inc()
+		rc.Log.Info("push rejected: bad token", "provider", provider, "remote", r.RemoteAddr)
+		http.Error(w, "signature or token does not match", http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
@@ -63,12 +98,6 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(body) > maxPayload {
 		metricPushes.WithLabelValues(provider, "malformed").Inc()
 		http.Error(w, "payload over 5 MiB", http.StatusRequestEntityTooLarge)
-		return
-	}
-	secret, err := rc.Secret(r.Context())
-	if err != nil || len(secret) == 0 {
-		rc.Log.Error(err, "receiver secret unavailable")
-		http.Error(w, "receiver secret unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	if !authentic(provider, r.Header, body, secret) {
@@ -99,6 +128,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	metricPushes.WithLabelValues(provider, outcome).Inc()
 	rc.Log.Info("push", "provider", provider, "ref", push.Ref, "after", push.After, "triggered", triggered)
 	writeJSON(w, status, map[string]any{"ref": push.Ref, "triggered": triggered})
+}
+
+// signed reports whether the request carries the provider's signature or token header at all.
+func signed(provider string, h http.Header) bool {
+	switch provider {
+	case "github":
+		return h.Get("X-Hub-Signature-256") != ""
+	case "gitea":
+		return h.Get("X-Gitea-Signature") != "" || h.Get("X-Hub-Signature-256") != ""
+	case "gitlab":
+		return h.Get("X-Gitlab-Token") != ""
+	}
+	return false
 }
 
 func providerOf(h http.Header) (provider, event string) {

@@ -49,7 +49,7 @@ func TestReceiver(t *testing.T) {
 	}{
 		{"github, signed", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(key, github)}, github, 202, []string{"shop/web", "shop/web-ssh"}, ""},
 		{"github, signed with another key", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign([]byte("guess"), github)}, github, 401, nil, "does not match"},
-		{"github, unsigned", map[string]string{"X-GitHub-Event": "push"}, github, 401, nil, "does not match"},
+		{"github, unsigned", map[string]string{"X-GitHub-Event": "push"}, github, 401, nil, "no signature or token header"},
 		{"github, body changed after signing", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(key, github)}, bytes.Replace(github, []byte("main"), []byte("release"), 1), 401, nil, ""},
 		{"gitea, signed", map[string]string{"X-Gitea-Event": "push", "X-GitHub-Event": "push", "X-Gitea-Signature": sign(key, github)}, github, 202, []string{"shop/web", "shop/web-ssh"}, ""},
 		{"gitlab, token", map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "s3cret"}, gitlab, 202, []string{"shop/web", "shop/web-ssh"}, ""},
@@ -116,4 +116,54 @@ func FuzzParsePush(f *testing.F) {
 			_ = NormalizeURL(u)
 		}
 	})
+}
+
+// countingBody counts what the receiver reads of a request body.
+type countingBody struct {
+	r    *bytes.Reader
+	read int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) { n, err := b.r.Read(p); b.read += n; return n, err }
+func (b *countingBody) Close() error               { return nil }
+
+// TestReceiverRefusesBeforeReading: a push without a signature, or with a wrong GitLab token, is
+// refused without its body being read or the Secret being fetched for nothing beyond the first; a
+// burst beyond maxInFlight is answered 503 with Retry-After, never queued.
+func TestReceiverRefusesBeforeReading(t *testing.T) {
+	secretReads := 0
+	rc := &Receiver{Client: fake.NewClientBuilder().WithScheme(api.NewScheme()).Build(), Log: logr.Discard(),
+		Secret:  func(context.Context) ([]byte, error) { secretReads++; return []byte("s3cret"), nil },
+		Trigger: func(types.NamespacedName, string) {}}
+	for name, headers := range map[string]map[string]string{
+		"github without a signature": {"X-GitHub-Event": "push"},
+		"gitlab with a wrong token":  {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "guess"},
+		"gitlab without a token":     {"X-Gitlab-Event": "Push Hook"},
+	} {
+		body := &countingBody{r: bytes.NewReader(bytes.Repeat([]byte("x"), 1<<20))}
+		req := httptest.NewRequest(http.MethodPost, "/hooks/git", body)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized || body.read != 0 {
+			t.Errorf("%s: status %d, %d body bytes read; want 401 unread", name, w.Code, body.read)
+		}
+	}
+	if secretReads > 1 {
+		t.Errorf("the Secret was read %d times for pushes refused on their headers", secretReads)
+	}
+	// The in-flight bound: a full receiver answers at once.
+	for range maxInFlight {
+		rc.inFlight <- struct{}{}
+	}
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/hooks/git", strings.NewReader("{}"))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+sign([]byte("s3cret"), []byte("{}")))
+	rc.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("beyond %d pushes in flight: status %d, Retry-After %q", maxInFlight, w.Code, w.Header().Get("Retry-After"))
+	}
 }
