@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"runtime/debug"
 	"testing"
@@ -27,50 +26,14 @@ import (
 // --tag-ttl); cold (new digests each admission, one at a time); and a fresh process's first
 // admission.
 func BenchmarkAdmissionHTTPS(b *testing.B) {
-	b.Run("warm/by-digest", func(b *testing.B) { benchmarkWarm(b, false, admissionload.Warm) })
-	b.Run("warm/by-tag", func(b *testing.B) { benchmarkWarm(b, true, admissionload.Warm) })
-	b.Run("warm/sequential", func(b *testing.B) { benchmarkWarm(b, false, admissionload.Sequential) })
-	b.Run("cold/new-digests", func(b *testing.B) {
-		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-		ts, client := admissionload.Server(b, bollardServer(b, reg.Host, signer).Handler())
-		admissionload.Cold(b, func(i int) admissionload.Target {
-			return admissionload.Target{Client: client, URL: ts.URL + "/validate",
-				Body: admissionload.Review("cold", admissionload.Images(b, reg, signer, 3, fmt.Sprintf("v%d", i), false))}
-		}, reg.Requests.Load)
-	})
-	b.Run("cold/first-admission", func(b *testing.B) {
-		// A fresh server (verifier, transports, compiled policies, TLS connection) per admission,
-		// Ready before the timer starts: what the first admission after a start costs.
-		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-		body := admissionload.Review("first", admissionload.Images(b, reg, signer, 3, "v1", false))
-		admissionload.Cold(b, func(int) admissionload.Target {
-			ts, client := admissionload.Server(b, bollardServer(b, reg.Host, signer).Handler())
-			return admissionload.Target{Client: client, URL: ts.URL + "/validate", Body: body}
-		}, reg.Requests.Load)
-	})
-}
-
-func benchmarkWarm(b *testing.B, byTag bool, load func(*testing.B, *http.Client, string, []byte, func() int64)) {
-	reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-	body := admissionload.Review("load", admissionload.Images(b, reg, signer, 3, "v1", byTag))
-	ts, client := admissionload.Server(b, bollardServer(b, reg.Host, signer).Handler())
-	if ok, msg, err := admissionload.Post(client, ts.URL+"/validate", body); err != nil || !ok {
-		b.Fatalf("warm-up admission: allowed %v, %q, %v", ok, msg, err)
-	}
-	before := reg.Requests.Load()
-	load(b, client, ts.URL+"/validate", body, reg.Requests.Load)
-	if n := reg.Requests.Load() - before; n != 0 {
-		b.Errorf("warm admissions made %d registry requests, want 0", n)
-	}
+	admissionload.Suite(b, func(b *testing.B, host string, signer imagesigtest.Signer) (http.Handler, string) {
+		return bollardServer(b, host, signer).Handler(), "/validate"
+	}, true)
 }
 
 // bollardServer is bollard's admission server with one ClusterImagePolicy: the registry's shop/*
 // images signed by signer's key; images no policy matches are denied.
 func bollardServer(b *testing.B, host string, signer imagesigtest.Signer) *Server {
-	return bollardServerT(b, host, signer)
-}
-
-func bollardServerT(b testing.TB, host string, signer imagesigtest.Signer) *Server {
 	// As `bollard webhook` starts (the test process's client and registry share the setting).
 	old := debug.SetGCPercent(-1)
 	debug.SetGCPercent(old)

@@ -80,16 +80,22 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 // writable while the webhook is down — except for that label, which stays as it is (fail closed).
 // It has no namespaceSelector: a namespace being labelled must not escape its own check.
 func OptOutWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
-	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
+	w := guard(OptOutWebhookName, url, caBundle, timeoutSeconds, admissionregistrationv1.SideEffectClassNoneOnDryRun,
+		admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}})
+	w.MatchConditions = []admissionregistrationv1.MatchCondition{{Name: "opt-out-label-changes", Expression: OptOutMatch}}
+	return w
+}
+
+// guard is a fail-closed webhook entry (no namespaceSelector) for creates and updates of rule.
+func guard(name, url string, caBundle []byte, timeoutSeconds int32, sideEffects admissionregistrationv1.SideEffectClass, rule admissionregistrationv1.Rule) admissionregistrationv1.ValidatingWebhook {
 	fail := admissionregistrationv1.Fail
 	return admissionregistrationv1.ValidatingWebhook{
-		Name:         OptOutWebhookName,
+		Name:         name,
 		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
 		Rules: []admissionregistrationv1.RuleWithOperations{{
 			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
+			Rule:       rule,
 		}},
-		MatchConditions:         []admissionregistrationv1.MatchCondition{{Name: "opt-out-label-changes", Expression: OptOutMatch}},
 		FailurePolicy:           &fail,
 		SideEffects:             &sideEffects,
 		TimeoutSeconds:          &timeoutSeconds,
@@ -102,20 +108,8 @@ func OptOutWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionr
 // hashAlgorithm is refused with its field path, as policy-controller refuses it, instead of being
 // stored and matching nothing. Fail closed: while the webhook is down, policies cannot be written.
 func PolicyWebhook(url string, caBundle []byte, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
-	sideEffects := admissionregistrationv1.SideEffectClassNone
-	fail := admissionregistrationv1.Fail
-	return admissionregistrationv1.ValidatingWebhook{
-		Name:         PolicyWebhookName,
-		ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
-		Rules: []admissionregistrationv1.RuleWithOperations{{
-			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{"policy.sigstore.dev"}, APIVersions: []string{"v1alpha1", "v1beta1"}, Resources: []string{"clusterimagepolicies"}},
-		}},
-		FailurePolicy:           &fail,
-		SideEffects:             &sideEffects,
-		TimeoutSeconds:          &timeoutSeconds,
-		AdmissionReviewVersions: []string{"v1"},
-	}
+	return guard(PolicyWebhookName, url, caBundle, timeoutSeconds, admissionregistrationv1.SideEffectClassNone,
+		admissionregistrationv1.Rule{APIGroups: []string{"policy.sigstore.dev"}, APIVersions: []string{"v1alpha1", "v1beta1"}, Resources: []string{"clusterimagepolicies"}})
 }
 
 func deleteRule(group string, resources ...string) admissionregistrationv1.RuleWithOperations {

@@ -147,25 +147,33 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{"kind":"Pod","metadata":{"annotations":{"bollard.dev/requires-flags":"=,="}}}}}`))
 	s := testServer(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := post(t, s, body, "application/json")
-		switch rec.Code {
-		case http.StatusBadRequest:
-			if rec.Body.Len() == 0 {
-				t.Error("400 without a message")
-			}
-		case http.StatusOK:
-			var in, out admissionv1.AdmissionReview
-			_ = json.Unmarshal(body, &in)
-			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || in.Request == nil || out.Response.UID != in.Request.UID {
-				t.Errorf("200 with response %q for uid %v", rec.Body, in.Request)
-			}
-			if !out.Response.Allowed && (out.Response.Result == nil || out.Response.Result.Message == "") {
-				t.Error("a denial without a message")
-			}
-		default:
-			t.Errorf("status %d: %s", rec.Code, rec.Body)
+		if out := answered(t, body, post(t, s, body, "application/json")); out != nil && !out.Response.Allowed &&
+			(out.Response.Result == nil || out.Response.Result.Message == "") {
+			t.Error("a denial without a message")
 		}
 	})
+}
+
+// answered checks what a fuzzed review got: 400 with a message (nil), or 200 with a response for
+// the request's uid (returned); never another status.
+func answered(t *testing.T, body []byte, rec *httptest.ResponseRecorder) *admissionv1.AdmissionReview {
+	t.Helper()
+	switch rec.Code {
+	case http.StatusBadRequest:
+		if rec.Body.Len() == 0 {
+			t.Error("400 without a message")
+		}
+	case http.StatusOK:
+		var in, out admissionv1.AdmissionReview
+		_ = json.Unmarshal(body, &in)
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || in.Request == nil || out.Response.UID != in.Request.UID {
+			t.Fatalf("200 with response %q for uid %v", rec.Body, in.Request)
+		}
+		return &out
+	default:
+		t.Errorf("status %d: %s", rec.Code, rec.Body)
+	}
+	return nil
 }
 
 // TestReadyOnlyWithEveryPolicy: a server whose policy ConfigMap has not compiled since it started

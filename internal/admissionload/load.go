@@ -29,6 +29,52 @@ import (
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
+// NewServer builds the server under test for images of host signed by signer, and says where it
+// answers reviews (its path, "/validate" or "").
+type NewServer func(b *testing.B, host string, signer imagesigtest.Signer) (handler http.Handler, path string)
+
+// Suite runs every measurement against servers newServer builds: warm with 8 clients by digest
+// and by tag, warm sequential, cold with new digests, and a fresh server's first admission. With
+// cached, warm admissions must make no registry request.
+func Suite(b *testing.B, newServer NewServer, cached bool) {
+	warm := func(b *testing.B, byTag bool, load func(*testing.B, *http.Client, string, []byte, func() int64)) {
+		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
+		body := Review("load", Images(b, reg, signer, 3, "v1", byTag))
+		handler, path := newServer(b, reg.Host, signer)
+		ts, client := Server(b, handler)
+		if ok, msg, err := Post(client, ts.URL+path, body); err != nil || !ok {
+			b.Fatalf("warm-up admission: allowed %v, %q, %v", ok, msg, err)
+		}
+		before := reg.Requests.Load()
+		load(b, client, ts.URL+path, body, reg.Requests.Load)
+		if n := reg.Requests.Load() - before; cached && n != 0 {
+			b.Errorf("warm admissions made %d registry requests, want 0", n)
+		}
+	}
+	b.Run("warm/by-digest", func(b *testing.B) { warm(b, false, Warm) })
+	b.Run("warm/by-tag", func(b *testing.B) { warm(b, true, Warm) })
+	b.Run("warm/sequential", func(b *testing.B) { warm(b, false, Sequential) })
+	b.Run("cold/new-digests", func(b *testing.B) {
+		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
+		handler, path := newServer(b, reg.Host, signer)
+		ts, client := Server(b, handler)
+		Cold(b, func(i int) Target {
+			return Target{Client: client, URL: ts.URL + path, Body: Review("cold", Images(b, reg, signer, 3, fmt.Sprintf("v%d", i), false))}
+		}, reg.Requests.Load)
+	})
+	b.Run("cold/first-admission", func(b *testing.B) {
+		// A fresh server (verifier, transports, compiled policies, TLS connection) per admission,
+		// ready before the timer starts: what the first admission after a start costs.
+		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
+		body := Review("first", Images(b, reg, signer, 3, "v1", false))
+		Cold(b, func(int) Target {
+			handler, path := newServer(b, reg.Host, signer)
+			ts, client := Server(b, handler)
+			return Target{Client: client, URL: ts.URL + path, Body: body}
+		}, reg.Requests.Load)
+	})
+}
+
 // Images pushes and signs n images (shop/svc<i>:<tag>) and returns them by digest, or by tag.
 func Images(tb testing.TB, reg *imagesigtest.Registry, signer imagesigtest.Signer, n int, tag string, byTag bool) []string {
 	var out []string

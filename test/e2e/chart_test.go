@@ -41,19 +41,7 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
-	out, err := exec.Command(helmBinary(t), "template", "bollard", "../../charts/bollard", "--namespace", ns,
-		"--set", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").CombinedOutput()
-	if err != nil {
-		t.Fatalf("helm template: %v\n%s", err, out)
-	}
-	rendered := filepath.Join(t.TempDir(), "chart.yaml")
-	if err := os.WriteFile(rendered, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Load(rendered)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := renderChart(t, "--namespace", ns, "--set", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	kinds := map[string]int{}
 	for _, o := range objs {
 		kinds[o.GetKind()]++
@@ -73,6 +61,25 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 			t.Errorf("chart renders %d %s, want %d (all kinds: %v)", kinds[k], k, want, kinds)
 		}
 	}
+}
+
+// renderChart is `helm template bollard charts/bollard` with args, as objects.
+func renderChart(t *testing.T, args ...string) []manifest.Object {
+	t.Helper()
+	args = append([]string{"template", "bollard", "../../charts/bollard"}, args...)
+	out, err := exec.Command(helmBinary(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %v: %v\n%s", args, err, out)
+	}
+	rendered := filepath.Join(t.TempDir(), "chart.yaml")
+	if err := os.WriteFile(rendered, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Load(rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
 }
 
 // compareWithRegistration keeps the chart's webhook rules and exclusions equal to the ones
@@ -117,22 +124,11 @@ func TestChartSignedImages(t *testing.T) {
 		"warn":    {"--verify-images=true", "--no-match-policy=warn"},
 		"off":     {"--verify-images=false"},
 	} {
-		args := []string{"template", "bollard", "../../charts/bollard"}
+		var args []string
 		if value != "" {
 			args = append(args, "--set", "signedImages="+value)
 		}
-		out, err := exec.Command(helmBinary(t), args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("helm template %v: %v\n%s", args, err, out)
-		}
-		rendered := filepath.Join(t.TempDir(), "chart.yaml")
-		if err := os.WriteFile(rendered, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		objs, err := manifest.Load(rendered)
-		if err != nil {
-			t.Fatal(err)
-		}
+		objs := renderChart(t, args...)
 		seen := 0
 		for _, o := range objs {
 			if o.GetKind() != "Deployment" {

@@ -73,32 +73,7 @@ func peer(b *testing.B, host string, signer imagesigtest.Signer, resolve bool) h
 
 // BenchmarkPeerPolicyController is BenchmarkAdmissionHTTPS's runs against policy-controller.
 func BenchmarkPeerPolicyController(b *testing.B) {
-	warm := func(b *testing.B, byTag bool, load func(*testing.B, *http.Client, string, []byte, func() int64)) {
-		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-		body := admissionload.Review("load", admissionload.Images(b, reg, signer, 3, "v1", byTag))
-		ts, client := admissionload.Server(b, peer(b, reg.Host, signer, byTag))
-		if ok, msg, err := admissionload.Post(client, ts.URL, body); err != nil || !ok {
-			b.Fatalf("warm-up admission: allowed %v, %q, %v", ok, msg, err)
-		}
-		load(b, client, ts.URL, body, reg.Requests.Load)
-	}
-	b.Run("warm/by-digest", func(b *testing.B) { warm(b, false, admissionload.Warm) })
-	b.Run("warm/by-tag", func(b *testing.B) { warm(b, true, admissionload.Warm) })
-	b.Run("warm/sequential", func(b *testing.B) { warm(b, false, admissionload.Sequential) })
-	b.Run("cold/new-digests", func(b *testing.B) {
-		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-		ts, client := admissionload.Server(b, peer(b, reg.Host, signer, false))
-		admissionload.Cold(b, func(i int) admissionload.Target {
-			return admissionload.Target{Client: client, URL: ts.URL,
-				Body: admissionload.Review("cold", admissionload.Images(b, reg, signer, 3, fmt.Sprintf("v%d", i), false))}
-		}, reg.Requests.Load)
-	})
-	b.Run("cold/first-admission", func(b *testing.B) {
-		reg, signer := imagesigtest.NewRegistry(b), imagesigtest.NewSigner(b)
-		body := admissionload.Review("first", admissionload.Images(b, reg, signer, 3, "v1", false))
-		admissionload.Cold(b, func(int) admissionload.Target {
-			ts, client := admissionload.Server(b, peer(b, reg.Host, signer, false))
-			return admissionload.Target{Client: client, URL: ts.URL, Body: body}
-		}, reg.Requests.Load)
-	})
+	admissionload.Suite(b, func(b *testing.B, host string, signer imagesigtest.Signer) (http.Handler, string) {
+		return peer(b, host, signer, true), ""
+	}, false)
 }
