@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -32,12 +31,7 @@ func (pinAll) Verify(_ context.Context, image string, _ []imagesig.Authority) im
 // request's uid whose patch (if any) applies to the request's object and only pins images to
 // digests, or 400 with a message.
 func FuzzMutate(f *testing.F) {
-	seed, err := os.ReadFile("testdata/review-update.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	f.Add([]byte(strings.Replace(string(seed), `"UPDATE"`, `"CREATE"`, 1)))
+	seedReviews(f)
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","kind":{"kind":"Pod"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},"spec":{"containers":[{"name":"a","image":"nginx:1.27"},{"name":"b/~","image":"registry.local/x@sha256:` + strings.Repeat("0", 64) + `"}],"initContainers":[{"name":"i","image":"busybox"}]}}}}`))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","kind":{"kind":"CronJob"},"object":{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"c","namespace":"shop"},"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"a","image":"nginx"}]}}}}}}}}`))
 	pol := policyv1beta1.ClusterImagePolicy{ObjectMeta: metav1.ObjectMeta{Name: "all"}, Spec: policyv1beta1.ClusterImagePolicySpec{

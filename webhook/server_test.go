@@ -135,12 +135,7 @@ func TestRejectedPolicyModulesKeepTheWorkingSet(t *testing.T) {
 // FuzzValidate sends arbitrary bodies to /validate: never a panic, only 200 with a response for
 // the request's uid, or 400 with a message.
 func FuzzValidate(f *testing.F) {
-	seed, err := os.ReadFile("testdata/review-update.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	f.Add([]byte(strings.Replace(string(seed), `"UPDATE"`, `"CREATE"`, 1)))
+	seed := seedReviews(f)
 	f.Add([]byte(strings.Replace(string(seed), `"replicas":3`, `"replicas":"three"`, 1)))
 	f.Add([]byte(strings.Replace(string(seed), `"containers":[`, `"containers":{"x":`, 1)))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{"kind":"CronJob","spec":{"jobTemplate":7}}}}`))
@@ -152,6 +147,17 @@ func FuzzValidate(f *testing.F) {
 			t.Error("a denial without a message")
 		}
 	})
+}
+
+// seedReviews adds the recorded UPDATE review, and it as a CREATE, to f's corpus.
+func seedReviews(f *testing.F) []byte {
+	seed, err := os.ReadFile("testdata/review-update.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(strings.Replace(string(seed), `"UPDATE"`, `"CREATE"`, 1)))
+	return seed
 }
 
 // answered checks what a fuzzed review got: 400 with a message (nil), or 200 with a response for

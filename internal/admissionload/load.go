@@ -18,7 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"testing"
@@ -69,8 +69,8 @@ func Suite(b *testing.B, newServer NewServer, cached bool) {
 		body := Review("first", Images(b, reg, signer, 3, "v1", false))
 		Cold(b, func(int) Target {
 			handler, path := newServer(b, reg.Host, signer)
-			ts, client := Server(b, handler)
-			return Target{Client: client, URL: ts.URL + path, Body: body}
+			ts, client := serve(b, handler)
+			return Target{Client: client, URL: ts.URL + path, Body: body, Close: func() { client.CloseIdleConnections(); ts.Close() }}
 		}, reg.Requests.Load)
 	})
 }
@@ -112,13 +112,19 @@ func Review(uid string, images []string) []byte {
 // bollard and policy-controller (knative's certificates) serve with — and returns it with a
 // keep-alive client that trusts it, for 16 connections.
 func Server(tb testing.TB, handler http.Handler) (*httptest.Server, *http.Client) {
+	ts, client := serve(tb, handler)
+	tb.Cleanup(ts.Close)
+	tb.Cleanup(client.CloseIdleConnections)
+	return ts, client
+}
+
+// serve is Server without the cleanup: the caller closes both.
+func serve(tb testing.TB, handler http.Handler) (*httptest.Server, *http.Client) {
 	cert, pool := serving(tb)
 	ts := httptest.NewUnstartedServer(handler)
 	ts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	ts.StartTLS()
-	tb.Cleanup(ts.Close)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 16}}
-	tb.Cleanup(client.CloseIdleConnections)
 	return ts, client
 }
 
@@ -222,6 +228,9 @@ type Target struct {
 	Client *http.Client
 	URL    string
 	Body   []byte
+	// Close, when set, is called once the admission is measured (a fresh server is shut down
+	// then, so the next one does not run beside every earlier one's heap).
+	Close func()
 }
 
 // Cold measures admissions one at a time, each prepared outside the timer by next: digests never
@@ -234,8 +243,9 @@ func Cold(b *testing.B, next func(i int) Target, registryRequests func() int64) 
 	for i := range b.N {
 		b.StopTimer()
 		t := next(i)
-		runtime.GC() // the preparation's garbage is not the admission's: collected, and swept
-		runtime.GC()
+		// The preparation's garbage is not the admission's: collected, swept and returned to the
+		// system (else the scavenger returns it during the measurement).
+		debug.FreeOSMemory()
 		before, cpu0 := registryRequests(), processCPU()
 		b.StartTimer()
 		t0 := time.Now()
@@ -244,6 +254,9 @@ func Cold(b *testing.B, next func(i int) Target, registryRequests func() int64) 
 		b.StopTimer()
 		if err != nil || !ok {
 			b.Fatalf("cold admission: allowed %v, %q, %v", ok, msg, err)
+		}
+		if t.Close != nil {
+			t.Close()
 		}
 		latencies, elapsed = append(latencies, d), elapsed+d
 		requests += float64(registryRequests() - before)
