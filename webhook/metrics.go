@@ -62,6 +62,13 @@ type meteredVerifier struct {
 	counts *prometheus.CounterVec
 }
 
+// Prepare passes the registries to set up on to the verifier, when it takes them.
+func (m meteredVerifier) Prepare(ctx context.Context, hosts []string) {
+	if p, ok := m.ImageVerifier.(admission.Preparer); ok {
+		p.Prepare(ctx, hosts)
+	}
+}
+
 func (m meteredVerifier) Verify(ctx context.Context, image string, authorities []imagesig.Authority) imagesig.Verdict {
 	v := m.ImageVerifier.Verify(ctx, image, authorities)
 	outcome, cache := "not_verified", "miss"

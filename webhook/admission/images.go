@@ -245,12 +245,26 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 	return pins, nil
 }
 
+// Preparer is an ImageVerifier that can set up the registries the policies name before the first
+// admission (imagesig.Verifier.Prepare).
+type Preparer interface {
+	Prepare(ctx context.Context, hosts []string)
+}
+
 // Warm does before Ready what the first admission would otherwise pay for: it compiles the
-// cluster's ClusterImagePolicies (keys parsed, globs and attestation policies compiled) and runs
-// one decision on a made-up Deployment, so the policy engine's lazily built state exists.
+// cluster's ClusterImagePolicies (keys parsed, globs and attestation policies compiled), sets up
+// the transports of the registries their globs name, and runs one decision on a made-up
+// Deployment, so the policy engine's lazily built state exists.
 func (g *Gate) Warm(ctx context.Context) {
 	if g.images != nil {
-		_, _ = g.imagePolicies(ctx)
+		policies, _ := g.imagePolicies(ctx)
+		if p, ok := g.images.(Preparer); ok {
+			var hosts []string
+			for _, pol := range policies {
+				hosts = append(hosts, pol.Registries...)
+			}
+			p.Prepare(ctx, hosts)
+		}
 	}
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
 		"metadata": map[string]any{"name": "bollard-warm-up", "namespace": "bollard-warm-up"},

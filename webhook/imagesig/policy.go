@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sigstore/policy-controller/pkg/apis/glob"
@@ -33,6 +34,9 @@ type Policy struct {
 	Mode        string
 	Authorities []Authority
 	globs       []*regexp.Regexp
+	// Registries are the registry hosts the globs name literally ("registry.example" of
+	// "registry.example/shop/*"), for setting up their transports ahead.
+	Registries []string
 	// Problem, when set, says why the policy cannot be evaluated (invalid as policy-controller
 	// validates it, a feature bollard does not support, a key that does not parse): images it
 	// matches fail with this reason.
@@ -164,6 +168,9 @@ func Compile(cip *v1beta1.ClusterImagePolicy, secrets SecretReader) *Policy {
 			return p
 		}
 		p.globs = append(p.globs, re)
+		if host, _, found := strings.Cut(img.Glob, "/"); found && isHost(host) && !strings.Contains(host, "*") && !slices.Contains(p.Registries, host) {
+			p.Registries = append(p.Registries, host)
+		}
 	}
 	problems := Unsupported(c)
 	if len(problems) == 0 {

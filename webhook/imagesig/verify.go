@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -65,9 +66,11 @@ type Verifier struct {
 	// puller keeps each repository's authenticated transport (one ping and token exchange per
 	// repository, not per request).
 	puller *remote.Puller
-	cache  *cache
-	tags   *cache // tag reference → Verdict{Digest} for TagTTL
-	flight singleflight.Group
+	// registries are the registry-wide transports of registries without per-repository tokens.
+	registries registries
+	cache      *cache
+	tags       *cache // tag reference → Verdict{Digest} for TagTTL
+	flight     singleflight.Group
 }
 
 // New returns a Verifier.
@@ -96,11 +99,40 @@ func New(opts Options) *Verifier {
 	return v
 }
 
-func (v *Verifier) remoteOptions(ctx context.Context) []remote.Option {
+// remoteOptions are the options for reading reg: its registry-wide transport when it has one (no
+// ping, no handshake per repository), else the kept per-repository transports of the Puller.
+func (v *Verifier) remoteOptions(ctx context.Context, reg name.Registry) []remote.Option {
+	if len(v.opts.Remote) == 0 {
+		if rt := v.registries.transport(ctx, reg); rt != nil {
+			return []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
+		}
+	}
 	if v.puller != nil {
 		return []remote.Option{remote.WithContext(ctx), remote.Reuse(v.puller)}
 	}
 	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, v.opts.Remote...)
+}
+
+// Prepare sets up, before the first admission, the transports of the registries named (hosts,
+// "registry.example" or "127.0.0.1:5000"): a registry without per-repository tokens is pinged
+// once here instead of once per repository on first use. Names that are no registry are skipped.
+func (v *Verifier) Prepare(ctx context.Context, hosts []string) {
+	if len(v.opts.Remote) > 0 {
+		return
+	}
+	// Bounded: a registry that does not answer delays readiness by 2 s at most, and is set up on
+	// first use instead.
+	ctx, cancel := context.WithTimeout(ctx, min(v.opts.Timeout, 2*time.Second))
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		reg, err := name.NewRegistry(h)
+		if err != nil {
+			continue
+		}
+		wg.Go(func() { v.registries.transport(ctx, reg) })
+	}
+	wg.Wait()
 }
 
 // Resolve returns the digest reference of image: itself when it names a digest, else the digest
@@ -121,7 +153,7 @@ func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
-	desc, err := remote.Head(ref, v.remoteOptions(ctx)...)
+	desc, err := remote.Head(ref, v.remoteOptions(ctx, ref.Context().Registry)...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("resolve %s to a digest: registry unreachable or image missing: %w", image, err)
 	}
@@ -177,7 +209,7 @@ func (v *Verifier) verify(ctx context.Context, digest name.Digest, authorities [
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
 	defer cancel()
-	att := &attached{digest: digest, registry: []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx)...)}}
+	att := &attached{digest: digest, registry: []ociremote.Option{ociremote.WithRemoteOptions(v.remoteOptions(ctx, digest.Context().Registry)...)}}
 	var reasons []string
 	for _, a := range authorities {
 		var res result
