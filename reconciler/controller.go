@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -531,6 +532,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		}
 	}
 	denials = append(denials, r.preflightRemovals(ctx, targets, rel)...)
+	denials = append(denials, r.preflightOwners(ctx, targets, rel)...)
 	result := "OK"
 	switch {
 	case len(denials) > 0:
@@ -549,6 +551,59 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.StepResult(result), Detail: detail})
 	return steps, strings.Join(denials, "; "), digests
+}
+
+// preflightOwners refuses to write an object another Release manages (naming it), or one that
+// exists without an owner unless the Release says adopt: true. Only objects the Release does not
+// record as its own yet are looked up, 8 at a time.
+func (r *Reconciler) preflightOwners(ctx context.Context, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
+	own := map[string]bool{}
+	for _, res := range rel.Status.Resources {
+		own[res.Kind+"/"+res.Namespace+"/"+res.Name] = true
+	}
+	var mu sync.Mutex
+	var denials []string
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		if own[t.GetKind()+"/"+t.GetNamespace()+"/"+t.GetName()] {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(t.GroupVersionKind())
+			if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: t.GetNamespace(), Name: t.GetName()}, live); err != nil {
+				return // absent (or not readable: the apply says why)
+			}
+			l := live.GetLabels()
+			var why string
+			switch owner, ownerNS := l[engine.LabelRelease], l[engine.LabelReleaseNamespace]; {
+			case owner == rel.Name && ownerNS == rel.Namespace:
+				return
+			case owner != "":
+				why = fmt.Sprintf("%s %s is managed by Release %s/%s: a Release never takes over another's objects", t.GetKind(), objectName(t), ownerNS, owner)
+			case !rel.Spec.Adopt:
+				why = fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t))
+			default:
+				return
+			}
+			mu.Lock()
+			denials = append(denials, why)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	sort.Strings(denials)
+	return denials
+}
+
+func objectName(o *unstructured.Unstructured) string {
+	if o.GetNamespace() == "" {
+		return o.GetName()
+	}
+	return o.GetNamespace() + "/" + o.GetName()
 }
 
 // deleteKindVersions are the apiVersions of the kinds whose deletion a freeze gates.

@@ -45,6 +45,11 @@ type ReleaseSpec struct {
 	// +kubebuilder:default=true
 	// +optional
 	Prune *bool `json:"prune,omitempty"`
+	// Adopt lets the Release take over objects that exist without an owner (created by hand or by
+	// another tool). Without it such an object is refused, naming it; an object another Release
+	// manages is always refused, naming that Release.
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
 	// Interval is how often git is polled when no push arrives.
 	// +kubebuilder:default="3m"
 	// +optional
