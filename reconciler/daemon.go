@@ -51,6 +51,11 @@ type Options struct {
 	Namespaces []string
 	// GitDir keeps the repository mirrors.
 	GitDir string
+	// GitSchemes are the repository URL schemes fetched (default https and ssh); http, git and
+	// file must be allowed explicitly. InsecureSSHHostKeys fetches SSH repositories without
+	// knownHosts.
+	GitSchemes          []string
+	InsecureSSHHostKeys bool
 	// VerifyImages turns on signature verification in the pre-flight decision; NoMatchPolicy
 	// (deny, warn, allow; "" is deny) is what happens to images no ClusterImagePolicy matches —
 	// the webhook's setting.
@@ -91,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir}, User: opts.User,
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,
 		Snapshots: &snapshot.Store{Client: mgr.GetClient()}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	policies, err := admission.NewEngine(ctx, nil)

@@ -13,6 +13,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"bollard.dev/bollard/reconciler"
+	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/workload"
 )
@@ -29,6 +30,8 @@ type daemonOptions struct {
 	Namespaces                      []string
 	VerifyImages                    bool
 	NoMatchPolicy                   string
+	GitSchemes                      []string
+	InsecureSSHHostKeys             bool
 	WorkloadKinds                   []string
 	ServiceAccount                  string
 	SyncTimeout                     time.Duration
@@ -46,6 +49,8 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "one active daemon at a time (a Lease in --namespace)")
 	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace (leader election Lease)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", nil, "only Releases in these namespaces (default: the whole cluster)")
+	fs.StringSliceVar(&o.GitSchemes, "git-schemes", source.DefaultSchemes, "repository URL schemes fetched; http, git and file only when listed (clear text; the daemon's own disk)")
+	fs.BoolVar(&o.InsecureSSHHostKeys, "insecure-ssh-host-keys", false, "fetch SSH repositories whose Secret has no knownHosts, their host key unchecked")
 	fs.StringVar(&o.GitDir, "git-dir", filepath.Join(os.TempDir(), "bollard-git"), "where repository mirrors are kept")
 	fs.BoolVar(&o.VerifyImages, "verify-images", true, "pre-flight verifies image signatures against the ClusterImagePolicies")
 	fs.StringSliceVar(&o.WorkloadKinds, "workload-kinds", kindStrings(workload.DefaultCustom), "custom resources with a pod template the pre-flight checks like Deployments (the webhook's setting): group/version/resource/Kind=path.to.template")
@@ -91,7 +96,7 @@ Release's interval as well.`,
 			return reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: opts.MetricsAddr, HealthAddr: opts.HealthAddr,
 				ReceiverAddr: opts.ReceiverAddr, ReceiverTLSCert: opts.ReceiverTLSCert, ReceiverTLSKey: opts.ReceiverTLSKey,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, LeaderElectionNamespace: opts.Namespace,
-				GitDir: opts.GitDir, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
+				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
 				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Log: log})
 		},

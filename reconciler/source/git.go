@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,7 +33,7 @@ import (
 type Credentials struct {
 	Username, Password string // HTTPS; a token goes in Password
 	SSHPrivateKey      []byte
-	KnownHosts         []byte // SSH; without it host keys are not checked (logged by the caller)
+	KnownHosts         []byte // SSH: required, unless the Git allows unchecked host keys
 }
 
 // Commit is a fetched revision.
@@ -47,9 +48,48 @@ type Files map[string][]byte
 
 // Git fetches repositories into Dir.
 type Git struct {
-	Dir   string
+	Dir string
+	// Schemes are the URL schemes fetched (https and ssh when empty); http, git and file must be
+	// allowed explicitly: plain http and git:// carry credentials and content in clear text, and
+	// file:// reads the daemon's own disk — other tenants' mirrors included.
+	Schemes []string
+	// InsecureSSHHostKeys lets an SSH repository be fetched without knownHosts (its host key
+	// unchecked). Off: knownHosts is required.
+	InsecureSSHHostKeys bool
+
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+}
+
+// DefaultSchemes are the URL schemes fetched unless the daemon allows more.
+var DefaultSchemes = []string{"https", "ssh"}
+
+// scheme is url's scheme; an scp-like address (git@host:path) is ssh.
+func scheme(url string) string {
+	if s, _, ok := strings.Cut(url, "://"); ok {
+		return strings.ToLower(s)
+	}
+	if strings.Contains(url, "@") || strings.Contains(url, ":") {
+		return "ssh"
+	}
+	return "file"
+}
+
+// allowed says whether url may be fetched, and why not.
+func (g *Git) allowed(url string) error {
+	schemes := g.Schemes
+	if len(schemes) == 0 {
+		schemes = DefaultSchemes
+	}
+	s := scheme(url)
+	if slices.Contains(schemes, s) {
+		return nil
+	}
+	return fmt.Errorf("git URL %s: scheme %s is not allowed (allowed: %s): %s", url, s, strings.Join(schemes, ", "), map[string]string{
+		"http": "plain http carries credentials and content in clear text; use https",
+		"git":  "git:// is unauthenticated and unencrypted; use https or ssh",
+		"file": "a file:// repository is the daemon's own disk",
+	}[s])
 }
 
 func (g *Git) lock(url string) func() {
@@ -81,9 +121,12 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if ref == "" {
 		ref = "main"
 	}
+	if err := g.allowed(url); err != nil {
+		return Commit{}, nil, err
+	}
 	unlock := g.lock(url)
 	defer unlock()
-	auth, err := authFor(url, creds)
+	auth, err := authFor(url, creds, g.InsecureSSHHostKeys)
 	if err != nil {
 		return Commit{}, nil, err
 	}
@@ -203,7 +246,7 @@ func read(c *object.Commit, dir string) (Files, error) {
 	return files, err
 }
 
-func authFor(url string, c Credentials) (transport.AuthMethod, error) {
+func authFor(url string, c Credentials, insecureHostKeys bool) (transport.AuthMethod, error) {
 	switch {
 	case len(c.SSHPrivateKey) > 0:
 		user := "git"
@@ -213,6 +256,9 @@ func authFor(url string, c Credentials) (transport.AuthMethod, error) {
 		keys, err := gitssh.NewPublicKeys(user, c.SSHPrivateKey, "")
 		if err != nil {
 			return nil, fmt.Errorf("sshPrivateKey: %w", err)
+		}
+		if len(c.KnownHosts) == 0 && !insecureHostKeys {
+			return nil, errors.New("knownHosts is required with sshPrivateKey: without it the server's host key cannot be checked (the daemon's --insecure-ssh-host-keys turns the check off)")
 		}
 		keys.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // replaced below when knownHosts is given
 		if len(c.KnownHosts) > 0 {

@@ -2,6 +2,10 @@ package source
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +53,7 @@ func TestFetch(t *testing.T) {
 	head := run(t, work, "rev-parse", "HEAD")
 	run(t, work, "push", "-q", "--tags", "origin", "main")
 
-	g := &Git{Dir: t.TempDir()}
+	g := &Git{Dir: t.TempDir(), Schemes: []string{"http", "file"}}
 	ctx := context.Background()
 	c, files, err := g.Fetch(ctx, "file://"+bare, "", "deploy", Credentials{})
 	if err != nil {
@@ -89,11 +93,41 @@ func TestFetchErrorsRedacted(t *testing.T) {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
-	g := &Git{Dir: t.TempDir()}
+	g := &Git{Dir: t.TempDir(), Schemes: []string{"http", "file"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, _, err := g.Fetch(ctx, "http://bollard:planted-s3cret@127.0.0.1:1/shop.git", "main", "", Credentials{})
 	if err == nil || strings.Contains(err.Error(), "planted-s3cret") || !strings.Contains(err.Error(), "http://***@127.0.0.1:1/shop.git") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestFetchRefusesInsecureSources: by default only https and ssh are fetched — plain http,
+// git:// and file:// (the daemon's own disk) are refused, naming the URL without its secret — and
+// an SSH key without knownHosts is refused unless unchecked host keys are allowed.
+func TestFetchRefusesInsecureSources(t *testing.T) {
+	g := &Git{Dir: t.TempDir()}
+	ctx := context.Background()
+	for url, want := range map[string]string{
+		"http://bollard:planted-s3cret@git.example/shop.git": "git URL http://***@git.example/shop.git: scheme http is not allowed (allowed: https, ssh): plain http",
+		"git://git.example/shop.git":                         "scheme git is not allowed",
+		"file:///var/lib/bollard/git/other-tenant.git":       "scheme file is not allowed (allowed: https, ssh): a file:// repository is the daemon's own disk",
+		"/var/lib/bollard/git/other-tenant.git":              "scheme file is not allowed",
+	} {
+		_, _, err := g.Fetch(ctx, url, "main", "", Credentials{})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "planted-s3cret") {
+			t.Errorf("%s: err = %v, want %q", url, err, want)
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if _, err := authFor("ssh://git@git.example/shop.git", Credentials{SSHPrivateKey: pemKey}, false); err == nil || !strings.Contains(err.Error(), "knownHosts is required") {
+		t.Errorf("SSH without knownHosts: %v", err)
+	}
+	if _, err := authFor("ssh://git@git.example/shop.git", Credentials{SSHPrivateKey: pemKey}, true); err != nil {
+		t.Errorf("SSH without knownHosts, unchecked host keys allowed: %v", err)
 	}
 }

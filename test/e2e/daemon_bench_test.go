@@ -143,7 +143,7 @@ func BenchmarkDaemonSync1000(b *testing.B) {
 		addr := l.Addr().String()
 		l.Close()
 		cmd := exec.Command(bin, "daemon", "--kubeconfig", env.Kubeconfig, "--namespaces", ns, "--leader-elect=false",
-			"--metrics-addr", "0", "--health-addr", "0", "--receiver-addr", addr, "--git-dir", filepath.Join(b.TempDir(), "git"), "--verify-images=false")
+			"--metrics-addr", "0", "--health-addr", "0", "--receiver-addr", addr, "--git-dir", filepath.Join(b.TempDir(), "git"), "--verify-images=false", "--git-schemes", strings.Join(testGitSchemes, ","))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		logFile, _ := os.Create(filepath.Join(b.TempDir(), "daemon.log"))
 		cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -88,6 +88,10 @@ func (r *gitRepo) commit(t testing.TB, msg string, files map[string]string) stri
 
 func (r *gitRepo) url() string { return "file://" + r.bare }
 
+// testGitSchemes: the test repositories are file:// (and a few http://) ones, which a daemon
+// fetches only when told to.
+var testGitSchemes = []string{"https", "ssh", "http", "file"}
+
 // daemon is bollard's daemon running in the test process against the test cluster, limited to
 // one namespace (tests run in parallel).
 type daemon struct {
@@ -129,7 +133,8 @@ func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, 
 	go func() {
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
 			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: append([]string{ns}, also...), GitDir: gitDir,
-			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
+			GitSchemes: testGitSchemes,
+			User:       admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()
 	select {

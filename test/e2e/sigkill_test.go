@@ -44,7 +44,7 @@ func startDaemonProcess(t *testing.T, f *releaseFixture) *daemonProcess {
 	p := &daemonProcess{daemon: &daemon{receiver: "http://" + addr + "/hooks/git"}, out: out,
 		args: []string{bin, "daemon", "--kubeconfig", f.env.Kubeconfig, "--namespaces", f.ns, "--receiver-addr", addr,
 			"--receiver-secret", f.ns + "/receiver", "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
-			"--leader-elect=false", "--verify-images=false", "--sync-timeout", "1m"}}
+			"--leader-elect=false", "--verify-images=false", "--sync-timeout", "1m", "--git-schemes", strings.Join(testGitSchemes, ",")}}
 	p.start(t)
 	t.Cleanup(func() {
 		p.kill(t)
