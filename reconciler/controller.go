@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
@@ -555,44 +556,81 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 
 // preflightOwners refuses to write an object another Release manages (naming it), or one that
 // exists without an owner unless the Release says adopt: true. Only objects the Release does not
-// record as its own yet are looked up, 8 at a time.
+// record as its own yet are looked up: one List per kind and namespace when there are many (a
+// fresh Release of 1,000 objects), else one Get each, 8 at a time.
 func (r *Reconciler) preflightOwners(ctx context.Context, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
 	own := map[string]bool{}
 	for _, res := range rel.Status.Resources {
 		own[res.Kind+"/"+res.Namespace+"/"+res.Name] = true
 	}
-	var mu sync.Mutex
-	var denials []string
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	type group struct {
+		gvk     schema.GroupVersionKind
+		ns      string
+		targets []*unstructured.Unstructured
+	}
+	groups := map[string]*group{}
+	var order []string
 	for _, t := range targets {
 		if own[t.GetKind()+"/"+t.GetNamespace()+"/"+t.GetName()] {
 			continue
 		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(t.GroupVersionKind())
-			if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: t.GetNamespace(), Name: t.GetName()}, live); err != nil {
-				return // absent (or not readable: the apply says why)
+		k := t.GroupVersionKind().String() + "|" + t.GetNamespace()
+		if groups[k] == nil {
+			groups[k] = &group{gvk: t.GroupVersionKind(), ns: t.GetNamespace()}
+			order = append(order, k)
+		}
+		groups[k].targets = append(groups[k].targets, t)
+	}
+	var mu sync.Mutex
+	var denials []string
+	check := func(t, live *unstructured.Unstructured) {
+		l := live.GetLabels()
+		var why string
+		switch owner, ownerNS := l[engine.LabelRelease], l[engine.LabelReleaseNamespace]; {
+		case owner == rel.Name && ownerNS == rel.Namespace:
+			return
+		case owner != "":
+			why = fmt.Sprintf("%s %s is managed by Release %s/%s: a Release never takes over another's objects", t.GetKind(), objectName(t), ownerNS, owner)
+		case !rel.Spec.Adopt:
+			why = fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t))
+		default:
+			return
+		}
+		mu.Lock()
+		denials = append(denials, why)
+		mu.Unlock()
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		g := groups[k]
+		if len(g.targets) > 10 {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(g.gvk.GroupVersion().WithKind(g.gvk.Kind + "List"))
+			if err := r.Reader.List(ctx, list, client.InNamespace(g.ns)); err == nil {
+				live := make(map[string]*unstructured.Unstructured, len(list.Items))
+				for i := range list.Items {
+					live[list.Items[i].GetName()] = &list.Items[i]
+				}
+				for _, t := range g.targets {
+					if l, ok := live[t.GetName()]; ok {
+						check(t, l)
+					}
+				}
+				continue
 			}
-			l := live.GetLabels()
-			var why string
-			switch owner, ownerNS := l[engine.LabelRelease], l[engine.LabelReleaseNamespace]; {
-			case owner == rel.Name && ownerNS == rel.Namespace:
-				return
-			case owner != "":
-				why = fmt.Sprintf("%s %s is managed by Release %s/%s: a Release never takes over another's objects", t.GetKind(), objectName(t), ownerNS, owner)
-			case !rel.Spec.Adopt:
-				why = fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t))
-			default:
-				return
-			}
-			mu.Lock()
-			denials = append(denials, why)
-			mu.Unlock()
-		})
+		}
+		for _, t := range g.targets {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				live := &unstructured.Unstructured{}
+				live.SetGroupVersionKind(t.GroupVersionKind())
+				if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: t.GetNamespace(), Name: t.GetName()}, live); err == nil {
+					check(t, live)
+				} // absent (or not readable: the apply says why)
+			})
+		}
 	}
 	wg.Wait()
 	sort.Strings(denials)

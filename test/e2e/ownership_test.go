@@ -59,7 +59,12 @@ func TestReleaseOwnership(t *testing.T) {
 			t.Fatal(err)
 		}
 		repo := newGitRepo(t)
-		repo.commit(t, "the ConfigMap", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: by-hand}\ndata: {x: \"2\"}\n"})
+		// With more than 10 new objects of a kind the pre-flight lists them instead of one Get each.
+		files := map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: by-hand}\ndata: {x: \"2\"}\n"}
+		for i := range 11 {
+			files[fmt.Sprintf("cm-%d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new-%d}\n", i)
+		}
+		repo.commit(t, "the ConfigMaps", files)
 		adopter := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "adopter"},
 			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour}}}
 		if err := env.Client.Create(ctx, adopter); err != nil {
