@@ -644,10 +644,6 @@ func objectName(o *unstructured.Unstructured) string {
 	return o.GetNamespace() + "/" + o.GetName()
 }
 
-// deleteKindVersions are the apiVersions of the kinds whose deletion a freeze gates.
-var deleteKindVersions = map[string]string{"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
-	"CronJob": "batch/v1", "ReplicationController": "v1"}
-
 // preflightRemovals reviews, as deletes, the workloads the Release manages that the revision no
 // longer has (pruning would delete them): during a freeze that gates deletes, removing a workload
 // from git is refused like deleting it by hand. The webhook admits the daemon's own deletes by its
@@ -662,7 +658,7 @@ func (r *Reconciler) preflightRemovals(ctx context.Context, targets []*unstructu
 	}
 	var denials []string
 	for _, res := range rel.Status.Resources {
-		apiVersion, gated := deleteKindVersions[res.Kind]
+		apiVersion, gated := admission.DeleteKinds[res.Kind]
 		if !gated || kept[res.Kind+"/"+res.Name] || res.Status == "Pruned" {
 			continue
 		}

@@ -367,19 +367,11 @@ func (s *Server) decide(ctx context.Context, ar *admissionv1.AdmissionRequest, r
 		resp.Result = &metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
 			Message: "bollard: " + strings.Join(d.Reasons, "; ")}
 		if !req.DryRun {
-			obj := req.Object
-			if obj == nil || req.Operation == "DELETE" {
-				obj = req.OldObject
-			}
-			s.recordDenial(ctx, req.Operation, req.User.Username, obj, d.Reasons)
+			s.recordDenial(ctx, req.Operation, req.User.Username, req.Subject(), d.Reasons)
 		}
 	}
 	if d.BreakGlass != nil && !req.DryRun {
-		obj := req.Object
-		if obj == nil { // DELETE
-			obj = req.OldObject
-		}
-		s.recordBreakGlass(ctx, ar, obj, d.BreakGlass)
+		s.recordBreakGlass(ctx, ar, req.Subject(), d.BreakGlass)
 	}
 	if d.Rollback != nil && !req.DryRun {
 		verdict = "rollback"

@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,9 +281,9 @@ func report(b *testing.B, latencies []time.Duration, elapsed time.Duration, requ
 
 // processCPU is the CPU time this process (clients, server and registry alike) has used.
 func processCPU() time.Duration {
-	var ru syscallRusage
-	if getrusage(&ru) != nil {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
-	return ru.total()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -26,9 +26,7 @@ func TestGateCustomWorkloads(t *testing.T) {
 	ctx := context.Background()
 	env.InstallCRDs(t, "testdata/argo-rollouts-v1.9.1/rollout-crd.yaml")
 	reg, signer := signingPolicy(t, env, ns)
-	signed := reg.Push(t, "shop/web:v1")
-	signer.Sign(t, signed)
-	unsigned := reg.Push(t, "shop/web:v2")
+	signed, unsigned := signedAndUnsigned(t, reg, signer)
 	startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}),
 		NoMatchPolicy: "deny", WorkloadKinds: workload.DefaultCustom})
 	rollout := func(name, image string) *unstructured.Unstructured {

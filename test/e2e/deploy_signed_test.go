@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,14 @@ func signingPolicy(t *testing.T, env *kubetest.Env, ns string) (*imagesigtest.Re
 	return reg, signer
 }
 
+// signedAndUnsigned pushes shop/web:v1 signed by signer and shop/web:v2 unsigned.
+func signedAndUnsigned(t *testing.T, reg *imagesigtest.Registry, signer imagesigtest.Signer) (signed, unsigned name.Digest) {
+	t.Helper()
+	signed = reg.Push(t, "shop/web:v1")
+	signer.Sign(t, signed)
+	return signed, reg.Push(t, "shop/web:v2")
+}
+
 // TestDeployUnsignedArtifact: with image verification on, the daemon's pre-flight refuses a
 // revision whose image is not signed as the ClusterImagePolicy requires — nothing is applied, and
 // `bollard deploy` exits 2 with the reason — while a signed one deploys.
@@ -48,9 +57,7 @@ func TestDeployUnsignedArtifact(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	reg, signer := signingPolicy(t, env, ns)
-	signed := reg.Push(t, "shop/web:v1")
-	signer.Sign(t, signed)
-	unsigned := reg.Push(t, "shop/web:v2")
+	signed, unsigned := signedAndUnsigned(t, reg, signer)
 	web := func(image string) string {
 		return strings.Replace(fmt.Sprintf(webYAML, 1, "x"), "registry.local/shop/web:x", image, 1)
 	}

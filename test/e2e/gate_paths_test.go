@@ -33,9 +33,7 @@ func TestGateEveryPath(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
 	reg, signer := signingPolicy(t, env, ns)
-	signed := reg.Push(t, "shop/web:v1")
-	signer.Sign(t, signed)
-	unsigned := reg.Push(t, "shop/web:v2")
+	signed, unsigned := signedAndUnsigned(t, reg, signer)
 	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "allow"})
 	denied := func(t *testing.T, err error) {
 		t.Helper()

@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// DeleteKinds are the workloads whose deletion a freeze gates: the ones a person deletes to take
-// a service down. Pods, ReplicaSets and Jobs are deleted by controllers all the time (scale-down,
-// revision history, TTL) and are not gated.
-var DeleteKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "CronJob", "ReplicationController"}
+// DeleteKinds are the workloads whose deletion a freeze gates, with their apiVersion: the ones a
+// person deletes to take a service down. Pods, ReplicaSets and Jobs are deleted by controllers
+// all the time (scale-down, revision history, TTL) and are not gated.
+var DeleteKinds = map[string]string{"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+	"CronJob": "batch/v1", "ReplicationController": "v1"}
 
 // DeleteControllers are the built-in controllers whose deletes are never gated: the garbage
 // collector removing what an owner's deletion left, and the namespace controller emptying a
@@ -27,13 +28,13 @@ var DeleteControllers = []string{
 // its identity: the revision they belong to passed its pre-flight, which refuses a revision that
 // removes a workload during a freeze.
 func (g *Gate) deleteReview(ctx context.Context, req Request) (Decision, error) {
-	obj := req.OldObject
+	obj := req.Subject()
 	switch {
 	case req.SubResource != "":
 		return Decision{Allowed: true, Exempt: "subresource " + req.SubResource}, nil
 	case obj == nil:
 		return Decision{Reasons: []string{"DELETE request without the object being deleted (oldObject): cannot tell whether a freeze forbids it"}}, nil
-	case !slices.Contains(DeleteKinds, obj.GetKind()):
+	case DeleteKinds[obj.GetKind()] == "":
 		return Decision{Allowed: true, Exempt: "deletes of " + obj.GetKind() + " are not gated"}, nil
 	case slices.Contains(DeleteControllers, req.User.Username):
 		return Decision{Allowed: true, Exempt: "delete by the built-in controller " + req.User.Username}, nil
@@ -42,17 +43,6 @@ func (g *Gate) deleteReview(ctx context.Context, req Request) (Decision, error) 
 	}
 	del := req
 	del.Object, del.OldObject = obj, nil
-	in, frozenBy, err := g.buildInput(ctx, del)
-	if err != nil {
-		return Decision{}, err
-	}
-	deny, warn, err := g.engine.Load().Eval(ctx, in)
-	if err != nil {
-		return Decision{}, err
-	}
-	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn}
-	if d.Allowed && len(frozenBy) > 0 && in.BreakGlass.Authorized {
-		d.BreakGlass = &BreakGlassUse{User: in.User.Username, Reason: in.BreakGlass.Reason, Policies: frozenBy}
-	}
-	return d, nil
+	d, _, err := g.evaluate(ctx, del) // a delete is always a change (IsDeploy): only freezes apply
+	return d, err
 }

@@ -41,6 +41,14 @@ type Request struct {
 	Now time.Time
 }
 
+// Subject is the object a request is about: the one written, or for a DELETE the one deleted.
+func (r Request) Subject() *unstructured.Unstructured {
+	if r.Operation == "DELETE" || r.Object == nil {
+		return r.OldObject
+	}
+	return r.Object
+}
+
 // Decision is the gate's answer.
 type Decision struct {
 	Allowed  bool     `json:"allowed"`
@@ -130,22 +138,33 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 	if d, ok := g.rollback(req); ok {
 		return d, nil
 	}
-	in, frozenBy, err := g.buildInput(ctx, req)
+	d, in, err := g.evaluate(ctx, req)
 	if errors.Is(err, workload.ErrNoTemplate) {
 		return Decision{Allowed: true, Exempt: err.Error() + ": what it runs is checked where its pod template is"}, nil
 	}
 	if err != nil {
 		return Decision{}, err
 	}
+	d.Digests, d.Images = in.Images.pins(), in.Images.Summary(g.images != nil)
+	return d, nil
+}
+
+// evaluate builds the input for req, runs the policies on it and records an authorised
+// break-glass inside a freeze: the decision of a write and of a delete alike.
+func (g *Gate) evaluate(ctx context.Context, req Request) (Decision, *Input, error) {
+	in, frozenBy, err := g.buildInput(ctx, req)
+	if err != nil {
+		return Decision{}, nil, err
+	}
 	deny, warn, err := g.engine.Load().Eval(ctx, in)
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, nil, err
 	}
-	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn, Digests: in.Images.pins(), Images: in.Images.Summary(g.images != nil)}
+	d := Decision{Allowed: len(deny) == 0, Reasons: deny, Warnings: warn}
 	if d.Allowed && in.IsDeploy && len(frozenBy) > 0 && in.BreakGlass.Authorized {
 		d.BreakGlass = &BreakGlassUse{User: in.User.Username, Reason: in.BreakGlass.Reason, Policies: frozenBy}
 	}
-	return d, nil
+	return d, in, nil
 }
 
 // ControllerKinds are the built-in controllers (by the identity the API server authenticated:

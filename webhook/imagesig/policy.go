@@ -150,28 +150,24 @@ func Compile(cip *v1beta1.ClusterImagePolicy, secrets SecretReader) *Policy {
 	if cip.Spec.Mode == "warn" {
 		p.Mode = "warn"
 	}
+	// What a policy covers is decided where its globs compile, valid or not (an invalid one then
+	// denies what it covers); a glob that does not compile makes the policy invalid.
+	var registries []string
+	for _, img := range cip.Spec.Images {
+		if re, err := glob.Compile(img.Glob); err == nil {
+			p.globs = append(p.globs, re)
+		}
+		if host, _, found := strings.Cut(img.Glob, "/"); found && isHost(host) && !strings.Contains(host, "*") && !slices.Contains(registries, host) {
+			registries = append(registries, host)
+		}
+	}
 	if _, err := Validate(ctx, cip, ""); err != nil {
 		p.Problem = "invalid ClusterImagePolicy: " + err.Error()
-		for _, img := range cip.Spec.Images { // what it covers is still decided where a glob compiles
-			if re, err := glob.Compile(img.Glob); err == nil {
-				p.globs = append(p.globs, re)
-			}
-		}
 		return p
 	}
+	p.Registries = registries
 	c := cip.DeepCopy()
 	c.SetDefaults(ctx)
-	for _, img := range c.Spec.Images {
-		re, err := glob.Compile(img.Glob)
-		if err != nil { // Validate refused it already; kept for the compiler's sake
-			p.Problem = err.Error()
-			return p
-		}
-		p.globs = append(p.globs, re)
-		if host, _, found := strings.Cut(img.Glob, "/"); found && isHost(host) && !strings.Contains(host, "*") && !slices.Contains(p.Registries, host) {
-			p.Registries = append(p.Registries, host)
-		}
-	}
 	problems := Unsupported(c)
 	if len(problems) == 0 {
 		for i, a := range c.Spec.Authorities {
