@@ -146,6 +146,8 @@ step "The daemon: a Release applied from a git repository through gitops-engine"
 gitops=bollard-demo-gitops
 kubectl delete namespace "$gitops" --ignore-not-found --wait=true >/dev/null
 kubectl create namespace "$gitops" >/dev/null
+# The daemon keeps each Release's snapshots (rollbacks without git) in its own namespace.
+kubectl get namespace bollard-system >/dev/null 2>&1 || kubectl create namespace bollard-system >/dev/null
 kubectl -n "$gitops" create secret generic receiver --from-literal=secret=demo-push-key >/dev/null
 git init --quiet --bare --initial-branch=main "$work/shop.git"
 git clone --quiet "$work/shop.git" "$work/shop" 2>/dev/null

@@ -182,7 +182,15 @@ func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alph
 			}
 			job.Labels["bollard.dev/prove"] = rel.Name
 			job.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
-			if err := r.Client.Create(ctx, job); err != nil {
+			// The proof runs as the Release: created by its ServiceAccount, its pod that account.
+			if sa := r.serviceAccount(rel); sa != "" && job.Spec.Template.Spec.ServiceAccountName == "" {
+				job.Spec.Template.Spec.ServiceAccountName = sa
+			}
+			c, err := r.clientFor(rel)
+			if err != nil {
+				return false, "", false, err
+			}
+			if err := c.Create(ctx, job); err != nil {
 				return false, "", false, fmt.Errorf("create prove Job: %w", err)
 			}
 			return false, "Job " + name + " started", false, nil

@@ -74,6 +74,11 @@ type Reconciler struct {
 	FetchTimeout time.Duration
 	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
 	Namespaces []string
+	// DefaultServiceAccount is the ServiceAccount a Release without spec.serviceAccountName acts
+	// as, in its own namespace ("": the daemon's own identity).
+	DefaultServiceAccount string
+
+	ids *identities // impersonated clients; nil: every Release acts as the daemon
 
 	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
 	triggers chan event.GenericEvent
@@ -118,6 +123,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
 			return ctrl.Result{}, nil
 		}
+		return ctrl.Result{}, err
+	}
+	if !rel.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, eng, &rel, log)
+	}
+	if err := r.ensureFinalizer(ctx, &rel); err != nil {
 		return ctrl.Result{}, err
 	}
 	if to, ok := rel.Annotations[v1alpha1.AnnotationRollbackTo]; ok {
@@ -508,7 +519,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		}
 		checked++
 		// What will be applied (namespace, version tags), reviewed as the webhook would see it.
-		req := admission.Request{Operation: "CREATE", User: r.User, Object: targets[i].DeepCopy()}
+		req := admission.Request{Operation: "CREATE", User: r.writer(rel), Object: targets[i].DeepCopy()}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {
@@ -672,7 +683,7 @@ func (r *Reconciler) preflightRemovals(ctx context.Context, targets []*unstructu
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: res.Name}, live); err != nil {
 			continue // gone already: nothing to delete
 		}
-		d, err := r.Gate.Review(ctx, admission.Request{Operation: "DELETE", User: r.User, OldObject: live})
+		d, err := r.Gate.Review(ctx, admission.Request{Operation: "DELETE", User: r.writer(rel), OldObject: live})
 		switch {
 		case err != nil:
 			denials = append(denials, fmt.Sprintf("%s %s (removed from git): the decision failed: %v", res.Kind, res.Name, err))
@@ -689,8 +700,12 @@ func (r *Reconciler) credentials(ctx context.Context, rel *v1alpha1.Release) (so
 	if ref == nil {
 		return source.Credentials{}, nil
 	}
+	c, err := r.clientFor(rel)
+	if err != nil {
+		return source.Credentials{}, err
+	}
 	var s corev1.Secret
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: ref.Name}, &s); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: ref.Name}, &s); err != nil {
 		return source.Credentials{}, fmt.Errorf("credentials Secret %s: %w", ref.Name, err)
 	}
 	return source.Credentials{Username: string(s.Data["username"]), Password: string(s.Data["password"]),

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -43,9 +44,13 @@ type Options struct {
 	// ReceiverSecret is "namespace/name" of the Secret whose key "secret" holds the HMAC key (or
 	// GitLab token).
 	ReceiverSecret string
-	// LeaderElection on (namespace for the Lease): one active daemon at a time.
-	LeaderElection          bool
-	LeaderElectionNamespace string
+	// LeaderElection on: one active daemon at a time.
+	LeaderElection bool
+	// Namespace is the daemon's own: the leader election Lease and the Releases' snapshots.
+	Namespace string
+	// DefaultServiceAccount is the ServiceAccount (of its own namespace) a Release without
+	// spec.serviceAccountName acts as; "": the daemon's own identity.
+	DefaultServiceAccount string
 	// Namespaces limits the daemon to Releases (and their objects) in these namespaces; empty:
 	// the whole cluster.
 	Namespaces []string
@@ -88,7 +93,7 @@ func Run(ctx context.Context, opts Options) error {
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "bollard-daemon",
-		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		LeaderElectionNamespace: opts.Namespace,
 		// Secrets and ConfigMaps are read when needed, not cached cluster-wide.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
 		Cache:  cacheOptions(opts.Namespaces),
@@ -97,8 +102,12 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,
-		Snapshots: &snapshot.Store{Client: mgr.GetClient()}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
+		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
+		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+	if opts.DefaultServiceAccount == "" {
+		opts.Log.Info("no --default-service-account: Releases without spec.serviceAccountName apply with the daemon's own rights (single tenant)")
+	}
 	policies, err := admission.NewEngine(ctx, nil)
 	if err != nil {
 		return err

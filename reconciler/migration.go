@@ -40,8 +40,13 @@ func (r *Reconciler) recordMigration(ctx context.Context, rel *v1alpha1.Release,
 			step.Result, step.Detail = v1alpha1.ResultFail, fmt.Sprintf("schema version %s not recorded: %v", m.SchemaVersion, err)
 			return step, true
 		}
+		c, err := r.clientFor(rel)
+		if err != nil {
+			step.Result, step.Detail = v1alpha1.ResultFail, fmt.Sprintf("schema version %s not recorded: %v", m.SchemaVersion, err)
+			return step, true
+		}
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: m.Record.Name}}
-		_, err = controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
+		_, err = controllerutil.CreateOrUpdate(ctx, c, cm, func() error {
 			if cm.Data == nil {
 				cm.Data = map[string]string{}
 			}

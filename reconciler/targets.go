@@ -56,7 +56,7 @@ func (r *Reconciler) sync(ctx context.Context, eng *engine.Engine, rel *v1alpha1
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.syncTimeout())
 	defer cancel()
-	return eng.Sync(ctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision})
+	return eng.Sync(ctx, engine.Key{Namespace: rel.Namespace, Name: rel.Name}, targets, rel.Target(), engine.Options{Prune: rel.Pruning(), Revision: revision, Impersonate: r.impersonation(rel)})
 }
 
 // Where a revision's objects came from.

@@ -441,6 +441,12 @@ func DecodeReview(body []byte) (*admissionv1.AdmissionReview, admission.Request,
 		Operation: string(ar.Operation), SubResource: ar.SubResource, DryRun: ar.DryRun != nil && *ar.DryRun,
 		User: admission.User{Username: ar.UserInfo.Username, Groups: ar.UserInfo.Groups},
 	}
+	for k, v := range ar.UserInfo.Extra {
+		if req.User.Extra == nil {
+			req.User.Extra = map[string][]string{}
+		}
+		req.User.Extra[k] = v
+	}
 	var err error
 	if req.Object, err = decodeObject(ar.Object.Raw, ar); err != nil {
 		return &review, admission.Request{}, fmt.Errorf("request.object: %w", err)

@@ -36,6 +36,12 @@ type ReleaseSpec struct {
 	// Objects naming a namespace other than the target are refused (a Release stays in its lane).
 	// +optional
 	TargetNamespace string `json:"targetNamespace,omitempty"`
+	// ServiceAccountName is the ServiceAccount of the Release's namespace the daemon acts as
+	// (impersonation) to apply, prune, run hooks and the prove Job, write the migration record
+	// and read the git credentials: Kubernetes RBAC bounds what the Release can touch. Default:
+	// the daemon's --default-service-account (the chart's "bollard-release").
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// SelfHeal reverts out-of-band changes to managed objects at once; without it drift is only
 	// reported.
 	// +kubebuilder:default=true

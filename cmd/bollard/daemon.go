@@ -34,6 +34,7 @@ type daemonOptions struct {
 	InsecureSSHHostKeys             bool
 	WorkloadKinds                   []string
 	ServiceAccount                  string
+	DefaultServiceAccount           string
 	SyncTimeout                     time.Duration
 	Concurrency                     int
 	FetchTimeout                    time.Duration
@@ -47,7 +48,8 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ReceiverTLSKey, "receiver-tls-key-file", "", "the receiver certificate's key")
 	fs.StringVar(&o.ReceiverSecret, "receiver-secret", "bollard-system/bollard-receiver", "namespace/name of the Secret whose key \"secret\" authenticates pushes (HMAC-SHA256 key, or GitLab token)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "one active daemon at a time (a Lease in --namespace)")
-	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace (leader election Lease)")
+	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "bollard-system"), "bollard's own namespace (leader election Lease, the Releases' snapshots)")
+	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", "", "the ServiceAccount of its own namespace a Release without spec.serviceAccountName acts as (impersonated: RBAC bounds what it applies); empty: the daemon's own identity (single tenant)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", nil, "only Releases in these namespaces (default: the whole cluster)")
 	fs.StringSliceVar(&o.GitSchemes, "git-schemes", source.DefaultSchemes, "repository URL schemes fetched; http, git and file only when listed (clear text; the daemon's own disk)")
 	fs.BoolVar(&o.InsecureSSHHostKeys, "insecure-ssh-host-keys", false, "fetch SSH repositories whose Secret has no knownHosts, their host key unchecked")
@@ -95,7 +97,7 @@ Release's interval as well.`,
 			}
 			return reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: opts.MetricsAddr, HealthAddr: opts.HealthAddr,
 				ReceiverAddr: opts.ReceiverAddr, ReceiverTLSCert: opts.ReceiverTLSCert, ReceiverTLSKey: opts.ReceiverTLSKey,
-				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, LeaderElectionNamespace: opts.Namespace,
+				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, Namespace: opts.Namespace, DefaultServiceAccount: opts.DefaultServiceAccount,
 				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
 				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Log: log})

@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,9 +21,16 @@ import (
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/kube"
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/tracing"
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/ptr"
 )
 
 // Labels that mark an object as a Release's: only such objects are watched, and only they are
@@ -35,8 +43,8 @@ const (
 // FieldManager is bollard's server-side apply field manager.
 const FieldManager = "bollard"
 
-// applyParallelism bounds concurrent applies (kubectl runs) across all Releases.
-const applyParallelism = 8
+// applyParallelism bounds concurrent writes across all Releases.
+const applyParallelism = 32
 
 // Key names a Release.
 type Key struct{ Namespace, Name string }
@@ -56,7 +64,7 @@ type Change struct {
 type Engine struct {
 	cfg     *rest.Config
 	cache   cache.ClusterCache
-	kubectl kube.Kubectl
+	kubectl *directKubectl
 	log     logr.Logger
 
 	mu      sync.Mutex
@@ -91,14 +99,13 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: log, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
 		events: make(chan resourceEvent, 4096), onDrift: onDrift}
-	// gitops-engine applies every object of a wave at once, each through kubectl's packages
-	// (OpenAPI schema and all): bound how many run together, as Argo CD does, or a wave of a
-	// thousand objects costs gigabytes.
-	slots := make(chan struct{}, applyParallelism)
-	e.kubectl = &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}, OnKubectlRun: func(string) (kube.CleanupFunc, error) {
-		slots <- struct{}{}
-		return func() { <-slots }, nil
-	}}
+	// gitops-engine applies every object of a wave at once: bound how many writes run together.
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.kubectl = &directKubectl{Kubectl: &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}},
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), slots: make(chan struct{}, applyParallelism)}
 	e.cache = cache.NewClusterCache(cfg,
 		cache.SetClusterResources(false),
 		cache.SetNamespaces(namespaces),
@@ -197,6 +204,8 @@ type Plan struct {
 type Options struct {
 	Prune    bool
 	Revision string
+	// Impersonate is whom the sync's requests are sent as (zero: the engine's own identity).
+	Impersonate rest.ImpersonationConfig
 }
 
 // Result of a sync.
@@ -242,6 +251,11 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 		}
 	})
 	defer unsubscribe()
+	cfg := e.cfg
+	if opts.Impersonate.UserName != "" {
+		cfg = rest.CopyConfig(e.cfg)
+		cfg.Impersonate = opts.Impersonate
+	}
 	started := metav1.Now() // constant: hooks with generateName are named from it
 	var phase common.OperationPhase
 	var message string
@@ -257,7 +271,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 			res.Plan = plan(ctx, rr)
 			first = false
 		}
-		sc, cleanup, err := gsync.NewSyncContext(opts.Revision, rr, e.cfg, e.cfg, e.kubectl, namespace,
+		sc, cleanup, err := gsync.NewSyncContext(opts.Revision, rr, cfg, cfg, e.kubectl, namespace,
 			gsync.WithLogr(e.log),
 			gsync.WithOperationSettings(false, opts.Prune, false, false),
 			gsync.WithPrune(opts.Prune),
@@ -301,6 +315,50 @@ func (e *Engine) Plan(ctx context.Context, rel Key, targets []*unstructured.Unst
 		return Plan{}, err
 	}
 	return plan(ctx, gsync.Reconcile(targets, live, namespace, e.cache)), nil
+}
+
+// Finalize removes a deleted Release from the cluster: every object the cache holds as rel's is
+// deleted, or with orphan left in place without bollard's labels (no longer managed, never
+// pruned). Requests are sent as imp (the Release's ServiceAccount). It returns how many objects
+// it changed; the Release's desired state is forgotten once all went.
+func (e *Engine) Finalize(ctx context.Context, rel Key, orphan bool, imp rest.ImpersonationConfig) (int, error) {
+	cfg := rest.CopyConfig(e.cfg)
+	cfg.Impersonate = imp
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	ops := &directOps{dyn: dyn, mapper: e.kubectl.mapper, slots: e.kubectl.slots}
+	owned := e.cache.FindResources("", func(r *cache.Resource) bool {
+		in, ok := r.Info.(*info)
+		return ok && in != nil && in.release == rel && r.Resource != nil
+	})
+	var errs []error
+	n := 0
+	for _, r := range owned {
+		ri, err := ops.resource(r.Resource)
+		if err == nil {
+			err = ops.run(ctx, func() error {
+				if orphan {
+					patch := []byte(`{"metadata":{"labels":{"` + LabelRelease + `":null,"` + LabelReleaseNamespace + `":null}}}`)
+					_, err := ri.Patch(ctx, r.Ref.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+					return err
+				}
+				return ri.Delete(ctx, r.Ref.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+			})
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", r.Ref.Kind, r.Ref.Namespace, r.Ref.Name, err))
+		default:
+			n++
+		}
+	}
+	if len(errs) == 0 {
+		e.Forget(rel)
+	}
+	return n, errors.Join(errs...)
 }
 
 // Forget drops a Release's desired state (deleted Release): its objects are no longer diffed.

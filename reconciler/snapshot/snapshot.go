@@ -3,10 +3,12 @@
 // neither git nor the registry: a rollback, a canary's stable side and self-heal apply the
 // snapshot, not a new render.
 //
-// The snapshots of one Release live in one Secret of its namespace ("<release>-snapshots",
-// owned by the Release so they go with it; a Secret because rendered revisions may hold Secrets),
-// one gzip-compressed JSON entry per revision and pin, at most Keep verified ones plus the newest
-// unverified ones, within a size bound.
+// The snapshots of one Release live in one Secret in the daemon's own namespace
+// ("snapshots.<namespace>.<release>": a tenant cannot rewrite what a rollback will apply, and the
+// daemon needs no write access to tenants' Secrets; a Secret because rendered revisions may hold
+// Secrets), one gzip-compressed JSON entry per revision and pin, at most Keep verified ones plus
+// the newest unverified ones, within a size bound. Deleting the Release deletes them (Delete,
+// from its finalizer).
 package snapshot
 
 import (
@@ -34,9 +36,10 @@ import (
 const (
 	// SecretType marks bollard's snapshot Secrets.
 	SecretType corev1.SecretType = "bollard.dev/snapshots"
-	// LabelOf names the Release a snapshot Secret belongs to. Not the engine's release label:
-	// the Secret is the daemon's, never a managed (prunable) object.
-	LabelOf = "bollard.dev/snapshots-of"
+	// LabelOf and LabelOfNamespace name the Release a snapshot Secret belongs to. Not the
+	// engine's release labels: the Secret is the daemon's, never a managed (prunable) object.
+	LabelOf          = "bollard.dev/snapshots-of"
+	LabelOfNamespace = "bollard.dev/snapshots-of-namespace"
 
 	indexKey = "index"
 	// maxBytes bounds the Secret's data (the API server's limit is 1 MiB).
@@ -68,12 +71,31 @@ type entry struct {
 // Store reads and writes snapshots through the API server.
 type Store struct {
 	Client client.Client
+	// Namespace keeps the snapshot Secrets: the daemon's own.
+	Namespace string
 	// Keep is how many verified revisions are kept; zero is 5.
 	Keep int
 }
 
-// SecretName is the name of rel's snapshot Secret.
-func SecretName(rel *v1alpha1.Release) string { return rel.Name + "-snapshots" }
+// Key is where rel's snapshot Secret is kept in namespace.
+func Key(namespace string, rel *v1alpha1.Release) client.ObjectKey {
+	name := "snapshots." + rel.Namespace + "." + rel.Name
+	if len(name) > 253 { // a Secret's name is a DNS subdomain
+		h := sha256.Sum256([]byte(name))
+		name = name[:253-13] + "." + hex.EncodeToString(h[:6])
+	}
+	return client.ObjectKey{Namespace: namespace, Name: name}
+}
+
+// Delete removes rel's snapshots (the Release is gone).
+func (s *Store) Delete(ctx context.Context, rel *v1alpha1.Release) error {
+	k := Key(s.Namespace, rel)
+	err := s.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete snapshots %s: %w", k, err)
+	}
+	return nil
+}
 
 func key(revision, artifact string) string {
 	if artifact == "" {
@@ -180,7 +202,7 @@ func (s *Store) bound(sec *corev1.Secret, index []entry) []entry {
 
 func (s *Store) read(ctx context.Context, rel *v1alpha1.Release) (*corev1.Secret, []entry, error) {
 	var sec corev1.Secret
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: SecretName(rel)}, &sec); err != nil {
+	if err := s.Client.Get(ctx, Key(s.Namespace, rel), &sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil, nil
 		}
@@ -207,11 +229,9 @@ func (s *Store) update(ctx context.Context, rel *v1alpha1.Release, change func(*
 		}
 		create := sec == nil
 		if create {
-			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: SecretName(rel),
-				Labels: map[string]string{LabelOf: rel.Name}}, Type: SecretType}
-			if rel.UID != "" {
-				sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Release", Name: rel.Name, UID: rel.UID}}
-			}
+			k := Key(s.Namespace, rel)
+			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name,
+				Labels: map[string]string{LabelOf: rel.Name, LabelOfNamespace: rel.Namespace}}, Type: SecretType}
 		}
 		if sec.Data == nil {
 			sec.Data = map[string][]byte{}

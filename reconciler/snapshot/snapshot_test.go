@@ -32,7 +32,7 @@ func newStore(t *testing.T) (*Store, *v1alpha1.Release, client.Client) {
 	t.Helper()
 	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).Build()
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1"}}
-	return &Store{Client: c, Keep: 3}, rel, c
+	return &Store{Client: c, Namespace: "bollard-system", Keep: 3}, rel, c
 }
 
 // TestSnapshots: what was saved comes back as it was (integers stay integers: a sync applies
@@ -100,11 +100,22 @@ func TestSnapshots(t *testing.T) {
 		}
 	}
 	var sec corev1.Secret
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web-snapshots"}, &sec); err != nil {
+	// Kept in the daemon's namespace, out of the tenant's reach, named after the Release.
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "bollard-system", Name: "snapshots.shop.web"}, &sec); err != nil {
 		t.Fatal(err)
 	}
-	if sec.Type != SecretType || len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != "u1" || sec.Labels[LabelOf] != "web" || len(sec.Data) != 6 {
-		t.Errorf("Secret: type %q owners %v labels %v, %d keys (want 5 snapshots + index)", sec.Type, sec.OwnerReferences, sec.Labels, len(sec.Data))
+	if sec.Type != SecretType || sec.Labels[LabelOf] != "web" || sec.Labels[LabelOfNamespace] != "shop" || len(sec.Data) != 6 {
+		t.Errorf("Secret: type %q labels %v, %d keys (want 5 snapshots + index)", sec.Type, sec.Labels, len(sec.Data))
+	}
+	if err := s.Delete(ctx, rel); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.LoadGood(ctx, rel, rev(7)); err != nil || snap != nil {
+		t.Errorf("after Delete: %v, %v", snap, err)
+	}
+	long := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: strings.Repeat("n", 63), Name: strings.Repeat("r", 253)}}
+	if k := Key("bollard-system", long); len(k.Name) != 253 || k.Name == Key("bollard-system", &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: long.Namespace, Name: strings.Repeat("r", 252)}}).Name {
+		t.Errorf("long names: %q", k.Name)
 	}
 }
 
@@ -122,7 +133,7 @@ func TestSnapshotBounds(t *testing.T) {
 	if err := s.Save(ctx, rel, Snapshot{Revision: rev(1), Objects: objs}); err == nil || !strings.Contains(err.Error(), "over the") {
 		t.Errorf("an oversized snapshot: %v", err)
 	}
-	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-snapshots"}, Data: map[string][]byte{"password": []byte("x")}}); err != nil {
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "bollard-system", Name: "snapshots.shop.web"}, Data: map[string][]byte{"password": []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Save(ctx, rel, Snapshot{Revision: rev(2), Objects: []*unstructured.Unstructured{deploymentAt("a")}}); err == nil || !strings.Contains(err.Error(), "is not bollard's snapshot Secret") {

@@ -108,33 +108,32 @@ func startDaemon(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *da
 // startDaemonWith is startDaemon; verifyImages turns on signature verification in pre-flight.
 func startDaemonWith(t testing.TB, env *kubetest.Env, ns, secret, gitDir string, verifyImages bool) *daemon {
 	t.Helper()
-	return startDaemonREST(t, env.Config, ns, secret, gitDir, verifyImages)
+	return startDaemonREST(t, nil, ns, secret, gitDir, verifyImages)
 }
 
 // daemonUser is the daemon's identity in the tests, as the chart names it.
-const daemonUser = "system:serviceaccount:bollard-system:bollard-daemon"
+const daemonUser = "system:serviceaccount:" + daemonNamespace + ":bollard-daemon"
 
-// startDaemonAsServiceAccount is startDaemon talking to the API server as daemonUser (with the
-// admin's rights), so bollard's webhook sees the daemon's writes as the daemon's.
-func startDaemonAsServiceAccount(t testing.TB, env *kubetest.Env, ns, secret, gitDir string) *daemon {
-	t.Helper()
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: daemonUser, Groups: []string{"system:masters", "system:authenticated"}}
-	return startDaemonREST(t, cfg, ns, secret, gitDir, false)
-}
-
-// startDaemonREST is startDaemon talking to the API server with cfg, watching ns and the
-// namespaces also names.
+// startDaemonREST is startDaemon talking to the API server with cfg (nil: as the chart's daemon
+// ServiceAccount, with the chart's RBAC), watching ns and the namespaces also names — each
+// onboarded as a tenant: Releases act as its bollard-release ServiceAccount.
 func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, verifyImages bool, also ...string) *daemon {
 	t.Helper()
+	env := kubetest.Get(t)
+	if cfg == nil {
+		cfg = daemonConfig(t)
+	}
+	namespaces := append([]string{ns}, also...)
+	onboard(t, env, namespaces...)
+	receiver := receiverSecret(t, env, ns, secret)
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
-			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: ns + "/" + secret, Namespaces: append([]string{ns}, also...), GitDir: gitDir,
-			GitSchemes: testGitSchemes,
-			User:       admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
+			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: receiver, Namespaces: namespaces, GitDir: gitDir,
+			GitSchemes: testGitSchemes, Namespace: daemonNamespace, DefaultServiceAccount: releaseAccount,
+			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()
 	select {
@@ -145,7 +144,10 @@ func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, 
 	case <-time.After(60 * time.Second):
 		t.Fatal("daemon did not start its receiver")
 	}
-	t.Cleanup(d.stop)
+	t.Cleanup(func() {
+		d.stop()
+		dropFinalizers(env, namespaces...)
+	})
 	return d
 }
 

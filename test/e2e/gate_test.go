@@ -371,12 +371,16 @@ func waitEvent(t *testing.T, env *kubetest.Env, ns, reason, object string, parts
 		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
 			return false, err
 		}
+		var seen []string
 		for _, e := range events.Items {
 			if e.Reason == reason && e.InvolvedObject.Name == object && containsAll(e.Message, parts) {
 				return true, nil
 			}
+			if e.InvolvedObject.Name == object {
+				seen = append(seen, e.Reason+": "+e.Message)
+			}
 		}
-		return false, fmt.Errorf("%d events, none %s on %s", len(events.Items), reason, object)
+		return false, fmt.Errorf("%d events, none %s on %s with %q; on it: %q", len(events.Items), reason, object, parts, seen)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -33,7 +34,7 @@ func TestReleaseLane(t *testing.T) {
 	ctx := context.Background()
 	other := env.Namespace(t)
 	f.d.stop() // a daemon that watches both namespaces
-	f.d = startDaemonREST(t, env.Config, ns, "receiver", f.gitDir, false, other)
+	f.d = startDaemonREST(t, nil, ns, "receiver", f.gitDir, false, other)
 	f.create(t, v1alpha1.ReleaseSpec{TargetNamespace: other})
 	exists := func(namespace, name string, obj client.Object) bool {
 		return !apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj))
@@ -53,9 +54,14 @@ func TestReleaseLane(t *testing.T) {
 			t.Error("the refused Release wrote into " + other)
 		}
 	})
-	t.Run("allowed by a DeployPolicy: applied there", func(t *testing.T) {
+	t.Run("allowed by a DeployPolicy (and RBAC): applied there", func(t *testing.T) {
 		createPolicy(t, env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-targets"}, Spec: v1alpha1.DeployPolicySpec{
 			Scope: v1alpha1.Scope{Namespaces: []string{ns}}, Releases: &v1alpha1.ReleasePolicy{TargetNamespaces: []string{other}}}})
+		if err := env.Client.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "from-" + ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "bollard-release"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: releaseAccount, Namespace: ns}}}); err != nil {
+			t.Fatal(err)
+		}
 		f.d.push(t, f.repo, f.first, f.key)
 		env.Eventually(t, 30*time.Second, "web in "+other, func(context.Context) (bool, error) {
 			return exists(other, "web", &appsv1.Deployment{}), nil

@@ -97,9 +97,15 @@ func TestRedButtonWithoutGit(t *testing.T) {
 			t.Errorf("the migration Job ran again %s", when)
 		}
 	}
+	// The snapshots are the daemon's, in its own namespace: the tenant cannot rewrite what a
+	// rollback applies.
 	var sec corev1.Secret
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop-snapshots"}, &sec); err != nil || sec.Type != snapshot.SecretType {
+	if err := env.Client.Get(ctx, snapshot.Key(daemonNamespace, f.get(t)), &sec); err != nil || sec.Type != snapshot.SecretType {
 		t.Fatalf("the Release's snapshot Secret: %v (type %q)", err, sec.Type)
+	}
+	tenant := asReleaseAccount(t, env, ns)
+	if err := tenant.Get(ctx, client.ObjectKeyFromObject(&sec), &corev1.Secret{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the tenant's ServiceAccount reads the snapshots: %v, want forbidden", err)
 	}
 
 	t.Run("drift reverted without running the migration again", func(t *testing.T) {
@@ -312,7 +318,7 @@ func TestRedButtonThroughTheGate(t *testing.T) {
 	ctx := context.Background()
 	f.d.stop()
 	startGateWith(t, env, ns, webhook.Config{RollbackUsers: []string{daemonUser}})
-	f.d = startDaemonAsServiceAccount(t, env, ns, "receiver", f.gitDir)
+	f.d = startDaemon(t, env, ns, "receiver", f.gitDir)
 	// v2 never proves itself.
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/v2") {
@@ -350,7 +356,8 @@ func TestRedButtonThroughTheGate(t *testing.T) {
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-canary"}, &appsv1.Deployment{})
 		return f.image() == "registry.local/shop/web:v1" && apierrors.IsNotFound(err), nil
 	})
-	waitEvent(t, env, ns, "Rollback", "web", "rollback by "+daemonUser, ns+"/shop to "+f.first[:7])
+	// The daemon acted as the Release's ServiceAccount; the webhook knew it by the user extra.
+	waitEvent(t, env, ns, "Rollback", "web", "rollback by "+daemonUser+" as system:serviceaccount:"+ns+":"+releaseAccount, ns+"/shop to "+f.first[:7])
 
 	t.Run("the marker is nobody else's", func(t *testing.T) {
 		c, _ := as(t, env, ns, "mallory")
@@ -360,6 +367,24 @@ func TestRedButtonThroughTheGate(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), "code-freeze") {
 			t.Errorf("a marked write by another user: %v, want the freeze's denial", err)
+		}
+		// The tenant holding the Release's ServiceAccount token is not the daemon either.
+		err = update(ctx, env, asReleaseAccount(t, env, ns), web, func(d *appsv1.Deployment) {
+			d.Annotations["bollard.dev/rollback"] = ns + "/shop to " + f.first[:7]
+			d.Spec.Template.Spec.Containers[0].Image = "registry.local/shop/web:v9"
+		})
+		if err == nil || !strings.Contains(err.Error(), "code-freeze") {
+			t.Errorf("a marked write with the Release's ServiceAccount token: %v, want the freeze's denial", err)
+		}
+		// Nor can a tenant who may impersonate the namespace's accounts (ClusterRole edit) claim
+		// to be the daemon: the user extra is the daemon's alone.
+		c = impersonatingAsDaemon(t, env, ns)
+		err = update(ctx, env, c, web, func(d *appsv1.Deployment) {
+			d.Annotations["bollard.dev/rollback"] = ns + "/shop to " + f.first[:7]
+			d.Spec.Template.Spec.Containers[0].Image = "registry.local/shop/web:v9"
+		})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "userextras/bollard.dev/daemon") {
+			t.Errorf("a tenant impersonating the daemon's extra: %v, want forbidden", err)
 		}
 	})
 	t.Run("the daemon's next revision still passes the gate (refused in the freeze)", func(t *testing.T) {
@@ -451,7 +476,8 @@ func TestRollbackFailedRetried(t *testing.T) {
 		return ro != nil && ro.Revision == bad, nil
 	})
 	// Nothing left to roll back from: the snapshots gone, and git.
-	if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-snapshots"}}); err != nil {
+	k := snapshot.Key(daemonNamespace, f.get(t))
+	if err := env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(f.repo.bare, f.repo.bare+".gone"); err != nil {

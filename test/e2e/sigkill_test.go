@@ -37,17 +37,20 @@ func startDaemonProcess(t *testing.T, f *releaseFixture) *daemonProcess {
 		t.Fatal("BOLLARD_BIN must name a built bollard binary (make test builds it)")
 	}
 	addr := freeAddr(t)
+	onboard(t, f.env, f.ns)
 	out, err := os.CreateTemp(t.TempDir(), "daemon-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &daemonProcess{daemon: &daemon{receiver: "http://" + addr + "/hooks/git"}, out: out,
-		args: []string{bin, "daemon", "--kubeconfig", f.env.Kubeconfig, "--namespaces", f.ns, "--receiver-addr", addr,
-			"--receiver-secret", f.ns + "/receiver", "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
+		args: []string{bin, "daemon", "--kubeconfig", daemonKubeconfig(t), "--namespaces", f.ns, "--receiver-addr", addr,
+			"--receiver-secret", receiverSecret(t, f.env, f.ns, "receiver"), "--namespace", daemonNamespace, "--default-service-account", releaseAccount,
+			"--user", daemonUser, "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
 			"--leader-elect=false", "--verify-images=false", "--sync-timeout", "1m", "--git-schemes", strings.Join(testGitSchemes, ",")}}
 	p.start(t)
 	t.Cleanup(func() {
 		p.kill(t)
+		dropFinalizers(f.env, f.ns)
 		if t.Failed() {
 			b, _ := os.ReadFile(out.Name())
 			t.Logf("the daemon's output:\n%s", b[max(0, len(b)-20000):])

@@ -38,7 +38,7 @@ func (g *Gate) deleteReview(ctx context.Context, req Request) (Decision, error) 
 		return Decision{Allowed: true, Exempt: "deletes of " + obj.GetKind() + " are not gated"}, nil
 	case slices.Contains(DeleteControllers, req.User.Username):
 		return Decision{Allowed: true, Exempt: "delete by the built-in controller " + req.User.Username}, nil
-	case slices.Contains(g.rollbackUsers, req.User.Username):
+	case g.isDaemon(req.User):
 		return Decision{Allowed: true, Exempt: "delete by bollard's daemon (its revision passed the pre-flight)"}, nil
 	}
 	del := req

@@ -31,6 +31,9 @@ type StringMap map[string]string
 type User struct {
 	Username string   `json:"username"`
 	Groups   []string `json:"groups"`
+	// Extra is the user's extra information. ExtraDaemon in it says bollard's daemon sent the
+	// request as a Release's ServiceAccount (impersonation).
+	Extra map[string][]string `json:"extra,omitempty"`
 }
 
 // FreezeInput lists the windows that hold the object.

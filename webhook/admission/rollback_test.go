@@ -27,6 +27,12 @@ func TestRollbackByIdentity(t *testing.T) {
 		{"the daemon, unmarked", Request{Operation: "UPDATE", User: daemon, Now: insideFreeze, OldObject: deployment("shop"), Object: deployment("shop", newImage)}, false, false},
 		{"someone else, marked", Request{Operation: "UPDATE", User: User{Username: "mallory", Groups: []string{"system:serviceaccounts"}}, Now: insideFreeze,
 			OldObject: deployment("shop"), Object: deployment("shop", newImage, marked)}, false, false},
+		{"the daemon as a Release's ServiceAccount, marked", Request{Operation: "UPDATE", User: User{Username: "system:serviceaccount:shop:bollard-release",
+			Extra: map[string][]string{ExtraDaemon: {daemon.Username}}}, Now: insideFreeze, OldObject: deployment("shop"), Object: deployment("shop", newImage, marked)}, true, true},
+		{"that ServiceAccount on its own (its token), marked", Request{Operation: "UPDATE", User: User{Username: "system:serviceaccount:shop:bollard-release"}, Now: insideFreeze,
+			OldObject: deployment("shop"), Object: deployment("shop", newImage, marked)}, false, false},
+		{"an extra naming someone else, marked", Request{Operation: "UPDATE", User: User{Username: "system:serviceaccount:shop:bollard-release",
+			Extra: map[string][]string{ExtraDaemon: {"mallory"}}}, Now: insideFreeze, OldObject: deployment("shop"), Object: deployment("shop", newImage, marked)}, false, false},
 		{"an empty marker", Request{Operation: "UPDATE", User: daemon, Now: insideFreeze, OldObject: deployment("shop"), Object: deployment("shop", newImage, annotate(AnnotationRollback, ""))}, false, false},
 	}
 	for _, tc := range cases {
@@ -38,7 +44,7 @@ func TestRollbackByIdentity(t *testing.T) {
 			if d.Allowed != tc.allowed || (d.Rollback != nil) != tc.rollback {
 				t.Fatalf("allowed %v rollback %+v, want %v %v; reasons %q", d.Allowed, d.Rollback, tc.allowed, tc.rollback, d.Reasons)
 			}
-			if tc.rollback && (!containsSub(d.Warnings, "rollback by "+daemon.Username+" (shop/web to abc1234)") || d.Rollback.Marker != "shop/web to abc1234") {
+			if tc.rollback && (!containsSub(d.Warnings, "rollback by "+daemon.Username) || !containsSub(d.Warnings, "(shop/web to abc1234)") || d.Rollback.Marker != "shop/web to abc1234") {
 				t.Errorf("warnings %q, record %+v", d.Warnings, d.Rollback)
 			}
 			if !tc.allowed && !containsSub(d.Reasons, "black-friday") {

@@ -56,3 +56,5 @@ app.kubernetes.io/name: bollard
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: daemon
 {{- end -}}
+
+{{- define "bollard.release.clusterRole" -}}{{ .Release.Name }}-release{{- end -}}
