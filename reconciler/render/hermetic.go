@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -30,24 +29,44 @@ func remote(ref string) bool {
 	return strings.Contains(ref, "?ref=") || strings.Contains(ref, ".git//")
 }
 
-// hermetic refuses a kustomization tree that would reach outside the revision: remote
-// resources, bases and components, remote generator files, Helm charts from a repository. It
-// names the file and the field.
-func hermetic(files source.Files, root string) error {
-	var names []string
-	for name := range files {
-		switch path.Base(name) {
-		case "kustomization.yaml", "kustomization.yml", "Kustomization":
-			names = append(names, name)
+// kustomizationIn is the kustomization file of dir in files ("" when none).
+func kustomizationIn(files source.Files, dir string) string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, ok := files[path.Join(dir, name)]; ok {
+			return path.Join(dir, name)
 		}
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	return ""
+}
+
+// hermetic refuses a kustomization that would reach outside the revision — remote resources,
+// bases and components, remote generator files, Helm charts from a repository — checking the
+// kustomization at root and every one it loads from the revision (../base), transitively. It
+// names the file and the field.
+func hermetic(files source.Files, root string) error {
+	dirs := []string{strings.Trim(path.Clean("/"+root), "/")}
+	seen := map[string]bool{}
+	for len(dirs) > 0 {
+		dir := dirs[0]
+		dirs = dirs[1:]
+		name := kustomizationIn(files, dir)
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
 		var k map[string]any
 		if err := yaml.Unmarshal(files[name], &k); err != nil {
 			continue // kustomize says what is wrong with it
 		}
-		where := path.Join(displayRoot(root), name)
+		for _, field := range []string{"resources", "bases", "components"} {
+			list, _ := k[field].([]any)
+			for _, v := range list {
+				if s, ok := v.(string); ok && !remote(s) {
+					dirs = append(dirs, strings.Trim(path.Clean("/"+path.Join(dir, s)), "/"))
+				}
+			}
+		}
+		where := name
 		refuse := func(field, ref string) error {
 			return fmt.Errorf("%s: %s %q reaches outside the revision: renders are hermetic (vendor it into the repository)", where, field, ref)
 		}

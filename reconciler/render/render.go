@@ -23,22 +23,26 @@ type Object struct {
 	Source string
 }
 
-// Render renders files (relative to the source path, which root names in messages) as spec says.
+// Render renders the directory root of a revision's files (all of them, keyed by their path in
+// the repository) as spec says: a plain directory and a Helm chart are what is under root; a
+// kustomization may load bases and components from anywhere in the revision, and nothing outside
+// it.
 func Render(files source.Files, root string, spec v1alpha1.Render) ([]Object, error) {
+	under := files.Under(root)
 	mode := spec.Mode
 	if mode == "" {
 		mode = v1alpha1.RenderDirectory
-		if kustomization(files) != "" {
+		if kustomization(under) != "" {
 			mode = v1alpha1.RenderKustomize
 		}
 	}
 	switch mode {
 	case v1alpha1.RenderDirectory:
-		return directory(files, root)
+		return directory(under, root)
 	case v1alpha1.RenderKustomize:
 		return kustomize(files, root)
 	case v1alpha1.RenderHelm:
-		return helm(files, root, spec)
+		return helm(under, root, spec)
 	}
 	return nil, fmt.Errorf("render mode %q: want directory, kustomize or helm", mode)
 }
@@ -84,10 +88,12 @@ func parseManifests(files source.Files, sourceOf func(name string) string) ([]Ob
 	return out, nil
 }
 
-// kustomize builds the kustomization at the root, in memory (no remote bases: a revision renders
-// the same every time).
+// kustomize builds the kustomization at root in an in-memory copy of the revision: bases
+// elsewhere in the repository (../base) load; nothing outside it does — no host file, no remote
+// base or file (refused before the build, naming the file and field): a revision renders the same
+// every time.
 func kustomize(files source.Files, root string) ([]Object, error) {
-	if kustomization(files) == "" {
+	if kustomization(files.Under(root)) == "" {
 		return nil, fmt.Errorf("%s: render mode kustomize, but there is no kustomization.yaml", displayRoot(root))
 	}
 	if err := hermetic(files, root); err != nil {
@@ -99,9 +105,10 @@ func kustomize(files source.Files, root string) ([]Object, error) {
 			return nil, err
 		}
 	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/src")
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, path.Join("/src", displayRoot(root)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: kustomize: %s", displayRoot(root), strings.ReplaceAll(err.Error(), "/src/", displayRoot(root)+"/"))
+		msg := strings.ReplaceAll(err.Error(), "/src/", "")
+		return nil, fmt.Errorf("%s: kustomize: %s", displayRoot(root), strings.ReplaceAll(msg, "/src", "."))
 	}
 	var out []Object
 	for _, r := range res.Resources() {

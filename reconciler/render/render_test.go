@@ -58,7 +58,7 @@ func TestRender(t *testing.T) {
 			v1alpha1.Render{Mode: v1alpha1.RenderHelm}, "helm template", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			objs, err := Render(tc.files, "deploy", tc.spec)
+			objs, err := Render(at("deploy", tc.files), "deploy", tc.spec)
 			switch {
 			case tc.err && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("err = %v, want one with %q", err, tc.want)
@@ -134,7 +134,7 @@ func TestRenderedNumbers(t *testing.T) {
 			v1alpha1.Render{Mode: v1alpha1.RenderHelm}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			objs, err := Render(tc.files, "deploy", tc.spec)
+			objs, err := Render(at("deploy", tc.files), "deploy", tc.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +193,7 @@ func TestHermeticKustomize(t *testing.T) {
 		"files of the revision":  {"resources: [cm.yaml]\ncommonAnnotations: {docs: " + srv.URL + "/docs}\nconfigMapGenerator:\n- name: g\n  files: [cm.yaml]\n", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			objs, err := Render(source.Files{"kustomization.yaml": []byte(tc.kustomization), "cm.yaml": cmFile}, "deploy", v1alpha1.Render{})
+			objs, err := Render(at("deploy", source.Files{"kustomization.yaml": []byte(tc.kustomization), "cm.yaml": cmFile}), "deploy", v1alpha1.Render{})
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("err = %v", err)
@@ -217,7 +217,7 @@ func TestHelmReleaseNameAndTestHooks(t *testing.T) {
 		"templates/tests/test.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations: {helm.sh/hook: test}\n" +
 			"spec: {containers: [{name: t, image: curl}]}\n")}
 	for name, want := range map[string]string{"": "ConfigMap/podinfo-settings", "shop": "ConfigMap/shop-settings"} {
-		objs, err := Render(files, "chart", v1alpha1.Render{Mode: v1alpha1.RenderHelm, ReleaseName: name})
+		objs, err := Render(at("chart", files), "chart", v1alpha1.Render{Mode: v1alpha1.RenderHelm, ReleaseName: name})
 		if err != nil || names(objs) != want {
 			t.Errorf("release name %q: objects %s (%v), want %s", name, names(objs), err, want)
 		}
@@ -242,4 +242,39 @@ func FuzzRenderDirectoryAndHelm(f *testing.F) {
 			deepCopyable(t, objs)
 		}
 	})
+}
+
+// at places files under dir, as a revision holds them.
+func at(dir string, files source.Files) source.Files {
+	out := source.Files{}
+	for name, data := range files {
+		out[dir+"/"+name] = data
+	}
+	return out
+}
+
+// TestKustomizeBasesInTheRevision: an overlay loads ../base from the same revision (Argo CD's and
+// Flux's example layout); a base it reaches that names a remote resource is refused, naming that
+// base's file; a path out of the repository finds nothing (no host files).
+func TestKustomizeBasesInTheRevision(t *testing.T) {
+	base := "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
+	files := source.Files{
+		"apps/base/kustomization.yaml":          []byte("resources: [service.yaml]\n"),
+		"apps/base/service.yaml":                []byte(base),
+		"apps/overlays/prod/kustomization.yaml": []byte("resources: [../../base]\nnamePrefix: prod-\n"),
+		"unrelated/kustomization.yaml":          []byte("resources: [https://example.com/x.yaml]\n"),
+	}
+	objs, err := Render(files, "apps/overlays/prod", v1alpha1.Render{})
+	if err != nil || names(objs) != "Service/prod-web" {
+		t.Fatalf("overlay: %s, %v", names(objs), err)
+	}
+	deepCopyable(t, objs)
+	files["apps/base/kustomization.yaml"] = []byte("resources: [service.yaml, https://example.com/x.yaml]\n")
+	if _, err := Render(files, "apps/overlays/prod", v1alpha1.Render{}); err == nil || !strings.Contains(err.Error(), `apps/base/kustomization.yaml: resources "https://example.com/x.yaml" reaches outside the revision`) {
+		t.Errorf("a remote resource in the base: %v", err)
+	}
+	files["apps/base/kustomization.yaml"] = []byte("resources: [service.yaml, ../../../../etc]\n")
+	if _, err := Render(files, "apps/overlays/prod", v1alpha1.Render{}); err == nil || strings.Contains(err.Error(), "/src") {
+		t.Errorf("a path out of the repository: %v", err)
+	}
 }

@@ -4,6 +4,7 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,8 +44,26 @@ type Commit struct {
 	Message string
 }
 
-// Files are the files under the requested path, keyed by their path relative to it ("/"-separated).
+// Files are the files of a revision, keyed by their path in the repository ("/"-separated).
 type Files map[string][]byte
+
+// Under is the part of f under dir, keyed relative to dir.
+func (f Files) Under(dir string) Files {
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir == "" {
+		return f
+	}
+	out := Files{}
+	for name, data := range f {
+		if rest, ok := strings.CutPrefix(name, dir+"/"); ok {
+			out[rest] = data
+		}
+	}
+	return out
+}
+
+// DefaultMaxBytes bounds the files of one revision read into memory.
+const DefaultMaxBytes = 64 << 20
 
 // Git fetches repositories into Dir.
 type Git struct {
@@ -56,6 +75,9 @@ type Git struct {
 	// InsecureSSHHostKeys lets an SSH repository be fetched without knownHosts (its host key
 	// unchecked). Off: knownHosts is required.
 	InsecureSSHHostKeys bool
+	// MaxBytes bounds the files of one revision (all of them: kustomize may load bases anywhere
+	// in it); 0 is DefaultMaxBytes. A larger revision is refused, naming the bound.
+	MaxBytes int64
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -108,7 +130,8 @@ func (g *Git) lock(url string) func() {
 }
 
 // Fetch brings the mirror of url up to date, resolves ref (a branch, a tag or a commit hash;
-// default main) and returns the commit and the files under dir at it.
+// default main) and returns the commit and every file of the revision (dir must exist in it: a
+// kustomization there may load bases from elsewhere in the repository).
 //
 // Its errors never carry what a URL's userinfo holds (a password, a token): they end up in
 // status, Events and logs.
@@ -152,7 +175,7 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if err != nil {
 		return Commit{}, nil, fmt.Errorf("%s: commit %s: %w", url, hash, err)
 	}
-	files, err := read(c, dir)
+	files, err := read(c, dir, cmp.Or(g.MaxBytes, DefaultMaxBytes))
 	if err != nil {
 		return Commit{}, nil, fmt.Errorf("%s at %s: %w", url, short(hash.String()), err)
 	}
@@ -214,22 +237,26 @@ func resolve(repo *git.Repository, ref string) (plumbing.Hash, error) {
 	return plumbing.ZeroHash, fmt.Errorf("ref %q is no branch, tag or commit of the repository", ref)
 }
 
-// read returns the files under dir in c's tree.
-func read(c *object.Commit, dir string) (Files, error) {
+// read returns the files of c's tree, at most maxBytes of them; dir must be a directory in it.
+func read(c *object.Commit, dir string, maxBytes int64) (Files, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, err
 	}
 	dir = strings.Trim(path.Clean("/"+dir), "/")
 	if dir != "" {
-		if tree, err = tree.Tree(dir); err != nil {
+		if _, err := tree.Tree(dir); err != nil {
 			return nil, fmt.Errorf("path %q: %w", dir, err)
 		}
 	}
 	files := Files{}
+	var total int64
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if !f.Mode.IsFile() {
 			return nil
+		}
+		if total += f.Size; total > maxBytes {
+			return fmt.Errorf("the revision's files are over %d MiB (at %s): too large to render", maxBytes>>20, f.Name)
 		}
 		r, err := f.Reader()
 		if err != nil {
