@@ -59,12 +59,18 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hash != head || c.Message != "third" || c.Author != "Dev" || string(files["a.yaml"]) != "v2" || string(files["sub/c.yaml"]) != "c" || len(files) != 2 {
+	// The whole revision (a kustomization may load ../base); Under is the path's part.
+	under := files.Under("deploy")
+	if c.Hash != head || c.Message != "third" || c.Author != "Dev" || string(under["a.yaml"]) != "v2" || string(under["sub/c.yaml"]) != "c" || len(under) != 2 || string(files["other/b.yaml"]) != "x" {
 		t.Errorf("main: %+v %v", c, files)
 	}
 	c, files, err = g.Fetch(ctx, "file://"+bare, "v1", "/deploy/", Credentials{})
-	if err != nil || c.Hash != first || c.Message != "first" || string(files["a.yaml"]) != "v1" {
+	if err != nil || c.Hash != first || c.Message != "first" || string(files.Under("/deploy/")["a.yaml"]) != "v1" {
 		t.Errorf("tag v1: %+v %v %v", c, files, err)
+	}
+	small := &Git{Dir: t.TempDir(), Schemes: []string{"file"}, MaxBytes: 3}
+	if _, _, err := small.Fetch(ctx, "file://"+bare, "main", "deploy", Credentials{}); err == nil || !strings.Contains(err.Error(), "too large to render") {
+		t.Errorf("over MaxBytes: %v", err)
 	}
 	if c, _, err = g.Fetch(ctx, "file://"+bare, first, "", Credentials{}); err != nil || c.Hash != first {
 		t.Errorf("by commit: %+v %v", c, err)
