@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,8 @@ type Options struct {
 	// FetchTimeout bounds one git fetch (default 2 minutes).
 	FetchTimeout time.Duration
 	Log          logr.Logger
+	// Profiling serves Go's pprof profiles under /debug/pprof/ beside /metrics.
+	Profiling bool
 	// Started, when set, is called with the receiver's address once it listens (tests).
 	Started func(receiverAddr string)
 }
@@ -86,10 +89,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err := workload.Register(opts.WorkloadKinds...); err != nil {
 		return err
 	}
+	opts.REST = rest.CopyConfig(opts.REST)
+	opts.REST.Wrap(countRequests)
 	mgr, err := ctrl.NewManager(opts.REST, ctrl.Options{
 		Scheme:                  api.NewScheme(),
 		Logger:                  opts.Log,
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr, ExtraHandlers: profiling(opts.Profiling)},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "bollard-daemon",
@@ -228,4 +233,17 @@ func receiverServer(opts Options, rc *Receiver) manager.Runnable {
 		}
 		return nil
 	})
+}
+
+// profiling is pprof's handlers for the metrics server (nil: off).
+func profiling(on bool) map[string]http.Handler {
+	if !on {
+		return nil
+	}
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/heap":    pprof.Handler("heap"),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
 }

@@ -35,6 +35,9 @@ type daemonOptions struct {
 	WorkloadKinds                   []string
 	ServiceAccount                  string
 	DefaultServiceAccount           string
+	QPS                             float32
+	Profiling                       bool
+	Burst                           int
 	SyncTimeout                     time.Duration
 	Concurrency                     int
 	FetchTimeout                    time.Duration
@@ -59,6 +62,9 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NoMatchPolicy, "no-match-policy", "deny", "with --verify-images: deny, warn or allow images no ClusterImagePolicy matches (the webhook's setting; the chart sets both alike)")
 	fs.StringVar(&o.ServiceAccount, "user", envOr("BOLLARD_DAEMON_USER", "system:serviceaccount:bollard-system:bollard-daemon"), "the writer the pre-flight decision sees (break-glass and opt-out rules name users)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 5*time.Minute, "bound on one sync operation, hooks included")
+	fs.Float32Var(&o.QPS, "kube-api-qps", 200, "requests per second to the API server (a sync of 1,000 objects is 1,000 applies)")
+	fs.IntVar(&o.Burst, "kube-api-burst", 400, "burst of requests to the API server")
+	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics address")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
 	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
 }
@@ -91,6 +97,7 @@ Release's interval as well.`,
 			if err != nil {
 				return err
 			}
+			cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 			kinds, err := parseKinds(opts.WorkloadKinds)
 			if err != nil {
 				return usageError{err}
@@ -100,7 +107,7 @@ Release's interval as well.`,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, Namespace: opts.Namespace, DefaultServiceAccount: opts.DefaultServiceAccount,
 				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
-				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Log: log})
+				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Profiling: opts.Profiling, Log: log})
 		},
 	}
 	opts.BindFlags(cmd.Flags())

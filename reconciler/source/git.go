@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -35,6 +36,16 @@ type Credentials struct {
 	Username, Password string // HTTPS; a token goes in Password
 	SSHPrivateKey      []byte
 	KnownHosts         []byte // SSH: required, unless the Git allows unchecked host keys
+}
+
+// key tells credentials apart without holding them.
+func (c Credentials) key() string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(c.Username), []byte(c.Password), c.SSHPrivateKey, c.KnownHosts} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Commit is a fetched revision.
@@ -79,9 +90,20 @@ type Git struct {
 	// in it); 0 is DefaultMaxBytes. A larger revision is refused, naming the bound.
 	MaxBytes int64
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	fetched map[string]time.Time // when the last fetch of a URL with given credentials completed
+	trees   []tree               // the files of recent revisions, newest last
 }
+
+// tree is a revision's files, shared by every Release of the repository.
+type tree struct {
+	key   string // url@commit
+	files Files
+}
+
+// treesKept bounds how many revisions' files are kept in memory.
+const treesKept = 8
 
 // DefaultSchemes are the URL schemes fetched unless the daemon allows more.
 var DefaultSchemes = []string{"https", "ssh"}
@@ -147,6 +169,7 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if err := g.allowed(url); err != nil {
 		return Commit{}, nil, err
 	}
+	began := time.Now()
 	unlock := g.lock(url)
 	defer unlock()
 	auth, err := authFor(url, creds, g.InsecureSSHHostKeys)
@@ -157,15 +180,30 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if err != nil {
 		return Commit{}, nil, err
 	}
-	err = repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
-		Auth:       auth,
-		Force:      true,
-		Prune:      true,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return Commit{}, nil, fmt.Errorf("fetch %s: %w", url, err)
+	// Releases of one repository fetch once: a fetch with the same credentials that completed
+	// after this call began saw the remote as it is now (1,000 Releases of a monorepo pushed at
+	// once make one fetch, not 1,000 in a row).
+	fkey := url + "\x00" + creds.key()
+	g.mu.Lock()
+	fresh := g.fetched[fkey].After(began)
+	g.mu.Unlock()
+	if !fresh {
+		err = repo.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: "origin",
+			RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
+			Auth:       auth,
+			Force:      true,
+			Prune:      true,
+		})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return Commit{}, nil, fmt.Errorf("fetch %s: %w", url, err)
+		}
+		g.mu.Lock()
+		if g.fetched == nil {
+			g.fetched = map[string]time.Time{}
+		}
+		g.fetched[fkey] = time.Now()
+		g.mu.Unlock()
 	}
 	hash, err := resolve(repo, ref)
 	if err != nil {
@@ -175,7 +213,10 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if err != nil {
 		return Commit{}, nil, fmt.Errorf("%s: commit %s: %w", url, hash, err)
 	}
-	files, err := read(c, dir, cmp.Or(g.MaxBytes, DefaultMaxBytes))
+	files, err := g.files(url, c, cmp.Or(g.MaxBytes, DefaultMaxBytes))
+	if err == nil {
+		err = hasDir(files, dir)
+	}
 	if err != nil {
 		return Commit{}, nil, fmt.Errorf("%s at %s: %w", url, short(hash.String()), err)
 	}
@@ -237,17 +278,50 @@ func resolve(repo *git.Repository, ref string) (plumbing.Hash, error) {
 	return plumbing.ZeroHash, fmt.Errorf("ref %q is no branch, tag or commit of the repository", ref)
 }
 
-// read returns the files of c's tree, at most maxBytes of them; dir must be a directory in it.
-func read(c *object.Commit, dir string, maxBytes int64) (Files, error) {
-	tree, err := c.Tree()
+// files are c's files, read once per revision (the Releases of a monorepo share them; callers
+// never change them).
+func (g *Git) files(url string, c *object.Commit, maxBytes int64) (Files, error) {
+	key := url + "@" + c.Hash.String()
+	g.mu.Lock()
+	for _, t := range g.trees {
+		if t.key == key {
+			g.mu.Unlock()
+			return t.files, nil
+		}
+	}
+	g.mu.Unlock()
+	files, err := read(c, maxBytes)
 	if err != nil {
 		return nil, err
 	}
+	g.mu.Lock()
+	g.trees = append(g.trees, tree{key: key, files: files})
+	if len(g.trees) > treesKept {
+		g.trees = slices.Delete(g.trees, 0, len(g.trees)-treesKept)
+	}
+	g.mu.Unlock()
+	return files, nil
+}
+
+// hasDir says why dir is not a directory of files ("" root always is).
+func hasDir(files Files, dir string) error {
 	dir = strings.Trim(path.Clean("/"+dir), "/")
-	if dir != "" {
-		if _, err := tree.Tree(dir); err != nil {
-			return nil, fmt.Errorf("path %q: %w", dir, err)
+	if dir == "" {
+		return nil
+	}
+	for name := range files {
+		if strings.HasPrefix(name, dir+"/") {
+			return nil
 		}
+	}
+	return fmt.Errorf("path %q: directory not found", dir)
+}
+
+// read returns the files of c's tree, at most maxBytes of them.
+func read(c *object.Commit, maxBytes int64) (Files, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
 	}
 	files := Files{}
 	var total int64

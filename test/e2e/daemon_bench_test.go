@@ -142,7 +142,13 @@ func BenchmarkDaemonSync1000(b *testing.B) {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := l.Addr().String()
 		l.Close()
-		cmd := exec.Command(bin, "daemon", "--kubeconfig", env.Kubeconfig, "--namespaces", ns, "--leader-elect=false",
+		onboard(b, env, ns)
+		// The test client learns the Release kind first (its discovery is not the daemon's time).
+		if err := env.Client.List(ctx, &v1alpha1.ReleaseList{}, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(bin, "daemon", "--kubeconfig", daemonKubeconfig(b), "--namespace", daemonNamespace, "--default-service-account", releaseAccount,
+			"--user", daemonUser, "--namespaces", ns, "--leader-elect=false",
 			"--metrics-addr", "0", "--health-addr", "0", "--receiver-addr", addr, "--git-dir", filepath.Join(b.TempDir(), "git"), "--verify-images=false", "--git-schemes", strings.Join(testGitSchemes, ","))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		logFile, _ := os.Create(filepath.Join(b.TempDir(), "daemon.log"))
@@ -174,6 +180,7 @@ func BenchmarkDaemonSync1000(b *testing.B) {
 		}
 		// Leave nothing behind for the next benchmark: its 100 pods and 1,000 objects gone.
 		b.StopTimer()
+		dropFinalizers(env, ns)
 		if err := env.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 			b.Fatal(err)
 		}
