@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/rollout"
@@ -104,7 +105,10 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1
 	fail := func(detail string, elapsed time.Duration) rollout.Outcome {
 		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultFail, Detail: detail, DurationMillis: elapsed.Milliseconds()}}
 	}
-	prom, err := analysis.New(a.Prometheus)
+	if err := r.egress().Check(a.Prometheus); err != nil {
+		return fail("Prometheus "+err.Error(), 0)
+	}
+	prom, err := analysis.New(a.Prometheus, r.egressTransport())
 	if err != nil {
 		return fail(err.Error(), 0)
 	}
@@ -152,13 +156,16 @@ func (r *Reconciler) prove(ctx context.Context, rel *v1alpha1.Release, ro v1alph
 		if want == 0 {
 			want = http.StatusOK
 		}
+		if err := r.egress().Check(url); err != nil {
+			return false, "GET " + err.Error(), true, nil
+		}
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		req, err := http.NewRequestWithContext(hctx, http.MethodGet, url, nil)
 		if err != nil {
 			return false, fmt.Sprintf("GET %s: %v", url, err), true, nil
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: r.egressTransport(), CheckRedirect: r.checkRedirect}).Do(req)
 		if err != nil {
 			return false, fmt.Sprintf("GET %s: %v", url, err), false, nil
 		}
@@ -266,4 +273,27 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 		return false, strings.Join(waiting, "; "), fatal, nil
 	}
 	return true, fmt.Sprintf("%d/%d Ready", ready, want), false, nil
+}
+
+// egress is where the daemon's own requests may go (--allowed-hosts; nil: in-cluster Services).
+func (r *Reconciler) egress() *egress.Guard {
+	if r.Egress == nil {
+		g, _ := egress.Parse(egress.DefaultHosts)
+		return g
+	}
+	return r.Egress
+}
+
+// egressTransport is the transport of those requests (one, for its connection pool).
+func (r *Reconciler) egressTransport() http.RoundTripper {
+	r.egressOnce.Do(func() { r.egressRT = r.egress().Transport() })
+	return r.egressRT
+}
+
+// checkRedirect follows a prove check's redirect only to an allowed host.
+func (r *Reconciler) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("more than 5 redirects")
+	}
+	return r.egress().Check(req.URL.String())
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -39,6 +40,7 @@ import (
 	crsource "sigs.k8s.io/controller-runtime/pkg/source"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/render"
 	"bollard.dev/bollard/reconciler/rollout"
@@ -79,7 +81,13 @@ type Reconciler struct {
 	// as, in its own namespace ("": the daemon's own identity).
 	DefaultServiceAccount string
 
-	ids *identities // impersonated clients; nil: every Release acts as the daemon
+	// Egress lists where prove checks and Prometheus may be (--allowed-hosts); nil: in-cluster
+	// Services.
+	Egress *egress.Guard
+
+	ids        *identities // impersonated clients; nil: every Release acts as the daemon
+	egressOnce sync.Once
+	egressRT   http.RoundTripper
 
 	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
 	triggers chan event.GenericEvent
@@ -254,7 +262,9 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 		p.commit, p.files = r.commitOf(rel, p.running), nil
 	}
 	p.rec.Revision, p.rec.Author, p.rec.Message = p.commit.Hash, p.commit.Author, p.commit.Message
-	p.rollout = p.commit.Hash != p.running || p.artifact != rel.Status.Artifact || p.failed && !p.held
+	// A new commit, artifact pin or way of rendering it (values, path, target) rolls out, verified.
+	rerender := rel.Status.ObservedRender != "" && rel.RenderDigest() != rel.Status.ObservedRender
+	p.rollout = p.commit.Hash != p.running || p.artifact != rel.Status.Artifact || rerender || p.failed && !p.held
 	p.newRevision = p.rollout || rel.Generation != rel.Status.ObservedGeneration
 	return false, ctrl.Result{}, nil
 }
@@ -276,7 +286,7 @@ func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passSta
 	}
 	if !p.newRevision {
 		// The revision that runs: its snapshot (its digests, no render), else a render from git.
-		if p.targets, p.version, _, err = r.revisionTargets(ctx, rel, p.commit.Hash, rel.Status.Artifact, false); err != nil {
+		if p.targets, p.version, _, err = r.revisionTargets(ctx, rel, p.commit.Hash, rel.Status.Artifact, rel.Status.ObservedRender, false); err != nil {
 			res, err := r.fail(ctx, rel, p.log, "render", err, p.interval)
 			return true, res, err
 		}
@@ -356,7 +366,7 @@ func (r *Reconciler) gate(ctx context.Context, _ *engine.Engine, p *passState) (
 		p.rec.Artifacts = images(p.targets)
 	}
 	if r.Snapshots != nil {
-		if err := r.Snapshots.Save(ctx, rel, snapshot.Snapshot{Revision: p.commit.Hash, Artifact: p.artifact, Version: p.version, Objects: p.targets}); err != nil {
+		if err := r.Snapshots.Save(ctx, rel, snapshot.Snapshot{Revision: p.commit.Hash, Artifact: p.artifact, Render: rel.RenderDigest(), Version: p.version, Objects: p.targets}); err != nil {
 			res, err := r.fail(ctx, rel, p.log, "snapshot", err, p.interval)
 			return true, res, err
 		}
@@ -405,7 +415,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 		s.ObservedGeneration = rel.Generation
 		s.DesiredRevision, s.ObservedRevision = commit.Hash, commit.Hash
 		if syncErr == nil {
-			s.Artifact = p.artifact
+			s.Artifact, s.ObservedRender = p.artifact, rel.RenderDigest()
 		}
 		s.Resources = resourceStatuses(res.Results)
 		now := metav1.Now()
@@ -423,7 +433,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 		if verify {
 			s.Phase, s.Message = string(PhaseVerifying), "verifying revision "+short(commit.Hash)
 			ro := rollout.Start(strategyOf(rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}),
-				v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: p.artifact, Version: p.version, LogID: s.History[0].ID, Message: "waiting for the new pods"},
+				v1alpha1.RolloutStatus{Revision: commit.Hash, Artifact: p.artifact, Render: rel.RenderDigest(), Version: p.version, LogID: s.History[0].ID, Message: "waiting for the new pods"},
 				time.Now(), initialDelay(rel))
 			s.Rollout = &ro
 		}
@@ -521,17 +531,29 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		d   admission.Decision
 		err error
 	}
+	// The target of each object: what will be applied (namespace, version tags). Hooks that ran
+	// already are not targets (a spec change of the running revision): not applied, not reviewed.
+	applied := map[string]*unstructured.Unstructured{}
+	for _, t := range targets {
+		applied[t.GroupVersionKind().GroupKind().String()+"/"+t.GetName()] = t
+	}
 	reviews := make([]*review, len(objs))
 	var g errgroup.Group
 	g.SetLimit(8)
 	for i, o := range objs {
-		if !workload.Supported(o.GetAPIVersion(), o.GetKind()) {
+		target := applied[o.GroupVersionKind().GroupKind().String()+"/"+o.GetName()]
+		if !workload.Supported(o.GetAPIVersion(), o.GetKind()) || target == nil {
 			continue
 		}
 		reviews[i] = &review{}
 		g.Go(func() error {
-			// What will be applied (namespace, version tags), reviewed as the webhook would see it.
-			req := admission.Request{Operation: "CREATE", User: r.writer(rel), Object: targets[i].DeepCopy()}
+			defer func() { // off the reconcile's goroutine: controller-runtime's recovery is not here
+				if v := recover(); v != nil {
+					reviews[i].err = fmt.Errorf("panic: %v", v)
+				}
+			}()
+			// Reviewed as the webhook would see it applied.
+			req := admission.Request{Operation: "CREATE", User: r.writer(rel), Object: target.DeepCopy()}
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(o.GroupVersionKind())
 			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {

@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/reconciler/source"
@@ -78,6 +79,9 @@ type Options struct {
 	// FetchTimeout bounds one git fetch (default 2 minutes).
 	FetchTimeout time.Duration
 	Log          logr.Logger
+	// AllowedHosts are where prove checks and Prometheus may be (egress.Parse; nil: in-cluster
+	// Services, egress.DefaultHosts).
+	AllowedHosts []string
 	// Profiling serves Go's pprof profiles under /debug/pprof/ beside /metrics.
 	Profiling bool
 	// Started, when set, is called with the receiver's address once it listens (tests).
@@ -110,6 +114,14 @@ func Run(ctx context.Context, opts Options) error {
 		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
 		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+	if opts.AllowedHosts == nil {
+		opts.AllowedHosts = egress.DefaultHosts
+	}
+	guard, err := egress.Parse(opts.AllowedHosts)
+	if err != nil {
+		return err
+	}
+	r.Egress = guard
 	if opts.DefaultServiceAccount == "" {
 		opts.Log.Info("no --default-service-account: Releases without spec.serviceAccountName apply with the daemon's own rights (single tenant)")
 	}

@@ -58,7 +58,9 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	var steps []v1alpha1.LogStep
 	lastGood := rel.Status.LastGoodRevision
 	unpin := lastGood == ro.Revision && ro.Artifact != ""
-	if !unpin && (lastGood == "" || lastGood == ro.Revision) {
+	// The same commit rendered otherwise (a values change) failed: back to how it was verified.
+	rerender := lastGood == ro.Revision && !unpin && ro.Render != "" && rel.Status.LastGoodRender != "" && ro.Render != rel.Status.LastGoodRender
+	if !unpin && !rerender && (lastGood == "" || lastGood == ro.Revision) {
 		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: "SKIP", Detail: "no earlier good revision to return to: the revision stays as it is, and is not applied again until git moves on"})
 		return r.endRollout(ctx, rel, ro, log, PhaseFailed, v1alpha1.LogFailed, steps)
 	}
@@ -77,6 +79,9 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	} else {
 		from, err = r.apply(ctx, eng, rel, lastGood, "", true)
 		detail = "to " + short(lastGood)
+		if rerender {
+			detail += " as it was verified (the render settings before this change)"
+		}
 		if s := strategyOf(rel, ro); s.Type() == v1alpha1.StrategyBlueGreen && ro.From != "" {
 			if rollout.BeforeSwitch(s, ro) {
 				detail += ": green deleted, the active Service never left blue"
@@ -174,6 +179,7 @@ func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v
 			s.Phase, s.Message = "Synced", fmt.Sprintf("artifact rolled back: %s", ro.Message)
 		case phase == PhaseRolledBack:
 			s.ObservedRevision, s.FailedRevision, s.Artifact = lastGood, ro.Revision, ""
+			s.ObservedRender = s.LastGoodRender
 			s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s rolled back to %s: %s", short(ro.Revision), short(lastGood), ro.Message)
 		case phase == PhaseRollbackFailed:
 			s.FailedRevision = ro.Revision

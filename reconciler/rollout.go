@@ -124,11 +124,11 @@ func (r *Reconciler) applyPhase(ctx context.Context, eng *engine.Engine, rel *v1
 func (r *Reconciler) revisions(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus) (rollout.Revisions, error) {
 	var rev rollout.Revisions
 	var err error
-	if rev.New, rev.NewVersion, _, err = r.revisionTargets(ctx, rel, ro.Revision, ro.Artifact, false); err != nil {
+	if rev.New, rev.NewVersion, _, err = r.revisionTargets(ctx, rel, ro.Revision, ro.Artifact, ro.Render, false); err != nil {
 		return rev, err
 	}
 	if ro.From != "" {
-		if rev.Old, rev.OldVersion, _, err = r.revisionTargets(ctx, rel, ro.From, "", true); err != nil {
+		if rev.Old, rev.OldVersion, _, err = r.revisionTargets(ctx, rel, ro.From, "", "", true); err != nil {
 			return rev, err
 		}
 	}
@@ -141,7 +141,7 @@ func (r *Reconciler) revisions(ctx context.Context, rel *v1alpha1.Release, ro v1
 // moves on.
 func (r *Reconciler) startRollout(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, artifact, version string, log logr.Logger) (ctrl.Result, error) {
 	s := rollout.For(rel, "")
-	ro := rollout.Start(s, v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Version: version, From: from}, time.Now(), initialDelay(rel))
+	ro := rollout.Start(s, v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Render: rel.RenderDigest(), Version: version, From: from}, time.Now(), initialDelay(rel))
 	phase, _ := s.Phase(0)
 	t0 := time.Now()
 	achieved, err := r.applyPhase(ctx, eng, rel, s, ro, true)
@@ -202,14 +202,14 @@ func (r *Reconciler) startFailed(ctx context.Context, eng *engine.Engine, rel *v
 func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
 	ro.Phase, ro.Message = PhaseSucceeded, "verified"
 	if r.Snapshots != nil {
-		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact); err != nil {
+		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact, ro.Render); err != nil {
 			// A rollback to it will re-render from git.
 			log.Error(err, "snapshot not marked verified", "revision", ro.Revision)
 		}
 	}
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
-		s.LastGoodRevision, s.FailedRevision = ro.Revision, ""
+		s.LastGoodRevision, s.LastGoodRender, s.FailedRevision = ro.Revision, ro.Render, ""
 		s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s verified", short(ro.Revision))
 		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
 			l.Steps = append(l.Steps, steps...)

@@ -22,7 +22,7 @@ var hookAnnotations = []string{"argocd.argoproj.io/hook", "helm.sh/hook"}
 // digest; good prefers its newest verified snapshot — with no pre-flight, no analysis and no
 // hooks: the rollback and promotion path. It says where the objects came from.
 func (r *Reconciler) apply(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, revision, artifact string, good bool) (string, error) {
-	targets, _, from, err := r.revisionTargets(ctx, rel, revision, artifact, good)
+	targets, _, from, err := r.revisionTargets(ctx, rel, revision, artifact, rel.Status.ObservedRender, good)
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +68,7 @@ const (
 // revisionTargets is what revision, applied with artifact, is made of: its snapshot when the
 // daemon kept one (good: the revision's newest verified snapshot first), else a new render from
 // git (a revision applied before snapshots existed).
-func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release, revision, artifact string, good bool) ([]*unstructured.Unstructured, string, string, error) {
+func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release, revision, artifact, rendered string, good bool) ([]*unstructured.Unstructured, string, string, error) {
 	if r.Snapshots != nil {
 		var snap *snapshot.Snapshot
 		var err error
@@ -76,7 +76,7 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 			snap, err = r.Snapshots.LoadGood(ctx, rel, revision)
 		}
 		if snap == nil && err == nil {
-			snap, err = r.Snapshots.Load(ctx, rel, revision, artifact)
+			snap, err = r.Snapshots.Load(ctx, rel, revision, artifact, rendered)
 		}
 		if err != nil {
 			return nil, "", "", err

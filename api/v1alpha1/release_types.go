@@ -1,6 +1,10 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -267,8 +271,15 @@ type ReleaseStatus struct {
 	DesiredRevision string `json:"desiredRevision,omitempty"`
 	// +optional
 	ObservedRevision string `json:"observedRevision,omitempty"`
+	// ObservedRender is RenderDigest of the spec the running revision was rendered with: a
+	// change of how it renders (values, path, target) is a new revision, verified like a commit.
+	// +optional
+	ObservedRender string `json:"observedRender,omitempty"`
 	// +optional
 	LastGoodRevision string `json:"lastGoodRevision,omitempty"`
+	// LastGoodRender is the RenderDigest the last good revision was verified with.
+	// +optional
+	LastGoodRender string `json:"lastGoodRender,omitempty"`
 	// Message says what went wrong, or what was done last.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -344,6 +355,9 @@ type RolloutStatus struct {
 	// Artifact is the bollard.dev/artifact pin the rollout applies ("" for git's images).
 	// +optional
 	Artifact string `json:"artifact,omitempty"`
+	// Render is the RenderDigest the revision was rendered with (its values, path, target).
+	// +optional
+	Render string `json:"render,omitempty"`
 	// Strategy the rollout runs.
 	// +optional
 	Strategy StrategyType `json:"strategy,omitempty"`
@@ -500,6 +514,18 @@ func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.
 
 // Pruning reports spec.prune (default true).
 func (r *Release) Pruning() bool { return r.Spec.Prune == nil || *r.Spec.Prune }
+
+// RenderDigest identifies what, beside the commit, decides the objects a revision renders to:
+// spec.source.path, spec.render (values, values files, mode, release name) and the target
+// namespace.
+func (r *Release) RenderDigest() string {
+	b, _ := json.Marshal(struct {
+		Path, Target string
+		Render       Render
+	}{r.Spec.Source.Path, r.Target(), r.Spec.Render})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
 
 // Target is the namespace the Release deploys into.
 func (r *Release) Target() string {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
@@ -37,6 +38,7 @@ type daemonOptions struct {
 	DefaultServiceAccount           string
 	QPS                             float32
 	Profiling                       bool
+	AllowedHosts                    []string
 	Burst                           int
 	SyncTimeout                     time.Duration
 	Concurrency                     int
@@ -64,6 +66,7 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 5*time.Minute, "bound on one sync operation, hooks included")
 	fs.Float32Var(&o.QPS, "kube-api-qps", 200, "requests per second to the API server (a sync of 1,000 objects is 1,000 applies)")
 	fs.IntVar(&o.Burst, "kube-api-burst", 400, "burst of requests to the API server")
+	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", egress.DefaultHosts, "where a Release's prove check and Prometheus may be: host names with * globs (optionally :port), IP addresses, CIDRs; link-local addresses (cloud metadata) only when listed")
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics address")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
 	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
@@ -107,7 +110,7 @@ Release's interval as well.`,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, Namespace: opts.Namespace, DefaultServiceAccount: opts.DefaultServiceAccount,
 				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
-				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Profiling: opts.Profiling, Log: log})
+				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Profiling: opts.Profiling, AllowedHosts: opts.AllowedHosts, Log: log})
 		},
 	}
 	opts.BindFlags(cmd.Flags())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -55,9 +56,12 @@ type Prometheus struct {
 	api promv1.API
 }
 
-// New returns a client for the server at address.
-func New(address string) (*Prometheus, error) {
-	c, err := api.NewClient(api.Config{Address: address})
+// New returns a client for the server at address, through rt (nil: Go's default transport).
+func New(address string, rt http.RoundTripper) (*Prometheus, error) {
+	if rt == nil {
+		rt = api.DefaultRoundTripper
+	}
+	c, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: %w", address, err)
 	}

@@ -53,6 +53,8 @@ type Snapshot struct {
 	Revision string `json:"revision"`
 	// Artifact is the bollard.dev/artifact pin it was applied with ("" for git's images).
 	Artifact string `json:"artifact,omitempty"`
+	// Render is the Release's RenderDigest it was rendered with.
+	Render string `json:"render,omitempty"`
 	// Version is the version the SLO queries select.
 	Version string                       `json:"version,omitempty"`
 	Objects []*unstructured.Unstructured `json:"objects"`
@@ -97,12 +99,19 @@ func (s *Store) Delete(ctx context.Context, rel *v1alpha1.Release) error {
 	return nil
 }
 
-func key(revision, artifact string) string {
-	if artifact == "" {
-		return "rev-" + revision
+// key names the snapshot of revision with artifact, rendered as render says (the Release's
+// RenderDigest: a values change of one commit is another snapshot, and only what was verified is
+// rolled back to).
+func key(revision, artifact, render string) string {
+	k := "rev-" + revision
+	if artifact != "" {
+		h := sha256.Sum256([]byte(artifact))
+		k += "-" + hex.EncodeToString(h[:6])
 	}
-	h := sha256.Sum256([]byte(artifact))
-	return "rev-" + revision + "-" + hex.EncodeToString(h[:6])
+	if render != "" {
+		k += "-r" + render
+	}
+	return k
 }
 
 // Save stores snap (replacing an earlier one of the same revision and pin, which keeps its
@@ -116,7 +125,7 @@ func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) 
 	if len(data) > maxBytes {
 		return fmt.Errorf("snapshot of revision %s: %d bytes compressed, over the %d-byte bound", short(snap.Revision), len(data), maxBytes)
 	}
-	k := key(snap.Revision, snap.Artifact)
+	k := key(snap.Revision, snap.Artifact, snap.Render)
 	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
 		good := false
 		index = slices.DeleteFunc(index, func(e entry) bool {
@@ -133,8 +142,8 @@ func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) 
 }
 
 // MarkGood records that revision (with artifact) was verified: a rollback may return to it.
-func (s *Store) MarkGood(ctx context.Context, rel *v1alpha1.Release, revision, artifact string) error {
-	k := key(revision, artifact)
+func (s *Store) MarkGood(ctx context.Context, rel *v1alpha1.Release, revision, artifact, render string) error {
+	k := key(revision, artifact, render)
 	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
 		for i := range index {
 			if index[i].Key == k {
@@ -147,12 +156,12 @@ func (s *Store) MarkGood(ctx context.Context, rel *v1alpha1.Release, revision, a
 }
 
 // Load returns the snapshot of revision applied with artifact, or nil when there is none.
-func (s *Store) Load(ctx context.Context, rel *v1alpha1.Release, revision, artifact string) (*Snapshot, error) {
+func (s *Store) Load(ctx context.Context, rel *v1alpha1.Release, revision, artifact, render string) (*Snapshot, error) {
 	sec, _, err := s.read(ctx, rel)
 	if err != nil || sec == nil {
 		return nil, err
 	}
-	return decodeKey(sec, key(revision, artifact))
+	return decodeKey(sec, key(revision, artifact, render))
 }
 
 // LoadGood returns the newest verified snapshot of revision (whatever its pin), or nil.

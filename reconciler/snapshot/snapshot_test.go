@@ -51,7 +51,7 @@ func TestSnapshots(t *testing.T) {
 	if snap, _ := s.LoadGood(ctx, rel, rev(1)); snap != nil {
 		t.Fatal("an unverified snapshot served as good")
 	}
-	snap, err := s.Load(ctx, rel, rev(1), "")
+	snap, err := s.Load(ctx, rel, rev(1), "", "")
 	if err != nil || snap == nil || snap.Version != "v1" {
 		t.Fatalf("load: %+v %v", snap, err)
 	}
@@ -62,10 +62,10 @@ func TestSnapshots(t *testing.T) {
 	if n, _, _ := unstructured.NestedInt64(snap.Objects[0].Object, "spec", "replicas"); n != 3 {
 		t.Errorf("replicas %v (an int64 after the round trip)", snap.Objects[0].Object["spec"])
 	}
-	if err := s.MarkGood(ctx, rel, rev(1), ""); err != nil {
+	if err := s.MarkGood(ctx, rel, rev(1), "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkGood(ctx, rel, rev(9), ""); err == nil {
+	if err := s.MarkGood(ctx, rel, rev(9), "", ""); err == nil {
 		t.Error("marked a revision that has no snapshot")
 	}
 	// The same revision with a pin is its own snapshot; saving again keeps the verified mark.
@@ -85,13 +85,13 @@ func TestSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i <= 6 {
-			if err := s.MarkGood(ctx, rel, rev(i), ""); err != nil {
+			if err := s.MarkGood(ctx, rel, rev(i), "", ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	for i := 1; i <= 8; i++ {
-		snap, err := s.Load(ctx, rel, rev(i), "")
+		snap, err := s.Load(ctx, rel, rev(i), "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,6 +100,23 @@ func TestSnapshots(t *testing.T) {
 		}
 	}
 	var sec corev1.Secret
+	// The same commit rendered otherwise (a values change) is another snapshot: only the verified
+	// one comes back for a rollback.
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(7), Render: "values-a", Objects: []*unstructured.Unstructured{deploymentAt("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkGood(ctx, rel, rev(7), "", "values-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, rel, Snapshot{Revision: rev(7), Render: "values-b", Objects: []*unstructured.Unstructured{deploymentAt("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.LoadGood(ctx, rel, rev(7)); err != nil || snap == nil || snap.Render != "values-a" {
+		t.Errorf("the verified rendering of rev 7: %+v %v", snap, err)
+	}
+	if snap, err := s.Load(ctx, rel, rev(7), "", "values-b"); err != nil || snap == nil || snap.Render != "values-b" {
+		t.Errorf("the new rendering of rev 7: %+v %v", snap, err)
+	}
 	// Kept in the daemon's namespace, out of the tenant's reach, named after the Release.
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "bollard-system", Name: "snapshots.shop.web"}, &sec); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 	// (serving certificate; push receiver key); the daemon's ClusterRoles to impersonate and for
 	// the Releases' accounts; a tenant its account and two RoleBindings.
 	for k, want := range map[string]int{"Deployment": 2, "Service": 2, "ServiceAccount": 3, "ClusterRole": 4, "ClusterRoleBinding": 2,
-		"Role": 2, "RoleBinding": 4, "Secret": 2, "PodDisruptionBudget": 1, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 1} {
+		"Role": 2, "RoleBinding": 4, "NetworkPolicy": 1, "Secret": 2, "PodDisruptionBudget": 1, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 1} {
 		if kinds[k] != want {
 			t.Errorf("chart renders %d %s, want %d (all kinds: %v)", kinds[k], k, want, kinds)
 		}

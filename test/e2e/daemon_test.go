@@ -92,6 +92,9 @@ func (r *gitRepo) url() string { return "file://" + r.bare }
 // fetches only when told to.
 var testGitSchemes = []string{"https", "ssh", "http", "file"}
 
+// testAllowedHosts: the tests' prove servers and Prometheus listen on the loopback address.
+var testAllowedHosts = []string{"127.0.0.1"}
+
 // daemon is bollard's daemon running in the test process against the test cluster, limited to
 // one namespace (tests run in parallel).
 type daemon struct {
@@ -132,7 +135,7 @@ func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, 
 	go func() {
 		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
 			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: receiver, Namespaces: namespaces, GitDir: gitDir,
-			GitSchemes: testGitSchemes, Namespace: daemonNamespace, DefaultServiceAccount: releaseAccount,
+			GitSchemes: testGitSchemes, Namespace: daemonNamespace, DefaultServiceAccount: releaseAccount, AllowedHosts: testAllowedHosts,
 			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
 			Log: testLog(t), Started: func(addr string) { started <- addr }})
 	}()

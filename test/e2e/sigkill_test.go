@@ -45,7 +45,7 @@ func startDaemonProcess(t *testing.T, f *releaseFixture) *daemonProcess {
 	p := &daemonProcess{daemon: &daemon{receiver: "http://" + addr + "/hooks/git"}, out: out,
 		args: []string{bin, "daemon", "--kubeconfig", daemonKubeconfig(t), "--namespaces", f.ns, "--receiver-addr", addr,
 			"--receiver-secret", receiverSecret(t, f.env, f.ns, "receiver"), "--namespace", daemonNamespace, "--default-service-account", releaseAccount,
-			"--user", daemonUser, "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
+			"--user", daemonUser, "--allowed-hosts", strings.Join(testAllowedHosts, ","), "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
 			"--leader-elect=false", "--verify-images=false", "--sync-timeout", "1m", "--git-schemes", strings.Join(testGitSchemes, ",")}}
 	p.start(t)
 	t.Cleanup(func() {

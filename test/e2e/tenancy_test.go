@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,5 +158,25 @@ func TestReleaseDeletion(t *testing.T) {
 		if l := dep.Labels; l["bollard.dev/release"] != "" || l["bollard.dev/release-namespace"] != "" {
 			t.Errorf("prune false: web still labelled %v", l)
 		}
+	}
+}
+
+// TestProveTargetsAllowed: a prove check (or Prometheus) outside the daemon's --allowed-hosts is
+// never requested: the proof fails saying so, and the server sees nothing.
+func TestProveTargetsAllowed(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	// The same server by a name the daemon does not allow (it allows 127.0.0.1).
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/smoke"
+	f.create(t, v1alpha1.ReleaseSpec{Prove: &v1alpha1.Prove{HTTP: &v1alpha1.HTTPProve{URL: url}, Timeout: &metav1.Duration{Duration: 2 * time.Second}}})
+	r := f.ended(t, f.first)
+	if l := logOf(t, r, f.first); !strings.Contains(stepsOf(l), "is not in the daemon's --allowed-hosts (127.0.0.1/32)") {
+		t.Errorf("log %s: %s", l.Status, stepsOf(l))
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server outside the allowlist saw %d requests", n)
 	}
 }
