@@ -293,7 +293,7 @@ func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passSta
 		p.targets = withoutHooks(p.targets) // they ran with the revision's first sync
 	} else {
 		// Render. A revision that does not render is not applied; the live state is untouched.
-		p.objs, err = render.Render(p.files, rel.Spec.Source.Path, renderSpec(rel))
+		p.objs, err = render.Within(0, p.files, rel.Spec.Source.Path, renderSpec(rel))
 		if err == nil {
 			err = r.scope(p.objs, rel)
 		}

@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/snapshot"
@@ -150,6 +151,21 @@ func Run(ctx context.Context, opts Options) error {
 	})); err != nil {
 		return err
 	}
+	// Mirrors of repositories no Release uses any more are removed (on the leader, every 10 min).
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				r.pruneMirrors(ctx)
+			}
+		}
+	})); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
@@ -257,5 +273,25 @@ func profiling(on bool) map[string]http.Handler {
 		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
 		"/debug/pprof/heap":    pprof.Handler("heap"),
 		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
+}
+
+// pruneMirrors removes the git mirrors no Release uses.
+func (r *Reconciler) pruneMirrors(ctx context.Context) {
+	var list v1alpha1.ReleaseList
+	if err := r.reader().List(ctx, &list); err != nil {
+		r.Log.Error(err, "mirror cleanup: list Releases")
+		return
+	}
+	keep := make([]string, 0, len(list.Items))
+	for _, rel := range list.Items {
+		keep = append(keep, rel.Spec.Source.URL)
+	}
+	n, err := r.Git.Prune(keep, 10*time.Minute)
+	if err != nil {
+		r.Log.Error(err, "mirror cleanup")
+	}
+	if n > 0 {
+		r.Log.Info("removed the mirrors of repositories no Release uses", "mirrors", n)
 	}
 }

@@ -99,7 +99,7 @@ func (r *Reconciler) revisionTargets(ctx context.Context, rel *v1alpha1.Release,
 	if err != nil {
 		return nil, "", "", fmt.Errorf("revision %s has no snapshot and git failed: %w", short(revision), err)
 	}
-	objs, err := render.Render(files, rel.Spec.Source.Path, renderSpec(rel))
+	objs, err := render.Within(0, files, rel.Spec.Source.Path, renderSpec(rel))
 	if err == nil {
 		err = r.scope(objs, rel)
 	}

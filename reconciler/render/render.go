@@ -28,6 +28,14 @@ type Object struct {
 // kustomization may load bases and components from anywhere in the revision, and nothing outside
 // it.
 func Render(files source.Files, root string, spec v1alpha1.Render) ([]Object, error) {
+	objs, err := render(files, root, spec)
+	if err == nil && len(objs) > MaxObjects {
+		err = fmt.Errorf("%s: %d objects, over the bound of %d per revision", displayRoot(root), len(objs), MaxObjects)
+	}
+	return objs, err
+}
+
+func render(files source.Files, root string, spec v1alpha1.Render) ([]Object, error) {
 	under := files.Under(root)
 	mode := spec.Mode
 	if mode == "" {

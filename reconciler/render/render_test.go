@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -276,5 +277,24 @@ func TestKustomizeBasesInTheRevision(t *testing.T) {
 	files["apps/base/kustomization.yaml"] = []byte("resources: [service.yaml, ../../../../etc]\n")
 	if _, err := Render(files, "apps/overlays/prod", v1alpha1.Render{}); err == nil || strings.Contains(err.Error(), "/src") {
 		t.Errorf("a path out of the repository: %v", err)
+	}
+}
+
+// TestRenderBounds: a Helm template that does not end fails its render at the time bound (the
+// caller does not wait for it), and a revision over MaxObjects is refused naming the bound.
+func TestRenderBounds(t *testing.T) {
+	chart := source.Files{"chart/Chart.yaml": []byte("apiVersion: v2\nname: app\nversion: 0.1.0\n"),
+		"chart/templates/t.yaml": []byte("{{ range until 50000 }}{{ range until 50000 }}{{ end }}{{ end }}\n")} // minutes of CPU, no output
+	start := time.Now()
+	_, err := Within(300*time.Millisecond, chart, "chart", v1alpha1.Render{Mode: v1alpha1.RenderHelm, ReleaseName: "r"})
+	if err == nil || !strings.Contains(err.Error(), "render took longer than 300ms") || time.Since(start) > 2*time.Second {
+		t.Errorf("a template that does not end: %v after %s", err, time.Since(start))
+	}
+	many := source.Files{}
+	for i := range MaxObjects + 1 {
+		many[fmt.Sprintf("deploy/cm-%05d.yaml", i)] = []byte(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\n", i))
+	}
+	if _, err := Within(0, many, "deploy", v1alpha1.Render{}); err == nil || !strings.Contains(err.Error(), "over the bound of 10000 per revision") {
+		t.Errorf("%d objects: %v", MaxObjects+1, err)
 	}
 }

@@ -236,10 +236,52 @@ type redacted struct{ err error }
 func (r redacted) Error() string { return Redact(r.err.Error()) }
 func (r redacted) Unwrap() error { return r.err }
 
+// mirrorDir is where url's mirror is kept.
+func (g *Git) mirrorDir(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return filepath.Join(g.Dir, hex.EncodeToString(sum[:12]))
+}
+
+// Prune removes the mirrors of repositories no Release uses any more (keep lists the URLs in
+// use), unless touched within grace (a Release created since keep was listed). It returns how
+// many it removed.
+func (g *Git) Prune(keep []string, grace time.Duration) (int, error) {
+	used := map[string]bool{}
+	for _, url := range keep {
+		used[filepath.Base(g.mirrorDir(url))] = true
+	}
+	entries, err := os.ReadDir(g.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || used[e.Name()] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < grace {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(g.Dir, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
 // mirror opens (or creates) the bare mirror of url.
 func (g *Git) mirror(url string) (*git.Repository, error) {
-	sum := sha256.Sum256([]byte(url))
-	dir := filepath.Join(g.Dir, hex.EncodeToString(sum[:12]))
+	dir := g.mirrorDir(url)
+	// Touched on every use: Prune spares a mirror in use.
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
 	repo, err := git.PlainOpen(dir)
 	if err == nil {
 		return repo, nil

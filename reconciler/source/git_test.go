@@ -137,3 +137,40 @@ func TestFetchRefusesInsecureSources(t *testing.T) {
 		t.Errorf("SSH without knownHosts, unchecked host keys allowed: %v", err)
 	}
 }
+
+// TestPrune: mirrors of repositories no Release uses go; those in use, and those touched within
+// the grace period (a Release created since), stay.
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "shop.git")
+	run(t, dir, "init", "-q", "--bare", "--initial-branch=main", bare)
+	work := filepath.Join(dir, "work")
+	run(t, dir, "clone", "-q", bare, work)
+	if err := os.WriteFile(filepath.Join(work, "a.yaml"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, "add", "-A")
+	run(t, work, "commit", "-qm", "a")
+	run(t, work, "push", "-q", "origin", "main")
+	g := &Git{Dir: filepath.Join(dir, "mirrors"), Schemes: []string{"file"}}
+	ctx := context.Background()
+	if _, _, err := g.Fetch(ctx, "file://"+bare, "main", "", Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := g.Prune(nil, time.Hour); err != nil || n != 0 {
+		t.Errorf("within the grace period: removed %d, %v", n, err)
+	}
+	if n, err := g.Prune([]string{"file://" + bare}, 0); err != nil || n != 0 {
+		t.Errorf("in use: removed %d, %v", n, err)
+	}
+	if n, err := g.Prune([]string{"https://example.com/other.git"}, 0); err != nil || n != 1 {
+		t.Errorf("unused: removed %d, %v", n, err)
+	}
+	if entries, _ := os.ReadDir(g.Dir); len(entries) != 0 {
+		t.Errorf("left %d mirrors", len(entries))
+	}
+	// A later fetch makes it again.
+	if _, _, err := g.Fetch(ctx, "file://"+bare, "main", "", Credentials{}); err != nil {
+		t.Fatal(err)
+	}
+}
