@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,14 +30,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	crsource "sigs.k8s.io/controller-runtime/pkg/source"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -49,6 +53,10 @@ import (
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/workload"
 )
+
+// triggerPriority is the queue priority of a push or drift (a Release's own changes: 0; Releases
+// listed at start: low).
+const triggerPriority = 10
 
 // historyLimit is how many Deployment Logs a Release keeps in its status.
 const historyLimit = 10
@@ -90,39 +98,68 @@ type Reconciler struct {
 	egressRT   http.RoundTripper
 
 	eng      atomic.Pointer[engine.Engine] // set once the cluster cache has synced
+	engReady chan struct{}                 // closed then
+	engOnce  sync.Once
 	triggers chan event.GenericEvent
 	mu       sync.Mutex
 	pending  map[types.NamespacedName]string                 // why the next reconcile of a Release runs
 	drift    map[types.NamespacedName][]v1alpha1.DriftRecord // drift seen since the last reconcile
 }
 
-func (r *Reconciler) setEngine(e *engine.Engine) { r.eng.Store(e) }
-func (r *Reconciler) engine() *engine.Engine     { return r.eng.Load() }
+func (r *Reconciler) setEngine(e *engine.Engine) {
+	r.eng.Store(e)
+	r.engOnce.Do(func() { close(r.engReady) })
+}
+
+// waitEngine waits (a while) for the cluster cache: Releases listed at start reconcile the moment
+// it has synced, not after a requeue.
+func (r *Reconciler) waitEngine(ctx context.Context) *engine.Engine {
+	if e := r.engine(); e != nil {
+		return e
+	}
+	select {
+	case <-r.engReady:
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+	return r.engine()
+}
+func (r *Reconciler) engine() *engine.Engine { return r.eng.Load() }
 
 // SetupWithManager registers the controller: Release changes, plus the triggers from the push
 // receiver and the drift feed.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.triggers = make(chan event.GenericEvent, 1024)
+	r.engReady = make(chan struct{})
 	r.pending = map[types.NamespacedName]string{}
 	r.drift = map[types.NamespacedName][]v1alpha1.DriftRecord{}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Spec changes, and annotations (a rollback request).
 		For(&v1alpha1.Release{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesRawSource(crsource.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
+		// Pushes and drift jump the queue: with 1,000 Releases syncing, a push is applied in
+		// seconds, not after the others (controller-runtime's priority queue; a Release's
+		// requeues keep its priority).
+		WatchesRawSource(crsource.Channel(r.triggers, handler.TypedFuncs[client.Object, reconcile.Request]{
+			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}
+				if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+					pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(triggerPriority)}, req)
+					return
+				}
+				q.Add(req)
+			}})).
 		Named("release").
 		// A test process runs more than one daemon; production runs one manager per process.
-		// controller-runtime's priority queue held a Release listed at start for ~1.7 s before its
-		// first reconcile (BenchmarkDaemonSync1000): the plain queue starts it at once.
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: cmp.Or(r.Concurrency, 4), UsePriorityQueue: ptr.To(false)}).
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: cmp.Or(r.Concurrency, 4), UsePriorityQueue: ptr.To(true)}).
 		Complete(r)
 }
 
 // Reconcile brings one Release in step with git.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := r.Log.WithValues("release", req.String())
-	eng := r.engine()
+	eng := r.waitEngine(ctx)
 	if eng == nil {
-		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil // the cluster cache is still syncing
+		return ctrl.Result{RequeueAfter: time.Second}, nil // the cluster cache is still syncing
 	}
 	var rel v1alpha1.Release
 	reader := r.Reader
@@ -838,7 +875,11 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(rel), &cur); err != nil {
 			return client.IgnoreNotFound(err)
 		}
+		before := cur.Status.DeepCopy()
 		change(&cur.Status)
+		if equality.Semantic.DeepEqual(before, &cur.Status) {
+			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
+		}
 		return r.Client.Status().Update(ctx, &cur)
 	})
 }

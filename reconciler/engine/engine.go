@@ -65,6 +65,7 @@ type Engine struct {
 	cfg     *rest.Config
 	cache   cache.ClusterCache
 	kubectl *directKubectl
+	disco   *discoveryCache
 	log     logr.Logger
 
 	mu      sync.Mutex
@@ -97,7 +98,7 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 // cache has synced. onDrift is called, from one goroutine, for each managed object that differs
 // from its desired state after a change.
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
-	e := &Engine{cfg: cfg, log: log, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
+	e := &Engine{cfg: cfg, log: log, disco: &discoveryCache{ttl: 30 * time.Second}, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
 		events: make(chan resourceEvent, 4096), onDrift: onDrift}
 	// gitops-engine applies every object of a wave at once: bound how many writes run together.
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
@@ -251,11 +252,9 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 		}
 	})
 	defer unsubscribe()
-	cfg := e.cfg
-	if opts.Impersonate.UserName != "" {
-		cfg = rest.CopyConfig(e.cfg)
-		cfg.Impersonate = opts.Impersonate
-	}
+	cfg := rest.CopyConfig(e.cfg)
+	cfg.Impersonate = opts.Impersonate
+	cfg.Wrap(e.disco.wrap)
 	started := metav1.Now() // constant: hooks with generateName are named from it
 	var phase common.OperationPhase
 	var message string
