@@ -135,6 +135,19 @@ func TestDeployCLI(t *testing.T) {
 			t.Errorf("rollback exit %d:\n%s", code, out)
 		}
 		env.Eventually(t, 30*time.Second, "web back on v1", func(context.Context) (bool, error) { return image() == "registry.local/shop/web:v1", nil })
+		// The daemon (with the chart's RBAC) clears its annotation, and the rollback does not
+		// repeat: no new Deployment Log in the seconds after.
+		var r v1alpha1.Release
+		env.Eventually(t, 30*time.Second, "bollard.dev/rollback-to cleared", func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
+			_, pending := r.Annotations[v1alpha1.AnnotationRollbackTo]
+			return err == nil && !pending, err
+		})
+		logs := len(r.Status.History)
+		time.Sleep(3 * time.Second)
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil || len(r.Status.History) != logs || r.Annotations[v1alpha1.AnnotationRollbackTo] != "" {
+			t.Errorf("after the rollback: %d logs (was %d), annotations %v, %v", len(r.Status.History), logs, r.Annotations, err)
+		}
 		out, code = bollardCLI(t, env, "log", "shop", "-n", ns)
 		if code != 0 || strings.Count(out, "## Deployment Log #") < 4 || !strings.Contains(out, "trigger manual") {
 			t.Errorf("log exit %d:\n%s", code, out)
