@@ -260,6 +260,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 	var message string
 	var results []common.ResourceSyncResult
 	first := true
+	poll := 50 * time.Millisecond
 	for {
 		live, err := e.cache.GetManagedLiveObjs(targets, isManaged)
 		if err != nil {
@@ -295,12 +296,16 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 			}
 			return res, nil
 		}
+		// The next step when a managed object changes, or soon: the operation may be waiting for
+		// nothing but another look (a push's one Deployment is applied in one step, complete in
+		// the next), so look again after 50 ms, backing off to 1 s.
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
 		case <-wake:
-		case <-time.After(time.Second):
+		case <-time.After(poll):
 		}
+		poll = min(2*poll, time.Second)
 	}
 }
 

@@ -75,9 +75,9 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		if err := env.Client.List(ctx, &v1alpha1.ReleaseList{}, client.InNamespace(ns)); err != nil {
 			b.Fatal(err)
 		}
-		addr, metrics := freeAddr(b), freeAddr(b)
+		addr, metrics, health := freeAddr(b), freeAddr(b), freeAddr(b)
 		cmd := exec.Command(bin, "daemon", "--kubeconfig", daemonKubeconfig(b), "--namespace", daemonNamespace, "--default-service-account", releaseAccount,
-			"--user", daemonUser, "--namespaces", ns, "--leader-elect=false", "--metrics-addr", metrics, "--health-addr", "0",
+			"--user", daemonUser, "--namespaces", ns, "--leader-elect=false", "--metrics-addr", metrics, "--health-addr", health,
 			"--receiver-addr", addr, "--receiver-secret", receiverSecret(b, env, ns, "receiver"), "--git-dir", filepath.Join(b.TempDir(), "git"),
 			"--verify-images=false", "--git-schemes", strings.Join(testGitSchemes, ","),
 			"--concurrency", "20", "--kube-api-qps", "500", "--kube-api-burst", "1000", "--profiling")
@@ -99,6 +99,15 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 				}
 			}()
 		}
+		// The Releases come to a running daemon (created in order, the lone one first).
+		env.Eventually(b, time.Minute, "the daemon ready", func(context.Context) (bool, error) {
+			resp, err := http.Get("http://" + health + "/readyz")
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		})
 		b.StartTimer()
 		start := time.Now()
 		// The lone Release first: its push lands while the others still sync.
