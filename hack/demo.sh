@@ -175,6 +175,7 @@ dport=$((rport + 1))
 while (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null; do dport=$((dport + 1)); done
 bin/bollard daemon --kubeconfig "$KUBECONFIG" --namespaces "$gitops" --leader-elect=false --metrics-addr 0 --health-addr 0 \
   --receiver-addr "127.0.0.1:$dport" --receiver-secret "$gitops/receiver" --git-dir "$work/git" --git-schemes https,ssh,file --verify-images=false \
+  --allowed-hosts 127.0.0.1 \
   >/tmp/bollard-demo-daemon.log 2>&1 &
 daemon=$!
 kubectl apply -f - <<YAML
