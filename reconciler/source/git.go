@@ -187,15 +187,12 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	g.mu.Lock()
 	fresh := g.fetched[fkey].After(began)
 	g.mu.Unlock()
+	// Shallow: the tips of branches and tags, depth 1, until a commit behind them is asked for
+	// (a Release pinned to a hash, a rollback re-rendering an old revision); then the whole
+	// history, once, and from then on.
+	full := g.isFull(url)
 	if !fresh {
-		err = repo.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: "origin",
-			RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
-			Auth:       auth,
-			Force:      true,
-			Prune:      true,
-		})
-		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if err := fetch(ctx, repo, auth, !full && !plumbing.IsHash(ref)); err != nil {
 			return Commit{}, nil, fmt.Errorf("fetch %s: %w", url, err)
 		}
 		g.mu.Lock()
@@ -206,6 +203,12 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 		g.mu.Unlock()
 	}
 	hash, err := resolve(repo, ref)
+	if err != nil && !full && plumbing.IsHash(ref) { // a missing branch or tag is not behind the boundary
+		if repo, err = g.refetchFull(ctx, url, auth); err != nil {
+			return Commit{}, nil, err
+		}
+		hash, err = resolve(repo, ref)
+	}
 	if err != nil {
 		return Commit{}, nil, fmt.Errorf("%s: %w", url, err)
 	}
@@ -235,6 +238,49 @@ type redacted struct{ err error }
 
 func (r redacted) Error() string { return Redact(r.err.Error()) }
 func (r redacted) Unwrap() error { return r.err }
+
+// fetch brings the mirror's branches and tags up to date; shallow fetches their tips only.
+func fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, shallow bool) error {
+	opts := &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
+		Auth:       auth,
+		Force:      true,
+		Prune:      true,
+	}
+	if shallow {
+		opts.Depth = 1
+	}
+	err := repo.FetchContext(ctx, opts)
+	if errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
+}
+
+// fullMarker marks a mirror that holds the whole history.
+const fullMarker = "bollard-full-history"
+
+func (g *Git) isFull(url string) bool {
+	_, err := os.Stat(filepath.Join(g.mirrorDir(url), fullMarker))
+	return err == nil
+}
+
+// refetchFull replaces url's shallow mirror by one with the whole history.
+func (g *Git) refetchFull(ctx context.Context, url string, auth transport.AuthMethod) (*git.Repository, error) {
+	dir := g.mirrorDir(url)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	repo, err := g.mirror(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := fetch(ctx, repo, auth, false); err != nil {
+		return nil, fmt.Errorf("fetch %s (whole history): %w", url, err)
+	}
+	return repo, os.WriteFile(filepath.Join(dir, fullMarker), nil, 0o600)
+}
 
 // mirrorDir is where url's mirror is kept.
 func (g *Git) mirrorDir(url string) string {

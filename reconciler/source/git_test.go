@@ -174,3 +174,55 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestShallowMirror: a branch is fetched shallow (the tip only: an older commit is not in the
+// mirror), a commit behind it asked for by hash brings the whole history once, and the mirror
+// keeps working incrementally after.
+func TestShallowMirror(t *testing.T) {
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "shop.git")
+	run(t, dir, "init", "-q", "--bare", "--initial-branch=main", bare)
+	work := filepath.Join(dir, "work")
+	run(t, dir, "clone", "-q", bare, work)
+	var commits []string
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(work, "a.yaml"), []byte{byte('a' + i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, work, "add", "-A")
+		run(t, work, "commit", "-qm", "c")
+		commits = append(commits, strings.TrimSpace(run(t, work, "rev-parse", "HEAD")))
+	}
+	run(t, work, "push", "-q", "origin", "main")
+	g := &Git{Dir: filepath.Join(dir, "mirrors"), Schemes: []string{"file"}}
+	ctx := context.Background()
+	url := "file://" + bare
+	c, files, err := g.Fetch(ctx, url, "main", "", Credentials{})
+	if err != nil || c.Hash != commits[2] || string(files["a.yaml"]) != "c" {
+		t.Fatalf("main: %+v %q %v", c, files["a.yaml"], err)
+	}
+	if _, err := os.Stat(filepath.Join(g.mirrorDir(url), "shallow")); err != nil {
+		t.Errorf("the mirror is not shallow: %v", err)
+	}
+	if g.isFull(url) {
+		t.Error("marked full after a branch fetch")
+	}
+	c, files, err = g.Fetch(ctx, url, commits[0], "", Credentials{})
+	if err != nil || c.Hash != commits[0] || string(files["a.yaml"]) != "a" {
+		t.Fatalf("an older commit by hash: %+v %q %v", c, files["a.yaml"], err)
+	}
+	if !g.isFull(url) {
+		t.Error("not marked full after the whole history was fetched")
+	}
+	if err := os.WriteFile(filepath.Join(work, "a.yaml"), []byte("d"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, work, "commit", "-qam", "d")
+	run(t, work, "push", "-q", "origin", "main")
+	if _, files, err = g.Fetch(ctx, url, "main", "", Credentials{}); err != nil || string(files["a.yaml"]) != "d" {
+		t.Errorf("main after: %q %v", files["a.yaml"], err)
+	}
+	if _, _, err := g.Fetch(ctx, url, "nope", "", Credentials{}); err == nil {
+		t.Error("a missing branch resolved")
+	}
+}
