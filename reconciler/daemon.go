@@ -234,6 +234,7 @@ func receiverServer(opts Options, rc *Receiver) manager.Runnable {
 	return manager.RunnableFunc(func(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/hooks/git", rc)
+		mux.Handle("/hooks/git/{namespace}/{name}", rc) // a Release's own endpoint (spec.receiver)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 		l, err := net.Listen("tcp", opts.ReceiverAddr)
 		if err != nil {

@@ -39,8 +39,39 @@ type Receiver struct {
 	Trigger func(types.NamespacedName, string)
 	Log     logr.Logger
 
-	inFlight chan struct{}
-	once     sync.Once
+	inFlight   chan struct{}
+	once       sync.Once
+	mu         sync.Mutex
+	secrets    map[types.NamespacedName]func(context.Context) ([]byte, error) // per-Release endpoints
+	secretRefs map[types.NamespacedName]string                                // and which Secret each reads
+}
+
+// releaseEndpoint is the Release a push to /hooks/git/<namespace>/<name> is for, and its secret
+// (nil, "" when the path names none; an error says why the endpoint does not exist).
+func (rc *Receiver) releaseEndpoint(r *http.Request) (*types.NamespacedName, func(context.Context) ([]byte, error), error) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	if ns == "" && name == "" {
+		return nil, nil, nil
+	}
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	var rel v1alpha1.Release
+	if err := rc.Client.Get(r.Context(), key, &rel); err != nil || rel.Spec.Receiver == nil || rel.Spec.Receiver.SecretRef.Name == "" {
+		return nil, nil, fmt.Errorf("no Release %s with spec.receiver", key)
+	}
+	ref := ns + "/" + rel.Spec.Receiver.SecretRef.Name
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.secrets == nil {
+		rc.secrets = map[types.NamespacedName]func(context.Context) ([]byte, error){}
+	}
+	if _, ok := rc.secrets[key]; !ok || rc.secretRefs[key] != ref {
+		rc.secrets[key] = secretReader(rc.Client, ref)
+		if rc.secretRefs == nil {
+			rc.secretRefs = map[types.NamespacedName]string{}
+		}
+		rc.secretRefs[key] = ref
+	}
+	return &key, rc.secrets[key], nil
 }
 
 // Push is what a push event says: which repository (under all its URLs) and which ref moved.
@@ -78,7 +109,16 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no signature or token header", http.StatusUnauthorized)
 		return
 	}
-	secret, err := rc.Secret(r.Context())
+	only, readSecret, err := rc.releaseEndpoint(r)
+	if err != nil {
+		metricPushes.WithLabelValues(provider, "unauthorized").Inc()
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	if readSecret == nil {
+		readSecret = rc.Secret
+	}
+	secret, err := readSecret(r.Context())
 	if err != nil || len(secret) == 0 {
 		rc.Log.Error(err, "receiver secret unavailable")
 		http.Error(w, "receiver secret unavailable", http.StatusServiceUnavailable)
@@ -116,7 +156,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	triggered, err := rc.match(r.Context(), push)
+	triggered, err := rc.match(r.Context(), push, only)
 	if err != nil {
 		http.Error(w, "list Releases: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -230,7 +270,7 @@ func ParsePush(provider, event string, body []byte) (Push, error) {
 }
 
 // match triggers the Releases that watch the pushed repository and ref.
-func (rc *Receiver) match(ctx context.Context, push Push) ([]string, error) {
+func (rc *Receiver) match(ctx context.Context, push Push, only *types.NamespacedName) ([]string, error) {
 	var list v1alpha1.ReleaseList
 	if err := rc.Client.List(ctx, &list); err != nil {
 		return nil, err
@@ -241,10 +281,10 @@ func (rc *Receiver) match(ctx context.Context, push Push) ([]string, error) {
 	}
 	triggered := []string{}
 	for _, rel := range list.Items {
-		if !repos[NormalizeURL(rel.Spec.Source.URL)] || !refMatches(rel.Spec.Source.Ref, push.Ref) {
+		key := types.NamespacedName{Namespace: rel.Namespace, Name: rel.Name}
+		if !repos[NormalizeURL(rel.Spec.Source.URL)] || !refMatches(rel.Spec.Source.Ref, push.Ref) || only != nil && key != *only {
 			continue
 		}
-		key := types.NamespacedName{Namespace: rel.Namespace, Name: rel.Name}
 		rc.Trigger(key, TriggerPush)
 		triggered = append(triggered, key.String())
 	}

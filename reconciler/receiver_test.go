@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -165,5 +166,51 @@ func TestReceiverRefusesBeforeReading(t *testing.T) {
 	rc.ServeHTTP(w, req)
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Errorf("beyond %d pushes in flight: status %d, Retry-After %q", maxInFlight, w.Code, w.Header().Get("Retry-After"))
+	}
+}
+
+// TestReleaseReceiver: a Release with spec.receiver has its own endpoint, authenticated with the
+// Secret it names: a push signed with that key reconciles it alone (not the other Release of the
+// same repository); the daemon's shared key, or an endpoint of a Release without a receiver, gets
+// nothing.
+func TestReleaseReceiver(t *testing.T) {
+	shared, own := []byte("shared"), []byte("team-key")
+	releases := []v1alpha1.Release{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/web.git"},
+			Receiver: &v1alpha1.ReleaseReceiver{SecretRef: corev1.LocalObjectReference{Name: "web-push"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-too"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/web.git"}}},
+	}
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithLists(&v1alpha1.ReleaseList{Items: releases}).
+		WithObjects(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-push"}, Data: map[string][]byte{"secret": own}}).Build()
+	var got []string
+	rc := &Receiver{Client: c, Log: logr.Discard(), Secret: func(context.Context) ([]byte, error) { return shared, nil },
+		Trigger: func(k types.NamespacedName, _ string) { got = append(got, k.String()) }}
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/git", rc)
+	mux.Handle("/hooks/git/{namespace}/{name}", rc)
+	body := []byte(`{"ref":"refs/heads/main","after":"abc","repository":{"clone_url":"https://git.example/shop/web.git"}}`)
+	for _, tc := range []struct {
+		name, path string
+		key        []byte
+		status     int
+		triggered  string
+	}{
+		{"its own key", "/hooks/git/shop/web", own, 202, "shop/web"},
+		{"the shared key at its endpoint", "/hooks/git/shop/web", shared, 401, ""},
+		{"a Release without a receiver", "/hooks/git/shop/web-too", shared, 404, ""},
+		{"the shared endpoint", "/hooks/git", shared, 202, "shop/web,shop/web-too"},
+		{"its key at the shared endpoint", "/hooks/git", own, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got = nil
+			req := httptest.NewRequest(http.MethodPost, tc.path, bytes.NewReader(body))
+			req.Header.Set("X-GitHub-Event", "push")
+			req.Header.Set("X-Hub-Signature-256", "sha256="+sign(tc.key, body))
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, req)
+			if w.Code != tc.status || strings.Join(got, ",") != tc.triggered {
+				t.Errorf("status %d %q, triggered %v; want %d, %s", w.Code, w.Body.String(), got, tc.status, tc.triggered)
+			}
+		})
 	}
 }

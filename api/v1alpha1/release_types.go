@@ -46,6 +46,11 @@ type ReleaseSpec struct {
 	// the daemon's --default-service-account (the chart's "bollard-release").
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Receiver gives the Release a push endpoint of its own, /hooks/git/<namespace>/<name>,
+	// authenticated with a Secret of its namespace (key "secret": the HMAC key, or GitLab's
+	// token) instead of the daemon's shared one; a push there reconciles this Release only.
+	// +optional
+	Receiver *ReleaseReceiver `json:"receiver,omitempty"`
 	// SelfHeal reverts out-of-band changes to managed objects at once; without it drift is only
 	// reported.
 	// +kubebuilder:default=true
@@ -514,6 +519,11 @@ func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.
 
 // Pruning reports spec.prune (default true).
 func (r *Release) Pruning() bool { return r.Spec.Prune == nil || *r.Spec.Prune }
+
+// ReleaseReceiver is a Release's own push endpoint.
+type ReleaseReceiver struct {
+	SecretRef corev1.LocalObjectReference `json:"secretRef"`
+}
 
 // RenderDigest identifies what, beside the commit, decides the objects a revision renders to:
 // spec.source.path, spec.render (values, values files, mode, release name) and the target

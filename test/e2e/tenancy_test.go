@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,4 +180,27 @@ func TestProveTargetsAllowed(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the server outside the allowlist saw %d requests", n)
 	}
+}
+
+// TestReleaseReceiverEndpoint: a Release with spec.receiver is pushed to at its own endpoint with
+// its team's key (the daemon's shared key is refused there); the push is applied.
+func TestReleaseReceiverEndpoint(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	ctx := context.Background()
+	teamKey := []byte("team-" + f.ns)
+	if err := f.env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web-push"}, Data: map[string][]byte{"secret": teamKey}}); err != nil {
+		t.Fatal(err)
+	}
+	f.create(t, v1alpha1.ReleaseSpec{Receiver: &v1alpha1.ReleaseReceiver{SecretRef: corev1.LocalObjectReference{Name: "web-push"}}})
+	f.env.Eventually(t, 60*time.Second, "v1", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v1", nil })
+	own := &daemon{receiver: f.d.receiver + "/" + f.ns + "/shop"}
+	rev := f.repo.commit(t, "web v2", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 1, "v2")})
+	if resp := own.push(t, f.repo, rev, f.key); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the shared key at the Release's endpoint: %s", resp.Status)
+	}
+	if resp := own.push(t, f.repo, rev, teamKey); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("the team's key: %s", resp.Status)
+	}
+	f.env.Eventually(t, 30*time.Second, "v2 applied", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v2", nil })
 }
