@@ -6,6 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,5 +227,29 @@ func TestShallowMirror(t *testing.T) {
 	}
 	if _, _, err := g.Fetch(ctx, url, "nope", "", Credentials{}); err == nil {
 		t.Error("a missing branch resolved")
+	}
+}
+
+// TestFetchSizeCap: a git server over HTTP that sends more than the cap in one response is cut
+// off, and the error says so.
+func TestFetchSizeCap(t *testing.T) {
+	defer maxFetchBytes.Store(maxFetchBytes.Load())
+	maxFetchBytes.Store(64 << 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		pkt := func(s string) { fmt.Fprintf(w, "%04x%s", len(s)+4, s) }
+		pkt("# service=git-upload-pack\n")
+		fmt.Fprint(w, "0000")
+		pkt(fmt.Sprintf("%040x HEAD\x00side-band-64k ofs-delta\n", 1))
+		for i := range 20000 { // ~1.2 MB of advertised refs
+			pkt(fmt.Sprintf("%040x refs/heads/b%05d\n", i+1, i))
+		}
+		fmt.Fprint(w, "0000")
+	}))
+	defer srv.Close()
+	g := &Git{Dir: t.TempDir(), Schemes: []string{"http"}}
+	_, _, err := g.Fetch(context.Background(), srv.URL+"/big.git", "main", "", Credentials{})
+	if err == nil || !strings.Contains(err.Error(), "too large to fetch") {
+		t.Errorf("a response over the cap: %v", err)
 	}
 }
