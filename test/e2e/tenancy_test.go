@@ -204,3 +204,41 @@ func TestReleaseReceiverEndpoint(t *testing.T) {
 	}
 	f.env.Eventually(t, 30*time.Second, "v2 applied", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v2", nil })
 }
+
+// TestTenantEscapes: a Release of one tenant targeting kube-system, or whose manifests name
+// another tenant's namespace, is refused with the reason and writes nothing there.
+func TestTenantEscapes(t *testing.T) {
+	t.Parallel()
+	f := newReleaseFixture(t, 1)
+	env, ns := f.env, f.ns
+	ctx := context.Background()
+	other := env.Namespace(t)
+	f.create(t, v1alpha1.ReleaseSpec{TargetNamespace: "kube-system"})
+	env.Eventually(t, 60*time.Second, "refused", func(context.Context) (bool, error) {
+		r := f.get(t)
+		// (This daemon manages ns only, so it says that first; TestReleaseLane has the DeployPolicy
+		// rule for a daemon that manages both.)
+		return r.Status.Phase == "Refused" && strings.Contains(r.Status.Message, "spec.targetNamespace kube-system"), nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "web"}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("kube-system/web: %v", err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		r := f.get(t)
+		r.Spec.TargetNamespace = ""
+		return env.Client.Update(ctx, r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Eventually(t, 60*time.Second, "v1 in its own namespace", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v1", nil })
+	sneaky := strings.Replace(fmt.Sprintf(webYAML, 1, "v2"), "  name: web\n", "  name: web\n  namespace: "+other+"\n", 1)
+	rev := f.repo.commit(t, "web into another tenant", map[string]string{"web.yaml": sneaky})
+	f.d.push(t, f.repo, rev, f.key)
+	env.Eventually(t, 30*time.Second, "refused", func(context.Context) (bool, error) {
+		r := f.get(t)
+		return r.Status.Phase == "Refused" && r.Status.DesiredRevision == rev && strings.Contains(r.Status.Message, "is in namespace "+other+": this Release deploys into "+ns+" only"), nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: other, Name: "web"}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("%s/web: %v", other, err)
+	}
+}
