@@ -162,11 +162,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Second}, nil // the cluster cache is still syncing
 	}
 	var rel v1alpha1.Release
-	reader := r.Reader
-	if reader == nil {
-		reader = r.Client
-	}
-	if err := reader.Get(ctx, req.NamespacedName, &rel); err != nil {
+	if err := r.reader().Get(ctx, req.NamespacedName, &rel); err != nil {
 		if apierrors.IsNotFound(err) {
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
 			return ctrl.Result{}, nil
@@ -574,6 +570,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 	for _, t := range targets {
 		applied[t.GroupVersionKind().GroupKind().String()+"/"+t.GetName()] = t
 	}
+	writer := r.writer(rel)
 	reviews := make([]*review, len(objs))
 	var g errgroup.Group
 	g.SetLimit(8)
@@ -590,7 +587,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 				}
 			}()
 			// Reviewed as the webhook would see it applied.
-			req := admission.Request{Operation: "CREATE", User: r.writer(rel), Object: target.DeepCopy()}
+			req := admission.Request{Operation: "CREATE", User: writer, Object: target.DeepCopy()}
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(o.GroupVersionKind())
 			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {

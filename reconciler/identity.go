@@ -24,7 +24,6 @@ import (
 type identities struct {
 	base    *rest.Config
 	options client.Options
-	daemon  string // the daemon's user name, sent as admission.ExtraDaemon
 
 	mu      sync.Mutex
 	clients map[string]client.Client

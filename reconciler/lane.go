@@ -16,12 +16,8 @@ import (
 // policiesFor lists the DeployPolicies whose scope.namespaces cover namespace (an empty list
 // covers every namespace).
 func (r *Reconciler) policiesFor(ctx context.Context, namespace string) ([]v1alpha1.DeployPolicy, error) {
-	reader := r.Reader
-	if reader == nil {
-		reader = r.Client
-	}
 	var list v1alpha1.DeployPolicyList
-	if err := reader.List(ctx, &list); err != nil {
+	if err := r.reader().List(ctx, &list); err != nil {
 		return nil, fmt.Errorf("list DeployPolicies: %w", err)
 	}
 	var out []v1alpha1.DeployPolicy

@@ -39,11 +39,10 @@ type Receiver struct {
 	Trigger func(types.NamespacedName, string)
 	Log     logr.Logger
 
-	inFlight   chan struct{}
-	once       sync.Once
-	mu         sync.Mutex
-	secrets    map[types.NamespacedName]func(context.Context) ([]byte, error) // per-Release endpoints
-	secretRefs map[types.NamespacedName]string                                // and which Secret each reads
+	inFlight chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	secrets  map[string]func(context.Context) ([]byte, error) // per-Release endpoints' Secrets, by namespace/name
 }
 
 // releaseEndpoint is the Release a push to /hooks/git/<namespace>/<name> is for, and its secret
@@ -61,17 +60,13 @@ func (rc *Receiver) releaseEndpoint(r *http.Request) (*types.NamespacedName, fun
 	ref := ns + "/" + rel.Spec.Receiver.SecretRef.Name
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.secrets == nil {
-		rc.secrets = map[types.NamespacedName]func(context.Context) ([]byte, error){}
-	}
-	if _, ok := rc.secrets[key]; !ok || rc.secretRefs[key] != ref {
-		rc.secrets[key] = secretReader(rc.Client, ref)
-		if rc.secretRefs == nil {
-			rc.secretRefs = map[types.NamespacedName]string{}
+	if rc.secrets[ref] == nil {
+		if rc.secrets == nil {
+			rc.secrets = map[string]func(context.Context) ([]byte, error){}
 		}
-		rc.secretRefs[key] = ref
+		rc.secrets[ref] = secretReader(rc.Client, ref)
 	}
-	return &key, rc.secrets[key], nil
+	return &key, rc.secrets[ref], nil
 }
 
 // Push is what a push event says: which repository (under all its URLs) and which ref moved.

@@ -32,11 +32,17 @@ type directKubectl struct {
 }
 
 func (k *directKubectl) ManageResources(config *rest.Config) (kube.ResourceOperations, func(), error) {
+	ops, err := k.ops(config)
+	return ops, func() {}, err
+}
+
+// ops are the resource operations sent with config.
+func (k *directKubectl) ops(config *rest.Config) (*directOps, error) {
 	dyn, err := dynamic.NewForConfig(config)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &directOps{dyn: dyn, mapper: k.mapper, slots: k.slots}, func() {}, nil
+	return &directOps{dyn: dyn, mapper: k.mapper, slots: k.slots}, nil
 }
 
 type directOps struct {

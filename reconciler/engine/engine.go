@@ -27,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
@@ -252,9 +251,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 		}
 	})
 	defer unsubscribe()
-	cfg := rest.CopyConfig(e.cfg)
-	cfg.Impersonate = opts.Impersonate
-	cfg.Wrap(e.disco.wrap)
+	cfg := e.configAs(opts.Impersonate)
 	started := metav1.Now() // constant: hooks with generateName are named from it
 	var phase common.OperationPhase
 	var message string
@@ -326,13 +323,10 @@ func (e *Engine) Plan(ctx context.Context, rel Key, targets []*unstructured.Unst
 // pruned). Requests are sent as imp (the Release's ServiceAccount). It returns how many objects
 // it changed; the Release's desired state is forgotten once all went.
 func (e *Engine) Finalize(ctx context.Context, rel Key, orphan bool, imp rest.ImpersonationConfig) (int, error) {
-	cfg := rest.CopyConfig(e.cfg)
-	cfg.Impersonate = imp
-	dyn, err := dynamic.NewForConfig(cfg)
+	ops, err := e.kubectl.ops(e.configAs(imp))
 	if err != nil {
 		return 0, err
 	}
-	ops := &directOps{dyn: dyn, mapper: e.kubectl.mapper, slots: e.kubectl.slots}
 	owned := e.cache.FindResources("", func(r *cache.Resource) bool {
 		in, ok := r.Info.(*info)
 		return ok && in != nil && in.release == rel && r.Resource != nil
@@ -363,6 +357,15 @@ func (e *Engine) Finalize(ctx context.Context, rel Key, orphan bool, imp rest.Im
 		e.Forget(rel)
 	}
 	return n, errors.Join(errs...)
+}
+
+// configAs is the engine's client configuration sending requests as imp (zero: as itself), with
+// discovery documents cached.
+func (e *Engine) configAs(imp rest.ImpersonationConfig) *rest.Config {
+	cfg := rest.CopyConfig(e.cfg)
+	cfg.Impersonate = imp
+	cfg.Wrap(e.disco.wrap)
+	return cfg
 }
 
 // Forget drops a Release's desired state (deleted Release): its objects are no longer diffed.

@@ -175,26 +175,37 @@ func BenchmarkDaemonSync1000(b *testing.B) {
 			return err == nil && r.Status.Phase == "Synced", nil
 		})
 		took := time.Since(start)
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		reportPeakRSS(b, cmd.Process.Pid)
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		b.ReportMetric(took.Seconds(), "sync-s")
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-				kb, _ := strconv.Atoi(f[1])
-				b.ReportMetric(float64(kb)/1024, "peak-MiB")
-			}
-		}
 		// Leave nothing behind for the next benchmark: its 100 pods and 1,000 objects gone.
 		b.StopTimer()
-		dropFinalizers(env, ns)
-		if err := env.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		env.Eventually(b, 3*time.Minute, "namespace "+ns+" deleted", func(ctx context.Context) (bool, error) {
-			_, err := env.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
-		})
+		removeNamespace(b, env, ns, 3*time.Minute)
 		b.StartTimer()
 	}
+}
+
+// reportPeakRSS reports the process's peak memory (VmHWM) as peak-MiB.
+func reportPeakRSS(b *testing.B, pid int) {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			b.ReportMetric(float64(kb)/1024, "peak-MiB")
+		}
+	}
+}
+
+// removeNamespace deletes a benchmark's namespace (its Releases let go, their daemon stopped) and
+// waits until it is gone: the next benchmark starts on an empty fake node.
+func removeNamespace(b *testing.B, env *kubetest.Env, ns string, timeout time.Duration) {
+	dropFinalizers(env, ns)
+	if err := env.Clientset.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	env.Eventually(b, timeout, "namespace "+ns+" deleted", func(ctx context.Context) (bool, error) {
+		_, err := env.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
 }

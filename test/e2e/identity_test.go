@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,14 +72,24 @@ func installDaemonIdentity(t testing.TB, env *kubetest.Env) (*rest.Config, error
 	if err := env.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	tok, err := env.Clientset.CoreV1().ServiceAccounts(daemonNamespace).CreateToken(ctx, sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](24 * 3600)}}, metav1.CreateOptions{})
+	cfg, err := tokenConfig(env, daemonNamespace, sa.Name, 24*time.Hour)
 	if err != nil {
-		return nil, fmt.Errorf("token of %s: %w", sa.Name, err)
+		return nil, err
 	}
-	cfg := &rest.Config{Host: env.Config.Host, BearerToken: tok.Status.Token, QPS: env.Config.QPS, Burst: env.Config.Burst,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: env.Config.CAFile, CAData: env.Config.CAData, ServerName: env.Config.ServerName}}
+	cfg.QPS, cfg.Burst = env.Config.QPS, env.Config.Burst
 	return cfg, nil
+}
+
+// tokenConfig is a client configuration authenticated by a TokenRequest token of the
+// ServiceAccount namespace/name, valid for ttl.
+func tokenConfig(env *kubetest.Env, namespace, name string, ttl time.Duration) (*rest.Config, error) {
+	tok, err := env.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(ttl.Seconds()))}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token of %s/%s: %w", namespace, name, err)
+	}
+	return &rest.Config{Host: env.Config.Host, BearerToken: tok.Status.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAFile: env.Config.CAFile, CAData: env.Config.CAData, ServerName: env.Config.ServerName}}, nil
 }
 
 // daemonKubeconfig writes daemonConfig as a kubeconfig file (for the daemon as a process).
@@ -131,13 +142,10 @@ func receiverSecret(t testing.TB, env *kubetest.Env, ns, name string) string {
 // token: what a tenant holding that token can do.
 func asReleaseAccount(t testing.TB, env *kubetest.Env, ns string) client.Client {
 	t.Helper()
-	tok, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), releaseAccount,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	cfg, err := tokenConfig(env, ns, releaseAccount, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &rest.Config{Host: env.Config.Host, BearerToken: tok.Status.Token,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: env.Config.CAFile, CAData: env.Config.CAData, ServerName: env.Config.ServerName}}
 	c, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -161,15 +169,12 @@ func impersonatingAsDaemon(t testing.TB, env *kubetest.Env, ns string) client.Cl
 	if err := env.Client.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	tok, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "mallory",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	cfg, err := tokenConfig(env, ns, "mallory", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &rest.Config{Host: env.Config.Host, BearerToken: tok.Status.Token,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: env.Config.CAFile, CAData: env.Config.CAData, ServerName: env.Config.ServerName},
-		Impersonate: rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + releaseAccount,
-			Extra: map[string][]string{admission.ExtraDaemon: {daemonUser}}}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + releaseAccount,
+		Extra: map[string][]string{admission.ExtraDaemon: {daemonUser}}}
 	c, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme(), Mapper: env.Client.RESTMapper()})
 	if err != nil {
 		t.Fatal(err)

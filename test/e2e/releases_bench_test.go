@@ -18,7 +18,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -168,7 +167,7 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		took := time.Since(start)
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		reportPeakRSS(b, cmd.Process.Pid)
 		requests := scrapeSum(b, "http://"+metrics+"/metrics", "bollard_kube_api_requests_total")
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
@@ -176,21 +175,8 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		b.ReportMetric(float64(pushTook.Milliseconds()), "push-ms")
 		b.ReportMetric(float64(during), "synced-at-push")
 		b.ReportMetric(requests, "api-requests")
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-				kb, _ := strconv.Atoi(f[1])
-				b.ReportMetric(float64(kb)/1024, "peak-MiB")
-			}
-		}
 		b.StopTimer()
-		dropFinalizers(env, ns)
-		if err := env.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		env.Eventually(b, 5*time.Minute, "namespace "+ns+" deleted", func(ctx context.Context) (bool, error) {
-			_, err := env.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
-		})
+		removeNamespace(b, env, ns, 5*time.Minute)
 		b.StartTimer()
 	}
 }
