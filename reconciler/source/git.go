@@ -251,7 +251,11 @@ func fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod,
 	if shallow {
 		opts.Depth = 1
 	}
-	err := repo.FetchContext(ctx, opts)
+	done := func(err error) error { return err }
+	if rem, err := repo.Remote("origin"); err == nil && scheme(rem.Config().URLs[0]) == "ssh" {
+		opts.ProxyOptions, done = cappedSSH()
+	}
+	err := done(repo.FetchContext(ctx, opts))
 	if errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}

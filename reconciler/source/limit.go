@@ -1,18 +1,29 @@
 package source
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/net/proxy"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
-// DefaultMaxFetchBytes bounds what one HTTP(S) response of a git server may carry (a pack
-// included): a repository that large is refused instead of filling the daemon's disk. Fetches are
-// shallow, so a pack holds the tips of branches and tags, not the history.
+// DefaultMaxFetchBytes bounds what a git server may send in one HTTP(S) response, or over one SSH
+// connection (refs and pack included): a repository that large is refused instead of filling the
+// daemon's memory or disk. Fetches are shallow, so a pack holds the tips of branches and tags, not
+// the history.
 const DefaultMaxFetchBytes = 512 << 20
 
 var maxFetchBytes atomic.Int64
@@ -25,6 +36,75 @@ func init() {
 	for _, scheme := range []string{"http", "https"} {
 		client.InstallProtocol(scheme, githttp.NewClient(&http.Client{Transport: capped{http.DefaultTransport}}))
 	}
+	// go-git dials SSH servers itself, through a proxy dialer when a fetch names one: bollard's
+	// SSH fetches name cappedScheme, whose dialer counts what each connection reads.
+	proxy.RegisterDialerType(cappedScheme, func(u *url.URL, _ proxy.Dialer) (proxy.Dialer, error) {
+		v, _ := sshFetches.Load(u.Host)
+		f, _ := v.(*sshFetch)
+		if f == nil {
+			return nil, fmt.Errorf("no SSH fetch %s", u.Host)
+		}
+		return f, nil
+	})
+}
+
+const cappedScheme = "bollard-capped"
+
+var (
+	sshFetches sync.Map // id → *sshFetch
+	sshFetchID atomic.Int64
+)
+
+// sshFetch is one SSH fetch's dialer: direct connections whose reads stop past maxFetchBytes.
+type sshFetch struct {
+	id     string
+	capped atomic.Bool // the cap was hit
+}
+
+// cappedSSH returns the proxy options that send one fetch's SSH connections through a capped
+// dialer, and a function ending it that rewrites err when the cap cut the connection.
+func cappedSSH() (transport.ProxyOptions, func(error) error) {
+	f := &sshFetch{id: strconv.FormatInt(sshFetchID.Add(1), 10)}
+	sshFetches.Store(f.id, f)
+	return transport.ProxyOptions{URL: cappedScheme + "://" + f.id}, func(err error) error {
+		sshFetches.Delete(f.id)
+		if err != nil && f.capped.Load() {
+			return fmt.Errorf("the git server sent over %d MiB over one SSH connection: too large to fetch (fetches are shallow; is it a repository of binaries?): %w", maxFetchBytes.Load()>>20, err)
+		}
+		return err
+	}
+}
+
+func (f *sshFetch) Dial(network, addr string) (net.Conn, error) {
+	return f.DialContext(context.Background(), network, addr)
+}
+
+func (f *sshFetch) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cappedConn{Conn: c, left: maxFetchBytes.Load(), hit: &f.capped}, nil
+}
+
+// cappedConn fails its reads once more than left bytes came.
+type cappedConn struct {
+	net.Conn
+	left int64
+	hit  *atomic.Bool
+}
+
+func (c *cappedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		c.hit.Store(true)
+		return 0, errors.New("git server over the fetch size cap")
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // capped ends a response body with an error once it is over maxFetchBytes.
