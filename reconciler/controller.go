@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/kube"
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -26,7 +27,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
@@ -162,7 +165,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Second}, nil // the cluster cache is still syncing
 	}
 	var rel v1alpha1.Release
-	if err := r.reader().Get(ctx, req.NamespacedName, &rel); err != nil {
+	t0 := time.Now()
+	err := r.reader().Get(ctx, req.NamespacedName, &rel)
+	stage("get", t0)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
 			return ctrl.Result{}, nil
@@ -172,7 +178,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !rel.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, eng, &rel, log)
 	}
-	if err := r.ensureFinalizer(ctx, &rel); err != nil {
+	t0 = time.Now()
+	err = r.ensureFinalizer(ctx, &rel)
+	stage("finalizer", t0)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if to, ok := rel.Annotations[v1alpha1.AnnotationRollbackTo]; ok {
@@ -181,6 +190,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if verifying(&rel) {
 		if ph := rel.Status.Rollout.Phase; !((ph == PhasePaused || ph == PhaseRollbackFailed) && r.pushed(req.NamespacedName)) {
 			// A rollout in progress (or resumed after a restart) goes on first; triggers wait.
+			defer stage("verify", time.Now())
 			return r.verify(ctx, eng, &rel, log)
 		}
 		// A push supersedes a paused rollout; if it brings nothing new, the pause goes on.
@@ -223,8 +233,14 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if p.rel.Generation != p.rel.Status.ObservedGeneration && p.reason == TriggerPoll {
 		p.rec.Trigger = "spec"
 	}
-	for _, stage := range []func(context.Context, *engine.Engine, *passState) (bool, ctrl.Result, error){r.fetch, r.desired, r.gate} {
-		if stop, res, err := stage(ctx, eng, p); stop {
+	for _, st := range []struct {
+		name string
+		run  func(context.Context, *engine.Engine, *passState) (bool, ctrl.Result, error)
+	}{{"fetch", r.fetch}, {"render", r.desired}, {"preflight", r.gate}} {
+		t0 := time.Now()
+		stop, res, err := st.run(ctx, eng, p)
+		stage(st.name, t0)
+		if stop {
 			return res, err
 		}
 	}
@@ -380,13 +396,13 @@ func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passSta
 // gate is pre-flight for a new revision — the webhook's decision on every rendered object —
 // then its images pinned to the digests it verified and its snapshot kept, before anything is
 // applied: a rollback, and the canary's steps, need no git.
-func (r *Reconciler) gate(ctx context.Context, _ *engine.Engine, p *passState) (bool, ctrl.Result, error) {
+func (r *Reconciler) gate(ctx context.Context, eng *engine.Engine, p *passState) (bool, ctrl.Result, error) {
 	if !p.newRevision {
 		return false, ctrl.Result{}, nil
 	}
 	rel := &p.rel
 	if r.Gate != nil {
-		steps, denied, digests := r.preflight(ctx, p.objs, p.targets, rel)
+		steps, denied, digests := r.preflight(ctx, eng, p.objs, p.targets, rel)
 		p.rec.Gates = append(p.rec.Gates, steps...)
 		if denied != "" {
 			res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "PreflightDenied", denied, p.interval)
@@ -399,6 +415,7 @@ func (r *Reconciler) gate(ctx context.Context, _ *engine.Engine, p *passState) (
 		p.rec.Artifacts = images(p.targets)
 	}
 	if r.Snapshots != nil {
+		defer stage("snapshot", time.Now())
 		if err := r.Snapshots.Save(ctx, rel, snapshot.Snapshot{Revision: p.commit.Hash, Artifact: p.artifact, Render: rel.RenderDigest(), Version: p.version, Objects: p.targets}); err != nil {
 			res, err := r.fail(ctx, rel, p.log, "snapshot", err, p.interval)
 			return true, res, err
@@ -414,6 +431,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 	t0 := time.Now()
 	res, syncErr := r.sync(ctx, eng, rel, p.targets, commit.Hash)
 	metricSyncDuration.WithLabelValues(req.String()).Observe(time.Since(t0).Seconds())
+	stage("apply", t0)
 	rec.Created, rec.Updated, rec.Pruned = len(res.Plan.Create), len(res.Plan.Update), len(res.Plan.Prune)
 	applyStep := v1alpha1.LogStep{Name: "apply", Result: v1alpha1.ResultOK, DurationMillis: time.Since(t0).Milliseconds(),
 		Detail: fmt.Sprintf("%d created, %d updated, %d pruned (revision %s)", rec.Created, rec.Updated, rec.Pruned, short(commit.Hash))}
@@ -444,6 +462,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 	} else {
 		metricSyncs.WithLabelValues(req.String(), string(rec.Status)).Inc()
 	}
+	t1 := time.Now()
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.ObservedGeneration = rel.Generation
 		s.DesiredRevision, s.ObservedRevision = commit.Hash, commit.Hash
@@ -471,6 +490,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 			s.Rollout = &ro
 		}
 	})
+	stage("status", t1)
 	if syncErr != nil {
 		r.event(rel, corev1.EventTypeWarning, "SyncFailed", "revision %s: %v", short(commit.Hash), syncErr)
 		log.Error(syncErr, "sync", "revision", commit.Hash)
@@ -554,7 +574,7 @@ func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Releas
 // preflight runs the gate on every object of the revision, as the webhook would see it applied
 // by the daemon. It returns the log lines, when denied why (object and reasons), and the
 // digests it verified (image as written → pinned reference).
-func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string) {
+func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string) {
 	var steps []v1alpha1.LogStep
 	var denials, warnings, images []string
 	digests := map[string]string{}
@@ -623,7 +643,7 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 		}
 	}
 	denials = append(denials, r.preflightRemovals(ctx, targets, rel)...)
-	denials = append(denials, r.preflightOwners(ctx, targets, rel)...)
+	denials = append(denials, r.preflightOwners(ctx, eng, targets, rel)...)
 	result := "OK"
 	switch {
 	case len(denials) > 0:
@@ -646,83 +666,61 @@ func (r *Reconciler) preflight(ctx context.Context, objs []render.Object, target
 
 // preflightOwners refuses to write an object another Release manages (naming it), or one that
 // exists without an owner unless the Release says adopt: true. Only objects the Release does not
-// record as its own yet are looked up: one List per kind and namespace when there are many (a
-// fresh Release of 1,000 objects), else one Get each, 8 at a time.
-func (r *Reconciler) preflightOwners(ctx context.Context, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
+// record as its own yet are looked up: whose objects carry bollard's labels is in the engine's
+// cache (no request); unlabelled objects by one List per kind and namespace of those without the
+// label — metadata only, from the API server's watch cache (resourceVersion 0: no etcd read).
+func (r *Reconciler) preflightOwners(ctx context.Context, eng *engine.Engine, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
 	own := map[string]bool{}
 	for _, res := range rel.Status.Resources {
 		own[res.Kind+"/"+res.Namespace+"/"+res.Name] = true
 	}
-	type group struct {
-		gvk     schema.GroupVersionKind
-		ns      string
-		targets []*unstructured.Unstructured
-	}
-	groups := map[string]*group{}
-	var order []string
-	for _, t := range targets {
-		if own[t.GetKind()+"/"+t.GetNamespace()+"/"+t.GetName()] {
-			continue
-		}
-		k := t.GroupVersionKind().String() + "|" + t.GetNamespace()
-		if groups[k] == nil {
-			groups[k] = &group{gvk: t.GroupVersionKind(), ns: t.GetNamespace()}
-			order = append(order, k)
-		}
-		groups[k].targets = append(groups[k].targets, t)
-	}
-	var mu sync.Mutex
 	var denials []string
-	check := func(t, live *unstructured.Unstructured) {
-		l := live.GetLabels()
-		var why string
-		switch owner, ownerNS := l[engine.LabelRelease], l[engine.LabelReleaseNamespace]; {
-		case owner == rel.Name && ownerNS == rel.Namespace:
-			return
-		case owner != "":
-			why = fmt.Sprintf("%s %s is managed by Release %s/%s: a Release never takes over another's objects", t.GetKind(), objectName(t), ownerNS, owner)
-		case !rel.Spec.Adopt:
-			why = fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t))
-		default:
-			return
+	var unknown []*unstructured.Unstructured
+	keys := map[kube.ResourceKey]*unstructured.Unstructured{}
+	for _, t := range targets {
+		if !own[t.GetKind()+"/"+t.GetNamespace()+"/"+t.GetName()] {
+			keys[kube.GetResourceKey(t)] = t
 		}
-		mu.Lock()
-		denials = append(denials, why)
-		mu.Unlock()
 	}
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, k := range order {
-		g := groups[k]
-		if len(g.targets) > 10 {
-			list := &unstructured.UnstructuredList{}
-			list.SetGroupVersionKind(g.gvk.GroupVersion().WithKind(g.gvk.Kind + "List"))
-			if err := r.Reader.List(ctx, list, client.InNamespace(g.ns)); err == nil {
-				live := make(map[string]*unstructured.Unstructured, len(list.Items))
-				for i := range list.Items {
-					live[list.Items[i].GetName()] = &list.Items[i]
+	owners := eng.Owners(keys)
+	for k, t := range keys {
+		switch owner, ok := owners[k]; {
+		case !ok:
+			unknown = append(unknown, t)
+		case owner != engine.Key{Namespace: rel.Namespace, Name: rel.Name}:
+			denials = append(denials, fmt.Sprintf("%s %s is managed by Release %s/%s: a Release never takes over another's objects", t.GetKind(), objectName(t), owner.Namespace, owner.Name))
+		}
+	}
+	if !rel.Spec.Adopt {
+		groups := map[schema.GroupVersionKind]map[string][]*unstructured.Unstructured{}
+		for _, t := range unknown {
+			gvk := t.GroupVersionKind()
+			if groups[gvk] == nil {
+				groups[gvk] = map[string][]*unstructured.Unstructured{}
+			}
+			groups[gvk][t.GetNamespace()] = append(groups[gvk][t.GetNamespace()], t)
+		}
+		unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
+		for gvk, byNS := range groups {
+			for ns, ts := range byNS {
+				list := &metav1.PartialObjectMetadataList{}
+				list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+				if err := r.Reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
+					&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
+					continue // not readable: the apply says why
 				}
-				for _, t := range g.targets {
-					if l, ok := live[t.GetName()]; ok {
-						check(t, l)
+				names := make(map[string]bool, len(list.Items))
+				for _, it := range list.Items {
+					names[it.Name] = true
+				}
+				for _, t := range ts {
+					if names[t.GetName()] {
+						denials = append(denials, fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t)))
 					}
 				}
-				continue
 			}
 		}
-		for _, t := range g.targets {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				live := &unstructured.Unstructured{}
-				live.SetGroupVersionKind(t.GroupVersionKind())
-				if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: t.GetNamespace(), Name: t.GetName()}, live); err == nil {
-					check(t, live)
-				} // absent (or not readable: the apply says why)
-			})
-		}
 	}
-	wg.Wait()
 	sort.Strings(denials)
 	return denials
 }

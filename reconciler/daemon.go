@@ -134,7 +134,9 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.VerifyImages {
 		gateOpts = append(gateOpts, admission.WithImageVerification(imagesig.New(imagesig.Options{Timeout: 20 * time.Second}), opts.NoMatchPolicy))
 	}
-	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetAPIReader()}, policies, gateOpts...)
+	// The gate's inputs as the webhook reads them: DeployPolicies, ClusterImagePolicies and
+	// namespaces from the cache, ConfigMaps and Secrets from the API server (never cached).
+	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetClient()}, policies, gateOpts...)
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package reconciler
 
 import (
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -15,19 +17,21 @@ var (
 	metricSyncDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bollard_sync_duration_seconds",
 		Help: "How long a sync operation took.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}, []string{"release"})
 	metricAPIRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bollard_kube_api_requests_total",
-		Help: "Requests the daemon sent to the API server, by method (impersonated ones included)."}, []string{"method"})
+		Help: "Requests the daemon sent to the API server, by method and resource (impersonated ones included)."}, []string{"method", "resource"})
+	metricStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bollard_reconcile_stage_seconds",
+		Help: "How long each stage of a Release's reconcile took (fetch, render, preflight, snapshot, apply, status, verify).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"stage"})
 	metricPushes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bollard_receiver_pushes_total",
 		Help: "Push events received, by provider and outcome (accepted, unauthorized, malformed, ignored)."}, []string{"provider", "outcome"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(metricSyncs, metricDrift, metricSyncDuration, metricPushes, metricAPIRequests)
+	metrics.Registry.MustRegister(metricSyncs, metricDrift, metricSyncDuration, metricPushes, metricAPIRequests, metricStage)
 }
 
 // countRequests counts what goes through rt in bollard_kube_api_requests_total.
 func countRequests(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		metricAPIRequests.WithLabelValues(req.Method).Inc()
+		metricAPIRequests.WithLabelValues(req.Method, resourceOf(req.URL.Path)).Inc()
 		return rt.RoundTrip(req)
 	})
 }
@@ -35,3 +39,35 @@ func countRequests(rt http.RoundTripper) http.RoundTripper {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// resourceOf is the resource a Kubernetes API path names ("discovery" for group and version
+// documents, the first segment for other paths):
+// /api/v1/namespaces/ns/configmaps/x → configmaps, /apis/g/v/releases → releases.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(parts) >= 3 && parts[0] == "api":
+		parts = parts[2:]
+	case len(parts) >= 4 && parts[0] == "apis":
+		parts = parts[3:]
+	case len(parts) >= 1 && (parts[0] == "api" || parts[0] == "apis"):
+		return "discovery"
+	default: // /version, /openapi/v3/…
+		return parts[0]
+	}
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		parts = parts[2:]
+	}
+	if len(parts) == 0 {
+		return "namespaces"
+	}
+	if len(parts) >= 3 { // a subresource
+		return parts[0] + "/" + parts[2]
+	}
+	return parts[0]
+}
+
+// stage observes how long a reconcile stage took since t0.
+func stage(name string, t0 time.Time) {
+	metricStage.WithLabelValues(name).Observe(time.Since(t0).Seconds())
+}

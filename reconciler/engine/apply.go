@@ -27,8 +27,9 @@ import (
 // directKubectl is gitops-engine's Kubectl with direct resource operations.
 type directKubectl struct {
 	kube.Kubectl
-	mapper meta.ResettableRESTMapper
-	slots  chan struct{} // bounds concurrent writes across all Releases
+	mapper  meta.ResettableRESTMapper
+	slots   chan struct{}                    // bounds concurrent writes across all Releases
+	applied func(*unstructured.Unstructured) // told what each apply left
 }
 
 func (k *directKubectl) ManageResources(config *rest.Config) (kube.ResourceOperations, func(), error) {
@@ -42,13 +43,14 @@ func (k *directKubectl) ops(config *rest.Config) (*directOps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &directOps{dyn: dyn, mapper: k.mapper, slots: k.slots}, nil
+	return &directOps{dyn: dyn, mapper: k.mapper, slots: k.slots, applied: k.applied}, nil
 }
 
 type directOps struct {
-	dyn    dynamic.Interface
-	mapper meta.ResettableRESTMapper
-	slots  chan struct{}
+	dyn     dynamic.Interface
+	mapper  meta.ResettableRESTMapper
+	slots   chan struct{}
+	applied func(*unstructured.Unstructured)
 }
 
 // resource is where obj lives; a kind the mapper does not know yet is looked up again once (a CRD
@@ -96,7 +98,10 @@ func (o *directOps) ApplyResource(ctx context.Context, obj *unstructured.Unstruc
 		return name(obj) + " configured (dry run)", err
 	}
 	err = o.run(ctx, func() error {
-		_, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: manager, Force: true, DryRun: dryRun(strategy)})
+		out, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: manager, Force: true, DryRun: dryRun(strategy)})
+		if err == nil && strategy == cmdutil.DryRunNone && o.applied != nil {
+			o.applied(out)
+		}
 		return err
 	})
 	if err != nil {

@@ -28,9 +28,9 @@ type discoveryEntry struct {
 }
 
 // isDiscovery says whether a request asks for a discovery document: /api, /apis, /api/v1 or
-// /apis/<group>/<version>, without a query.
+// /apis/<group>/<version>, without a query but client-go's timeout.
 func isDiscovery(r *http.Request) bool {
-	if r.Method != http.MethodGet || r.URL.RawQuery != "" {
+	if q := r.URL.Query(); r.Method != http.MethodGet || len(q) > 1 || len(q) == 1 && !q.Has("timeout") {
 		return false
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")

@@ -28,9 +28,13 @@ func TestDiscoveryCache(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	for range 3 {
+	for i := range 4 {
 		for _, p := range []string{"/api", "/apis", "/api/v1", "/apis/apps/v1"} {
-			if got := get(p); got != p {
+			q := ""
+			if i%2 == 1 {
+				q = "?timeout=32s" // client-go's discovery client always asks so
+			}
+			if got := get(p + q); got != p {
 				t.Fatalf("%s: %q", p, got)
 			}
 		}
@@ -41,7 +45,8 @@ func TestDiscoveryCache(t *testing.T) {
 	get("/api/v1/namespaces/shop/configmaps/a")
 	get("/api/v1/namespaces/shop/configmaps/a")
 	get("/apis/apps/v1?watch=true")
-	if n := hits.Load(); n != 7 {
-		t.Errorf("other requests: %d in all, want 7", n)
+	get("/apis/apps/v1?timeout=32s&watch=true")
+	if n := hits.Load(); n != 8 {
+		t.Errorf("other requests: %d in all, want 8", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -69,6 +70,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	desired map[Key]map[kube.ResourceKey]*unstructured.Unstructured // what git says, per Release
+	applied map[kube.ResourceKey]string                             // resourceVersion of each object's last apply
 	events  chan resourceEvent
 	onDrift func(Change)
 }
@@ -77,6 +79,7 @@ type resourceEvent struct {
 	release Key
 	key     kube.ResourceKey
 	live    *unstructured.Unstructured // nil: deleted
+	old     *unstructured.Unstructured // nil: created (or first seen)
 }
 
 // info is what the cache keeps per object: whose it is.
@@ -98,14 +101,14 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 // from its desired state after a change.
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: log, disco: &discoveryCache{ttl: 30 * time.Second}, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
-		events: make(chan resourceEvent, 4096), onDrift: onDrift}
+		applied: map[kube.ResourceKey]string{}, events: make(chan resourceEvent, 4096), onDrift: onDrift}
 	// gitops-engine applies every object of a wave at once: bound how many writes run together.
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	e.kubectl = &directKubectl{Kubectl: &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}},
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), slots: make(chan struct{}, applyParallelism)}
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), slots: make(chan struct{}, applyParallelism), applied: e.appliedAt}
 	e.cache = cache.NewClusterCache(cfg,
 		cache.SetClusterResources(false),
 		cache.SetNamespaces(namespaces),
@@ -134,6 +137,9 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 		if newRes != nil {
 			ev.live = newRes.Resource
 		}
+		if oldRes != nil {
+			ev.old = oldRes.Resource
+		}
 		select {
 		case e.events <- ev:
 		default:
@@ -158,10 +164,19 @@ func (e *Engine) watchDrift(ctx context.Context) {
 		case ev := <-e.events:
 			e.mu.Lock()
 			want := e.desired[ev.release][ev.key]
+			own := ev.live != nil && e.applied[ev.key] == ev.live.GetResourceVersion()
+			if ev.live == nil {
+				delete(e.applied, ev.key)
+			}
 			e.mu.Unlock()
 			if want == nil {
 				e.log.V(1).Info("change to an object git does not hold", "object", ev.key.String())
 				continue // not (or no longer) in git: pruning is the sync's business
+			}
+			// The object as bollard's own apply left it, or a change of its status only (a
+			// controller at work — the object as it was is what the last check saw): no diff.
+			if own || ev.live != nil && ev.old != nil && sameButStatus(ev.old, ev.live) {
+				continue
 			}
 			var fields []string
 			if ev.live == nil {
@@ -179,6 +194,54 @@ func (e *Engine) watchDrift(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// sameButStatus tells whether a and b differ at most in status and bookkeeping metadata
+// (resourceVersion, managedFields, generation).
+func sameButStatus(a, b *unstructured.Unstructured) bool {
+	strip := func(o map[string]any) map[string]any {
+		c := make(map[string]any, len(o))
+		for k, v := range o {
+			if k != "status" {
+				c[k] = v
+			}
+		}
+		if m, ok := o["metadata"].(map[string]any); ok {
+			mc := make(map[string]any, len(m))
+			for k, v := range m {
+				if k != "resourceVersion" && k != "managedFields" && k != "generation" {
+					mc[k] = v
+				}
+			}
+			c["metadata"] = mc
+		}
+		return c
+	}
+	return reflect.DeepEqual(strip(a.Object), strip(b.Object))
+}
+
+// appliedAt records the resourceVersion bollard's apply left obj at: its watch event is no drift.
+func (e *Engine) appliedAt(obj *unstructured.Unstructured) {
+	e.mu.Lock()
+	e.applied[kube.GetResourceKey(obj)] = obj.GetResourceVersion()
+	e.mu.Unlock()
+}
+
+// Owners says which Release manages each of keys that carries bollard's labels, from the cache.
+func (e *Engine) Owners(keys map[kube.ResourceKey]*unstructured.Unstructured) map[kube.ResourceKey]Key {
+	namespaces := map[string]bool{}
+	for k := range keys {
+		namespaces[k.Namespace] = true
+	}
+	out := map[kube.ResourceKey]Key{}
+	for ns := range namespaces {
+		for k, r := range e.cache.FindResources(ns, func(r *cache.Resource) bool { _, ok := keys[r.ResourceKey()]; return ok }) {
+			if in, ok := r.Info.(*info); ok && in != nil {
+				out[k] = in.release
+			}
+		}
+	}
+	return out
 }
 
 // Label marks objects as the Release's.

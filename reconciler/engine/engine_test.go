@@ -60,3 +60,24 @@ status: {replicas: 2}
 		})
 	}
 }
+
+// TestSameButStatus: a change of status or bookkeeping (a controller reporting) needs no diff;
+// any change of spec, labels or annotations does.
+func TestSameButStatus(t *testing.T) {
+	base := target + "status: {replicas: 1}\n"
+	for _, tc := range []struct {
+		name, after string
+		same        bool
+	}{
+		{"status", strings.Replace(base, "replicas: 1}", "replicas: 2, readyReplicas: 2}", 1), true},
+		{"resourceVersion and managedFields", strings.Replace(base, "labels: {app: web}", `labels: {app: web}, resourceVersion: "9", generation: 3, managedFields: [{manager: kcm}]`, 1), true},
+		{"spec", strings.Replace(base, "replicas: 2", "replicas: 5", 1), false},
+		{"a label", strings.Replace(base, "labels: {app: web}", "labels: {app: web, x: y}", 1), false},
+		{"an annotation", strings.Replace(base, "labels: {app: web}", "labels: {app: web}, annotations: {a: b}", 1), false},
+		{"deletion started", strings.Replace(base, "labels: {app: web}", "labels: {app: web}, deletionTimestamp: '2026-11-30T00:00:00Z'", 1), false},
+	} {
+		if got := sameButStatus(obj(t, base), obj(t, tc.after)); got != tc.same {
+			t.Errorf("%s: sameButStatus = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
