@@ -20,15 +20,24 @@ HELM_VERSION := v3.22.0
 HELM        := $(CACHE)/tools/helm-$(HELM_VERSION)/helm
 COSIGN_VERSION := v3.1.1
 COSIGN      := $(CACHE)/tools/cosign-$(COSIGN_VERSION)/cosign
-TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN) BOLLARD_BIN=$(abspath bin/bollard)
+CYCLONEDX_VERSION := v1.10.0
+CYCLONEDX   := $(CACHE)/tools/cyclonedx-gomod-$(CYCLONEDX_VERSION)/cyclonedx-gomod
+TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN) BOLLARD_CYCLONEDX=$(CYCLONEDX) BOLLARD_BIN=$(abspath bin/bollard)
 FUZZTIME    ?= 30s
 
-.PHONY: build test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
+.PHONY: build cross image test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
 
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
 
-test: fmt-check vet helm-lint build cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
+image: $(COSIGN) $(CYCLONEDX) ## bollard's OCI image for linux/amd64 and linux/arm64, signed, with SBOM and SLSA provenance attested, pushed to REGISTRY=host[/path] (COSIGN_KEY= signs, else a development key)
+	@test -n "$(REGISTRY)" || { echo "make image needs REGISTRY=host[:port][/path]"; exit 1; }
+	REGISTRY=$(REGISTRY) COSIGN=$(COSIGN) CYCLONEDX=$(CYCLONEDX) CACHE=$(CACHE) VERSION=$(VERSION) COMMIT=$(COMMIT) LDFLAGS="$(LDFLAGS)" GO=$(GO) hack/image.sh
+
+cross: ## static linux/amd64 and linux/arm64 binaries in bin/linux-*/ (what make image puts in its image)
+	for arch in amd64 arm64; do CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/linux-$$arch/bollard ./cmd/bollard; done
+
+test: fmt-check vet helm-lint build cross cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
 	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./...
 
 unit: ## tests that need no cluster
@@ -37,7 +46,7 @@ unit: ## tests that need no cluster
 e2e: build cluster-bins e2e-tools ## end-to-end tests on the local control plane
 	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./test/...
 
-e2e-tools: $(HELM) $(COSIGN) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
+e2e-tools: $(HELM) $(COSIGN) $(CYCLONEDX) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
 	@command -v docker-registry >/dev/null || { echo "e2e needs Debian's docker-registry: apt-get install docker-registry"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "e2e needs Debian's prometheus: apt-get install prometheus"; exit 1; }
 
@@ -53,6 +62,9 @@ helm-lint: $(HELM) ## lint the chart in both certificate modes
 
 $(HELM): ## the helm CLI, built once per machine from the module proxy
 	GOBIN=$(dir $(HELM)) $(GO) install -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(CYCLONEDX): ## CycloneDX's SBOM generator for Go binaries (make image)
+	GOBIN=$(dir $(CYCLONEDX)) $(GO) install -ldflags "-s -w" github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
 
 $(COSIGN): ## the real cosign CLI, to sign test images the way users do
 	GOBIN=$(dir $(COSIGN)) $(GO) install -ldflags "-s -w" github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
