@@ -25,7 +25,7 @@ CYCLONEDX   := $(CACHE)/tools/cyclonedx-gomod-$(CYCLONEDX_VERSION)/cyclonedx-gom
 TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN) BOLLARD_CYCLONEDX=$(CYCLONEDX) BOLLARD_BIN=$(abspath bin/bollard)
 FUZZTIME    ?= 30s
 
-.PHONY: build cross image test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
+.PHONY: build cross image chart test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
 
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
@@ -36,6 +36,10 @@ image: $(COSIGN) $(CYCLONEDX) ## bollard's OCI image for linux/amd64 and linux/a
 
 cross: ## static linux/amd64 and linux/arm64 binaries in bin/linux-*/ (what make image puts in its image)
 	for arch in amd64 arm64; do CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/linux-$$arch/bollard ./cmd/bollard; done
+
+chart: $(HELM) $(COSIGN) ## charts/bollard with make image's image pinned by digest, pushed to REGISTRY=…/charts with helm push and signed
+	@test -n "$(REGISTRY)" || { echo "make chart needs REGISTRY=host[:port][/path] (and make image first)"; exit 1; }
+	REGISTRY=$(REGISTRY) COSIGN=$(COSIGN) HELM=$(HELM) CACHE=$(CACHE) VERSION=$(VERSION) hack/chart.sh
 
 test: fmt-check vet helm-lint build cross cluster-bins e2e-tools ## everything: unit, Rego and e2e tests on the local control plane
 	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./...

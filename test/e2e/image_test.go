@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"bollard.dev/bollard/test/kubetest"
 )
 
 // TestImage: make image's script builds bollard's image without Docker into a real registry
@@ -23,7 +25,8 @@ import (
 // as a non-root user; the index and each image signed by the real cosign CLI and attested with a
 // CycloneDX SBOM made from the binary's build info and SLSA v1 provenance. bollard verifies its
 // own image with the ClusterImagePolicy its chart ships; another key, or an image the key never
-// signed, is refused.
+// signed, is refused. make chart then pushes the chart, the image pinned, and helm installs it from
+// the registry.
 func TestImage(t *testing.T) {
 	t.Parallel()
 	cyclonedx := os.Getenv("BOLLARD_CYCLONEDX")
@@ -143,6 +146,8 @@ func TestImage(t *testing.T) {
 		t.Errorf("verified with another key: %v\n%s", err, got)
 	}
 
+	installFromOCI(t, reg, ref, cosign, work, out, pub)
+
 	// The SBOM is CycloneDX made from the binary's build info: it lists bollard's modules.
 	att, err := exec.Command(cosign.bin, "verify-attestation", "--key", pub, "--type", "cyclonedx", "--insecure-ignore-tlog=true", ref.Context().Digest(platforms["arm64"].String()).String()).Output()
 	if err != nil {
@@ -171,6 +176,50 @@ func TestImage(t *testing.T) {
 	}
 	if st.PredicateType != "https://cyclonedx.org/bom" || st.Predicate.BOMFormat != "CycloneDX" || !found {
 		t.Errorf("SBOM: type %s, format %s, %d components (client-go listed: %v)", st.PredicateType, st.Predicate.BOMFormat, len(st.Predicate.Components), found)
+	}
+}
+
+// installFromOCI: make chart's script packages the chart with the image pinned by digest, pushes
+// it to the registry (helm push) and signs it; `helm install oci://…` takes it from there (a
+// server-side dry run through the real API server: its pods would be kwok's).
+func installFromOCI(t *testing.T, reg *dockerRegistry, image name.Digest, cosign cosignCLI, cacheDir, out, pub string) {
+	t.Helper()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
+	cmd := exec.Command("hack/chart.sh")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "REGISTRY="+reg.Host+"/platform", "COSIGN="+cosign.bin, "HELM="+helmBinary(t), "CACHE="+cacheDir,
+		"OUT="+out, "IMAGE="+image.String(), "VERSION=v0.0.1-e2e", "TUF_ROOT="+filepath.Join(cacheDir, "tuf"))
+	stdout, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("hack/chart.sh: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	want := "helm install bollard oci://" + reg.Host + "/platform/charts/bollard --version 0.0.1-e2e --plain-http"
+	if got := strings.TrimSpace(string(stdout)); got != want {
+		t.Errorf("make chart printed %q, want %q", got, want)
+	}
+	chartRef, err := os.ReadFile(filepath.Join(out, "chart-reference"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := exec.Command(filepath.Join(out, "bollard-amd64"), "verify", strings.TrimSpace(string(chartRef)), "--key", pub).CombinedOutput(); err != nil {
+		t.Errorf("the chart's signature: %v\n%s", err, got)
+	}
+	args := append(strings.Fields(strings.TrimPrefix(want, "helm ")), "--namespace", ns, "--kubeconfig", env.Kubeconfig, "--dry-run=server",
+		"--set-file", "image.verify.publicKey="+pub, "--set", "daemon.enabled=false", "--set", "webhook.nodeSelector.kubernetes\\.io/os=linux")
+	manifest, err := exec.Command(helmBinary(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, manifest)
+	}
+	for _, w := range []string{"image: " + image.String(), "kind: ClusterImagePolicy", "priorityClassName: system-cluster-critical", "kubernetes.io/os: linux", "STATUS: pending-install"} {
+		if !strings.Contains(string(manifest), w) {
+			t.Errorf("helm install from the OCI registry: no %q in\n%s", w, manifest)
+		}
 	}
 }
 

@@ -58,3 +58,32 @@ app.kubernetes.io/component: daemon
 {{- end -}}
 
 {{- define "bollard.release.clusterRole" -}}{{ .Release.Name }}-release{{- end -}}
+
+{{/* scheduling: priorityClassName, nodeSelector, tolerations and affinity of a component
+(values), spread across nodes by default (anti-affinity on its selector). */}}
+{{- define "bollard.scheduling" -}}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+affinity:
+{{- if .values.affinity }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else }}
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- .selector | nindent 12 }}
+{{- end }}
+{{- end -}}
