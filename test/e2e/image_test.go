@@ -36,18 +36,7 @@ func TestImage(t *testing.T) {
 	cosign := cosignCLI{bin: cosignBinary(t), dir: t.TempDir()}
 	reg := startDockerRegistry(t)
 	work, out := t.TempDir(), t.TempDir()
-	cmd := exec.Command("hack/image.sh")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "REGISTRY="+reg.Host+"/platform", "COSIGN="+cosign.bin, "CYCLONEDX="+cyclonedx, "CACHE="+work,
-		"OUT="+out, "VERSION=v0.0.1-e2e", "LDFLAGS=-s -w -X main.version=v0.0.1-e2e", "TUF_ROOT="+filepath.Join(work, "tuf"))
-	stdout, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("hack/image.sh: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	stdout := makeScript(t, "hack/image.sh", reg, cosign, work, out, "CYCLONEDX="+cyclonedx, "LDFLAGS=-s -w -X main.version=v0.0.1-e2e")
 	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
 	ref, err := name.NewDigest(lines[len(lines)-1])
 	if err != nil {
@@ -187,18 +176,7 @@ func installFromOCI(t *testing.T, reg *dockerRegistry, image name.Digest, cosign
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
-	cmd := exec.Command("hack/chart.sh")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "REGISTRY="+reg.Host+"/platform", "COSIGN="+cosign.bin, "HELM="+helmBinary(t), "CACHE="+cacheDir,
-		"OUT="+out, "IMAGE="+image.String(), "VERSION=v0.0.1-e2e", "TUF_ROOT="+filepath.Join(cacheDir, "tuf"))
-	stdout, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("hack/chart.sh: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	stdout := makeScript(t, "hack/chart.sh", reg, cosign, cacheDir, out, "HELM="+helmBinary(t), "IMAGE="+image.String())
 	want := "helm install bollard oci://" + reg.Host + "/platform/charts/bollard --version 0.0.1-e2e --plain-http"
 	if got := strings.TrimSpace(string(stdout)); got != want {
 		t.Errorf("make chart printed %q, want %q", got, want)
@@ -221,6 +199,26 @@ func installFromOCI(t *testing.T, reg *dockerRegistry, image name.Digest, cosign
 			t.Errorf("helm install from the OCI registry: no %q in\n%s", w, manifest)
 		}
 	}
+}
+
+// makeScript runs what make image or make chart runs (script, from the repository's root) with
+// the registry, cosign, the key cache and the output folder, version v0.0.1-e2e and env; its
+// standard output.
+func makeScript(t *testing.T, script string, reg *dockerRegistry, cosign cosignCLI, cacheDir, out string, env ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(script)
+	cmd.Dir = "../.."
+	cmd.Env = append(append(os.Environ(), "REGISTRY="+reg.Host+"/platform", "COSIGN="+cosign.bin, "CACHE="+cacheDir, "OUT="+out,
+		"VERSION=v0.0.1-e2e", "TUF_ROOT="+filepath.Join(cacheDir, "tuf")), env...)
+	stdout, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Fatalf("%s: %v\n%s", script, err, ee.Stderr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout
 }
 
 // extract writes the image's files named in want (path in the image → file) and returns every
