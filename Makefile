@@ -93,8 +93,8 @@ vet:
 cluster-bins: ## build the control-plane binaries once per machine (cached in $(CACHE)/bin)
 	test/cluster/build.sh >/dev/null
 
-cluster-up: cluster-bins ## start the local control plane (harmless when it runs already)
-	$(GO) run ./test/cluster/cmd/bollard-cluster up --dir $(CLUSTER_DIR)
+cluster-up: cluster-bins ## start the local control plane (harmless when it runs already); REAL_NODE=1 adds the real node
+	$(GO) run ./test/cluster/cmd/bollard-cluster up --dir $(CLUSTER_DIR) $(if $(filter 1,$(REAL_NODE)),--real-node)
 
 cluster-down: ## stop it; PURGE=1 also deletes its data
 	$(GO) run ./test/cluster/cmd/bollard-cluster down --dir $(CLUSTER_DIR) $(if $(PURGE),--purge)

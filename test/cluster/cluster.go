@@ -55,6 +55,9 @@ type Options struct {
 	Detach bool
 	// Timeout bounds the whole start; zero means two minutes.
 	Timeout time.Duration
+	// RealNode adds the real-node lane (realnode.go): a kubelet with containerd beside kwok's node.
+	// BinDir must then hold kubelet and kube-proxy (REAL_NODE=1 build.sh).
+	RealNode bool
 }
 
 // Cluster is a started control plane. It is also the content of the state file.
@@ -64,6 +67,8 @@ type Cluster struct {
 	Kubeconfig string       `json:"kubeconfig"`
 	Server     string       `json:"server"`
 	Components []*Component `json:"components"`
+	// Node is the real node's host changes (nil without one).
+	Node *RealNode `json:"node,omitempty"`
 }
 
 // Start brings up a new control plane in opts.Dir and returns once a Node is Ready and the
@@ -75,7 +80,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+	bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	if opts.RealNode {
+		bins = append(bins, "kubelet", "kube-proxy")
+	}
+	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
 			return nil, fmt.Errorf("binary %s missing in %s (run test/cluster/build.sh): %w", b, opts.BinDir, err)
 		}
@@ -96,6 +105,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{Dir: dir, BinDir: opts.BinDir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"),
 		Server: "https://127.0.0.1:" + strconv.Itoa(ports[2])}
+	if opts.RealNode {
+		ip, err := hostIP()
+		if err != nil {
+			return nil, err
+		}
+		if err := lockRealNode(dir); err != nil {
+			return nil, err
+		}
+		c.Node = &RealNode{HostIP: ip}
+	}
 	if err := c.start(ctx, opts, ports); err != nil {
 		_ = c.Stop()
 		return nil, err
@@ -104,7 +123,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
-	p, err := newPKI(filepath.Join(c.Dir, "pki"))
+	var extraIPs []net.IP
+	if c.Node != nil {
+		extraIPs = append(extraIPs, net.ParseIP(c.Node.HostIP))
+	}
+	p, err := newPKI(filepath.Join(c.Dir, "pki"), extraIPs...)
 	if err != nil {
 		return fmt.Errorf("make certificates: %w", err)
 	}
@@ -115,13 +138,16 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
 		return err
 	}
-	run := func(name string, args ...string) (*Component, error) {
-		comp, err := start(c.Dir, name, filepath.Join(c.BinDir, name), args, opts.Detach)
+	runBin := func(name, bin string, args ...string) (*Component, error) {
+		comp, err := start(c.Dir, name, bin, args, opts.Detach)
 		if err != nil {
 			return nil, err
 		}
 		c.Components = append(c.Components, comp)
 		return comp, nil
+	}
+	run := func(name string, args ...string) (*Component, error) {
+		return runBin(name, filepath.Join(c.BinDir, name), args...)
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 
@@ -137,17 +163,28 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 		return err
 	}
 
-	apiserver, err := run("kube-apiserver", "--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports[2]),
+	listen := []string{"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		// On loopback the default reconciler refuses: "cannot use public IP 127.0.0.1".
-		"--endpoint-reconciler-type", "none",
+		"--endpoint-reconciler-type", "none"}
+	if c.Node != nil {
+		// The real node's pods reach the API server through the kubernetes Service (its endpoint
+		// the machine's address); the API server reaches kubelet (logs, exec) by the node's
+		// InternalIP with a client certificate, and webhook pods by their addresses.
+		if err := p.issueClient("apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters"); err != nil {
+			return err
+		}
+		listen = []string{"--bind-address", "0.0.0.0", "--advertise-address", c.Node.HostIP,
+			"--kubelet-client-certificate", p.path("apiserver-kubelet-client.crt"), "--kubelet-client-key", p.path("apiserver-kubelet-client.key"),
+			"--kubelet-preferred-address-types", "InternalIP,Hostname", "--enable-aggregator-routing=true"}
+	}
+	apiserver, err := run("kube-apiserver", append(listen, "--etcd-servers", etcdURL, "--secure-port", strconv.Itoa(ports[2]),
 		"--service-cluster-ip-range", serviceCIDR, "--allow-privileged=true",
 		"--authorization-mode", "Node,RBAC", "--client-ca-file", p.path("ca.crt"),
 		"--tls-cert-file", p.path("apiserver.crt"), "--tls-private-key-file", p.path("apiserver.key"),
 		"--tls-min-version", "VersionTLS12",
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", p.path("sa.pub"), "--service-account-signing-key-file", p.path("sa.key"),
-		"--cert-dir", p.dir, "--profiling=false")
+		"--cert-dir", p.dir, "--profiling=false")...)
 	if err != nil {
 		return err
 	}
@@ -191,6 +228,14 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 	}
 	if err := waitFor(ctx, kwok, func() error { return nodeReady(ctx, client) }); err != nil {
 		return err
+	}
+	if c.Node != nil {
+		if err := c.save(); err != nil {
+			return err
+		}
+		if err := c.startRealNode(ctx, p, client, runBin); err != nil {
+			return fmt.Errorf("real node: %w", err)
+		}
 	}
 	// Pods need their namespace's default ServiceAccount, which the controller-manager makes.
 	return c.waitAll(ctx, func() error {
@@ -283,11 +328,18 @@ func (c *Cluster) Health() error {
 	return errors.Join(errs...)
 }
 
-// Stop stops every component, newest first, and waits until each is gone.
+// Stop stops every component, newest first, and waits until each is gone; with a real node, its
+// pods are deleted first and the host changes undone last.
 func (c *Cluster) Stop() error {
 	var errs []error
+	if c.Node != nil {
+		errs = append(errs, c.drainRealNode())
+	}
 	for i := len(c.Components) - 1; i >= 0; i-- {
 		errs = append(errs, c.Components[i].stop(10*time.Second))
+	}
+	if c.Node != nil {
+		errs = append(errs, c.stopRealNode())
 	}
 	if err := os.Remove(filepath.Join(c.Dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)

@@ -28,7 +28,7 @@ type pki struct {
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
 
 // newPKI writes ca.{crt,key}, apiserver.{crt,key}, admin.{crt,key} and sa.{key,pub} into dir.
-func newPKI(dir string) (*pki, error) {
+func newPKI(dir string, extraIPs ...net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func newPKI(dir string) (*pki, error) {
 	serving := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)}, extraIPs...),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	if err := p.issue("apiserver", serving); err != nil {

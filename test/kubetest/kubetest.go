@@ -37,12 +37,33 @@ type Env struct {
 	cluster *cluster.Cluster // nil when the cluster belongs to someone else
 }
 
-var shared *Env
+var (
+	shared   *Env
+	realNode bool
+)
 
 // Main is TestMain for packages that need the cluster: it starts a private control plane (or
 // uses $BOLLARD_TEST_KUBECONFIG), runs the tests and stops whatever it started.
 func Main(m *testing.M) {
 	os.Exit(run(m))
+}
+
+// MainRealNode is Main with the real-node lane (cluster.RealNodeName beside kwok's node): for
+// the packages whose tests run real containers. One real node per machine: a second process
+// asking for one waits for the first to finish (test/cluster's lock).
+func MainRealNode(m *testing.M) {
+	realNode = true
+	os.Setenv("REAL_NODE", "1") // build.sh builds kubelet and kube-proxy too
+	os.Exit(run(m))
+}
+
+// Registry is the real node's local registry (127.0.0.1:PORT; pods name it cluster.RegistryHost).
+func (e *Env) Registry(t testing.TB) string {
+	t.Helper()
+	if e.cluster == nil || e.cluster.Node == nil {
+		t.Fatal("kubetest: no real node; call kubetest.MainRealNode(m) from TestMain")
+	}
+	return e.cluster.Node.Registry
 }
 
 func run(m *testing.M) int {
@@ -73,7 +94,12 @@ func setUp(ctx context.Context) (*Env, func(), error) {
 		return nil, nil, err
 	}
 	started := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Dir: dir})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Dir: dir, RealNode: realNode})
+	// Another process's real node: wait for it to go (at most 15 minutes).
+	for waited := time.Duration(0); realNode && err != nil && strings.Contains(err.Error(), "one at a time") && waited < 15*time.Minute; waited += 2 * time.Second {
+		time.Sleep(2 * time.Second)
+		c, err = cluster.Start(ctx, cluster.Options{BinDir: bin, Dir: dir, RealNode: realNode})
+	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, nil, err

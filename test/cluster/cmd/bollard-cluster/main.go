@@ -40,6 +40,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", defaultDir(), "folder for the cluster's certificates, data, logs and kubeconfig")
 	purge := fs.Bool("purge", false, "down: also delete the folder (etcd data, certificates, logs)")
+	realNode := fs.Bool("real-node", os.Getenv("REAL_NODE") == "1", "up: add the real-node lane (kubelet, containerd, kube-proxy); default $REAL_NODE=1")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func run(args []string) error {
 
 	switch args[0] {
 	case "up":
-		return up(ctx, *dir)
+		return up(ctx, *dir, *realNode)
 	case "status":
 		c, err := cluster.Load(*dir)
 		if err != nil {
@@ -64,9 +65,12 @@ func run(args []string) error {
 
 // up is idempotent: a healthy cluster is kept; one with a crashed component is reported (with the
 // component's log) and replaced.
-func up(ctx context.Context, dir string) error {
+func up(ctx context.Context, dir string, realNode bool) error {
 	if c, err := cluster.Load(dir); err == nil {
 		health := c.Health()
+		if health == nil && (c.Node != nil) != realNode {
+			health = fmt.Errorf("the running cluster's real node: %v, asked for: %v", c.Node != nil, realNode)
+		}
 		if health == nil {
 			fmt.Printf("cluster already running\n%s", c.Describe())
 			fmt.Println(c.Kubeconfig)
@@ -77,11 +81,14 @@ func up(ctx context.Context, dir string) error {
 			return err
 		}
 	}
+	if realNode {
+		os.Setenv("REAL_NODE", "1") // build.sh builds kubelet and kube-proxy too
+	}
 	bin, err := cluster.BinDir(ctx)
 	if err != nil {
 		return err
 	}
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Dir: dir, Detach: true})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Dir: dir, Detach: true, RealNode: realNode})
 	if err != nil {
 		return err
 	}
