@@ -8,7 +8,8 @@
 #
 # IMAGE (default: bin/image/reference) is the image's digest reference; CHART_VERSION defaults to
 # VERSION when it is SemVer, else the chart's version with the commit as pre-release. Registries on
-# loopback are spoken to over plain HTTP.
+# loopback or private 10/8 and 192.168/16 addresses are spoken to over plain HTTP (as
+# go-containerregistry and cosign do).
 set -euo pipefail
 : "${REGISTRY:?REGISTRY=host[:port][/path] names where the chart goes}"
 : "${COSIGN:?COSIGN names the cosign CLI (the Makefile sets it)}"
@@ -42,7 +43,7 @@ mkdir -p "$OUT"
 
 host=${REGISTRY%%/*}
 plain=()
-case ${host%:*} in 127.0.0.1 | localhost | "[::1]") plain=(--plain-http) ;; esac
+case ${host%:*} in 127.* | localhost | "[::1]" | 10.* | 192.168.*) plain=(--plain-http) ;; esac # as go-containerregistry
 pushed=$("$HELM" push "$OUT/bollard-$CHART_VERSION.tgz" "oci://$REGISTRY/charts" "${plain[@]}" 2>&1) || { echo "$pushed" >&2; exit 1; }
 chart_digest=$(sed -n 's/^Digest: *//p' <<<"$pushed")
 [[ -n $chart_digest ]] || { echo "chart: helm push printed no digest: $pushed" >&2; exit 1; }

@@ -65,7 +65,7 @@ var hostSysctls = []string{"vm/overcommit_memory", "kernel/panic", "kernel/panic
 // RealNode is what the real node changed on the host (kept in the state file for Stop).
 type RealNode struct {
 	HostIP   string            `json:"hostIP"`
-	Registry string            `json:"registry"` // 127.0.0.1:PORT
+	Registry string            `json:"registry"` // 10.88.0.1:PORT, on the bridge
 	Sysctls  map[string]string `json:"sysctls"`
 	Rules    [][]string        `json:"rules"` // iptables rules added (args of -A), removed with -D
 	Routes   [][]string        `json:"routes"`
@@ -158,27 +158,6 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	// The registry pods pull from (as registry.local/… and 127.0.0.1:PORT/…).
-	n.Registry = "127.0.0.1:" + strconv.Itoa(ports[0])
-	regDir := filepath.Join(c.Dir, "registry")
-	if err := os.MkdirAll(regDir, 0o755); err != nil {
-		return err
-	}
-	regConfig := filepath.Join(regDir, "config.yml")
-	if err := os.WriteFile(regConfig, fmt.Appendf(nil, "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp:\n  addr: %s\n", filepath.Join(regDir, "data"), n.Registry), 0o644); err != nil {
-		return err
-	}
-	reg, err := run("registry", mustLook("docker-registry"), "serve", regConfig)
-	if err != nil {
-		return err
-	}
-	if err := waitFor(ctx, reg, func() error { return httpOK("http://" + n.Registry + "/v2/") }); err != nil {
-		return err
-	}
-	if err := c.pushPause(ctx); err != nil {
-		return fmt.Errorf("pause image: %w", err)
-	}
-
 	// Host state: sysctls saved, the bridge and its routes, forwarding off the bridge dropped.
 	n.Sysctls = map[string]string{}
 	for _, s := range hostSysctls {
@@ -224,6 +203,28 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 	// cgroupRoot must exist in every v1 hierarchy (cpuset needs its cpus and mems).
 	if err := makeCgroupRoot(); err != nil {
 		return err
+	}
+
+	// The registry, on the bridge's address: containerd pulls from it (as registry.local/… and
+	// 10.88.0.1:PORT/…), and pods reach it too (the gate verifies signatures there).
+	n.Registry = bridgeIP + ":" + strconv.Itoa(ports[0])
+	regDir := filepath.Join(c.Dir, "registry")
+	if err := os.MkdirAll(regDir, 0o755); err != nil {
+		return err
+	}
+	regConfig := filepath.Join(regDir, "config.yml")
+	if err := os.WriteFile(regConfig, fmt.Appendf(nil, "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp:\n  addr: %s\n", filepath.Join(regDir, "data"), n.Registry), 0o644); err != nil {
+		return err
+	}
+	reg, err := run("registry", mustLook("docker-registry"), "serve", regConfig)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, reg, func() error { return httpOK("http://" + n.Registry + "/v2/") }); err != nil {
+		return err
+	}
+	if err := c.pushPause(ctx); err != nil {
+		return fmt.Errorf("pause image: %w", err)
 	}
 
 	// Identities: the node and kube-proxy.

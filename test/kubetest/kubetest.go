@@ -57,7 +57,8 @@ func MainRealNode(m *testing.M) {
 	os.Exit(run(m))
 }
 
-// Registry is the real node's local registry (127.0.0.1:PORT; pods name it cluster.RegistryHost).
+// Registry is the real node's local registry (10.88.0.1:PORT on its bridge, reachable from the
+// machine and from pods; containerd also pulls it as cluster.RegistryHost).
 func (e *Env) Registry(t testing.TB) string {
 	t.Helper()
 	if e.cluster == nil || e.cluster.Node == nil {

@@ -1,0 +1,138 @@
+package realnode
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/test/cluster"
+	"bollard.dev/bollard/test/kubetest"
+)
+
+// makeScript runs what make image or make chart runs (script, from the repository's root) against
+// the real node's registry, version v0.0.1-realnode; its standard output's last line.
+func makeScript(t *testing.T, env *kubetest.Env, script, cacheDir, out string, extra ...string) string {
+	t.Helper()
+	for _, v := range []string{"BOLLARD_COSIGN", "BOLLARD_CYCLONEDX", "BOLLARD_HELM"} {
+		if os.Getenv(v) == "" {
+			t.Fatalf("%s must name the CLI make image and make chart use (make test sets it)", v)
+		}
+	}
+	cmd := exec.Command(script)
+	cmd.Dir = "../.."
+	cmd.Env = append(append(os.Environ(), "REGISTRY="+env.Registry(t)+"/platform", "COSIGN="+os.Getenv("BOLLARD_COSIGN"),
+		"CYCLONEDX="+os.Getenv("BOLLARD_CYCLONEDX"), "HELM="+os.Getenv("BOLLARD_HELM"), "CACHE="+cacheDir, "OUT="+out,
+		"VERSION=v0.0.1-realnode", "LDFLAGS=-s -w -X main.version=v0.0.1-realnode", "TUF_ROOT="+filepath.Join(cacheDir, "tuf")), extra...)
+	stdout, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("%s: %v\n%s", script, err, ee.Stderr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestChartOnRealNode: bollard installed as a user would — make image, make chart, then
+// `helm install oci://… --wait` — runs its webhook as 3 real pods on the real node behind its
+// Service, and the API server calls them: an unsigned image is denied, bollard's own signed and
+// attested image admitted (by the chart's policy for it), a change inside a freeze denied.
+func TestChartOnRealNode(t *testing.T) {
+	env := kubetest.Get(t)
+	release, ns := env.Namespace(t), env.Namespace(t)
+	ctx := context.Background()
+	work, out := t.TempDir(), t.TempDir()
+	ref := makeScript(t, env, "hack/image.sh", work, out)
+	install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
+	if !strings.HasPrefix(install, "helm install bollard oci://"+env.Registry(t)+"/platform/charts/bollard --version 0.0.1-realnode") {
+		t.Fatalf("make chart printed %q", install)
+	}
+	onNode := []string{}
+	for _, c := range []string{"webhook", "daemon"} {
+		onNode = append(onNode, "--set-string", c+".nodeSelector.bollard\\.dev/real-node=true",
+			"--set", c+".tolerations[0].key="+cluster.RealNodeTaint, "--set", c+".tolerations[0].operator=Exists")
+	}
+	args := append(strings.Fields(strings.TrimPrefix(install, "helm ")), "--namespace", release, "--kubeconfig", env.Kubeconfig,
+		"--wait", "--timeout", "3m", "--set-file", "image.verify.publicKey="+filepath.Join(work, "keys", "cosign.pub"),
+		"--set", "daemon.enabled=false")
+	args = append(args, onNode...)
+	started := time.Now()
+	if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	t.Logf("helm install --wait from the OCI registry: %s", time.Since(started).Round(100*time.Millisecond))
+	t.Cleanup(func() {
+		// The webhook goes with its configuration first: nothing is left calling gone pods.
+		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
+	})
+	pods, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == cluster.RealNodeName && p.Status.Phase == corev1.PodRunning {
+			running++
+		}
+	}
+	if running != 3 {
+		t.Fatalf("%d webhook pods run on the real node, want 3", running)
+	}
+
+	deployment := func(name, image string) *appsv1.Deployment {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image, Args: []string{"version"}}}}}}}
+		return d
+	}
+	// Unsigned: denied by the API server's call to the webhook pods.
+	unsigned, err := name.ParseReference(env.Registry(t) + "/platform/unsigned:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(unsigned, img); err != nil {
+		t.Fatal(err)
+	}
+	err = env.Client.Create(ctx, deployment("unsigned", unsigned.String()))
+	if err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Errorf("an unsigned image: %v", err)
+	}
+	// bollard's own image, signed and attested: admitted.
+	if err := env.Client.Create(ctx, deployment("signed", ref)); err != nil {
+		t.Fatalf("bollard's signed image: %v", err)
+	}
+	// A freeze: the next change is denied.
+	policy := &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-freeze"}, Spec: v1alpha1.DeployPolicySpec{
+		Scope:         v1alpha1.Scope{Namespaces: []string{ns}},
+		FreezeWindows: []v1alpha1.FreezeWindow{{Name: "code-freeze", Schedule: "* * * * *", Duration: metav1.Duration{Duration: time.Hour}, TimeZone: "Europe/Berlin"}}}}
+	if err := env.Client.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), policy) })
+	env.Eventually(t, 30*time.Second, "a change inside the freeze denied", func(ctx context.Context) (bool, error) {
+		var d appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "signed"}, &d); err != nil {
+			return false, err
+		}
+		d.Spec.Template.Spec.Containers[0].Args = []string{"version", "--short"}
+		err := env.Client.Update(ctx, &d)
+		return err != nil && strings.Contains(err.Error(), "code-freeze"), nil
+	})
+}
