@@ -73,6 +73,9 @@ type Server struct {
 	timeout time.Duration
 	denials *denialLimiter // nil: no denial Events
 	ready   atomic.Bool
+	// draining: shutting down; /readyz fails so the pod leaves its Service's endpoints while
+	// /validate still answers.
+	draining atomic.Bool
 	// missing says which configured policy source is not loaded ("" when all are): the server is
 	// not Ready meanwhile, so a rolling restart never serves with an organisation's rules dropped.
 	missing atomic.Pointer[string]
@@ -90,6 +93,9 @@ func (s *Server) setMissing(why string) {
 
 // notReady says why the server is not Ready ("" when it is).
 func (s *Server) notReady() string {
+	if s.draining.Load() {
+		return "shutting down"
+	}
 	if !s.ready.Load() {
 		return "caches not synced"
 	}
@@ -216,6 +222,10 @@ func (s *Server) loadPolicies(ctx context.Context, cm *corev1.ConfigMap) {
 	}
 	s.log.Info("user policies loaded", "configMap", cm.Namespace+"/"+cm.Name, "resourceVersion", cm.ResourceVersion, "modules", engine.Modules())
 }
+
+// Drain marks the server as shutting down: /readyz answers 503 from now on, everything else is
+// still served (the API server keeps calling a pod until its endpoint is gone).
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Ready reports whether the server's caches have synced and every configured policy source is
 // loaded.

@@ -46,6 +46,7 @@ type webhookOptions struct {
 	OptOutGroups    []string
 	RollbackUsers   []string
 	PinDigests      bool
+	ShutdownDelay   time.Duration
 }
 
 func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
@@ -65,6 +66,7 @@ func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.OptOutUsers, "opt-out-admin-users", nil, "users who may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.OptOutGroups, "opt-out-admin-groups", []string{"system:masters"}, "groups whose members may set, change or remove a namespace's "+webhook.OptOutLabel+" label")
 	fs.StringSliceVar(&o.RollbackUsers, "daemon-users", nil, "the daemon's identities (its ServiceAccount's user name): their rollbacks, marked bollard.dev/rollback, are admitted whatever the policies say now, with an Event")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, how long to keep answering with /readyz failing before closing: the API server calls a pod until its Service's endpoints drop it (none with --register-url)")
 	fs.BoolVar(&o.PinDigests, "pin-digests", false, "with --register-url: also register the mutating webhook (/mutate) that pins verified tags to their digests")
 }
 
@@ -132,6 +134,11 @@ Jobs and CronJobs with the DeployPolicies of the cluster and the Rego policies b
 
 func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) error {
 	log := newLogger()
+	// ctx ends with SIGTERM; what serves (caches, certificate reloads) runs on until the drain
+	// below is over.
+	signalled := ctx
+	ctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
 	gcPercent, memLimit := webhook.TuneGC()
 	log.Info("garbage collector", "gcPercent", gcPercent, "memoryLimit", memLimit)
 	ctrllog.SetLogger(log)
@@ -196,8 +203,8 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		}
 		for !server.Ready() {
 			select {
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-signalled.Done():
+				return signalled.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -239,7 +246,20 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 	select {
 	case err := <-errc:
 		return err
-	case <-ctx.Done():
+	case <-signalled.Done():
+	}
+	// Drain: not ready, still answering, until the endpoints have let go of this pod (a
+	// registration of --register-url points at this process itself: nothing to wait for).
+	delay := opts.ShutdownDelay
+	if opts.RegisterURL != "" {
+		delay = 0
+	}
+	server.Drain()
+	log.Info("shutting down", "delay", delay.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(delay):
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -2,10 +2,13 @@ package realnode
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +121,105 @@ func TestChartOnRealNode(t *testing.T) {
 	if err := env.Client.Create(ctx, deployment("signed", ref)); err != nil {
 		t.Fatalf("bollard's signed image: %v", err)
 	}
+	t.Run("HA: webhook pods deleted one by one under admission load, 0 failed", func(t *testing.T) {
+		var ok, failed atomic.Int64
+		var mu sync.Mutex
+		var failures []string
+		loadCtx, stopLoad := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; loadCtx.Err() == nil; i++ {
+					d := deployment(fmt.Sprintf("load-%d-%d", w, i), ref)
+					if err := env.Client.Create(loadCtx, d, client.DryRunAll); err != nil {
+						if loadCtx.Err() != nil {
+							return
+						}
+						failed.Add(1)
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+						continue
+					}
+					ok.Add(1)
+				}
+			})
+		}
+		time.Sleep(time.Second)
+		started := time.Now()
+		for _, p := range pods.Items {
+			if err := env.Clientset.CoreV1().Pods(release).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			env.Eventually(t, 2*time.Minute, "3 webhook pods ready again after deleting "+p.Name, func(ctx context.Context) (bool, error) {
+				list, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
+				if err != nil {
+					return false, err
+				}
+				ready := 0
+				for _, q := range list.Items {
+					if q.Name == p.Name || q.DeletionTimestamp != nil {
+						if q.Name == p.Name {
+							return false, nil // still terminating
+						}
+						continue
+					}
+					for _, c := range q.Status.Conditions {
+						if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+							ready++
+						}
+					}
+				}
+				return ready == 3, nil
+			})
+		}
+		time.Sleep(time.Second)
+		stopLoad()
+		wg.Wait()
+		took := time.Since(started)
+		t.Logf("3 webhook pods replaced one by one in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok.Load(), float64(ok.Load())/took.Seconds(), failed.Load())
+		if failed.Load() > 0 {
+			t.Errorf("%d admissions failed while webhook pods were replaced, e.g. %s", failed.Load(), failures[0])
+		}
+		if ok.Load() == 0 {
+			t.Error("no admission went through during the replacement")
+		}
+	})
+
+	t.Run("all webhook pods gone: closed for workloads, kube-system and bollard's namespace writable, recovery", func(t *testing.T) {
+		scale := func(n int32) {
+			t.Helper()
+			s, err := env.Clientset.AppsV1().Deployments(release).GetScale(ctx, "bollard-webhook", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Spec.Replicas = n
+			if _, err := env.Clientset.AppsV1().Deployments(release).UpdateScale(ctx, "bollard-webhook", s, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scale(0)
+		env.Eventually(t, time.Minute, "no webhook pod left", func(ctx context.Context) (bool, error) {
+			list, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
+			return err == nil && len(list.Items) == 0, nil
+		})
+		if err := env.Client.Create(ctx, deployment("while-down", ref), client.DryRunAll); err == nil {
+			t.Error("a Deployment was admitted with no webhook pod (failurePolicy Fail)")
+		}
+		for _, where := range []string{"kube-system", release} { // the same kind the gate covers
+			d := deployment("written-while-down", ref)
+			d.Namespace = where
+			if err := env.Client.Create(ctx, d, client.DryRunAll); err != nil {
+				t.Errorf("%s not writable while the webhook is down: %v", where, err)
+			}
+		}
+		// The documented recovery (docs/policies.md): scale it back in its own namespace.
+		scale(3)
+		env.Eventually(t, 2*time.Minute, "admissions again", func(ctx context.Context) (bool, error) {
+			return env.Client.Create(ctx, deployment("after-recovery", ref), client.DryRunAll) == nil, nil
+		})
+	})
+
 	// A freeze: the next change is denied.
 	policy := &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-freeze"}, Spec: v1alpha1.DeployPolicySpec{
 		Scope:         v1alpha1.Scope{Namespaces: []string{ns}},
