@@ -2,9 +2,6 @@ package realnode
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,22 +20,7 @@ import (
 func TestBollardImageRuns(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
-	for _, v := range []string{"BOLLARD_COSIGN", "BOLLARD_CYCLONEDX"} {
-		if os.Getenv(v) == "" {
-			t.Fatalf("%s must name the CLI make image uses (make test sets it)", v)
-		}
-	}
-	work, out := t.TempDir(), t.TempDir()
-	cmd := exec.Command("hack/image.sh")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "REGISTRY="+env.Registry(t)+"/platform", "COSIGN="+os.Getenv("BOLLARD_COSIGN"), "CYCLONEDX="+os.Getenv("BOLLARD_CYCLONEDX"),
-		"CACHE="+work, "OUT="+out, "VERSION=v0.0.1-realnode", "LDFLAGS=-s -w -X main.version=v0.0.1-realnode", "TUF_ROOT="+filepath.Join(work, "tuf"))
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hack/image.sh: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
-	ref := lines[len(lines)-1]
+	ref := makeScript(t, env, "hack/image.sh", t.TempDir(), t.TempDir())
 	// Pods name the registry registry.local.
 	image := cluster.RegistryHost + strings.TrimPrefix(ref, env.Registry(t))
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bollard"},
