@@ -51,6 +51,33 @@ func makeScript(t *testing.T, env *kubetest.Env, script, cacheDir, out string, e
 	return lines[len(lines)-1]
 }
 
+// installFromOCI installs bollard as a user would — make image, make chart, then `helm install
+// oci://… --wait` into namespace release with the webhook and the daemon on the real node and
+// set (more helm flags) — and uninstalls it when the test ends. It returns the image reference.
+func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...string) string {
+	t.Helper()
+	work, out := t.TempDir(), t.TempDir()
+	ref := makeScript(t, env, "hack/image.sh", work, out)
+	install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
+	if !strings.HasPrefix(install, "helm install bollard oci://"+env.Registry(t)+"/platform/charts/bollard --version 0.0.1-realnode") {
+		t.Fatalf("make chart printed %q", install)
+	}
+	args := append(strings.Fields(strings.TrimPrefix(install, "helm ")), "--namespace", release, "--kubeconfig", env.Kubeconfig,
+		"--wait", "--timeout", "3m", "--set-file", "image.verify.publicKey="+filepath.Join(work, "keys", "cosign.pub"))
+	for _, c := range []string{"webhook", "daemon"} {
+		args = append(args, "--set-string", c+".nodeSelector.bollard\\.dev/real-node=true",
+			"--set", c+".tolerations[0].key="+cluster.RealNodeTaint, "--set", c+".tolerations[0].operator=Exists")
+	}
+	if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), append(args, set...)...).CombinedOutput(); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	t.Cleanup(func() {
+		// The webhook goes with its configuration first: nothing is left calling gone pods.
+		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
+	})
+	return ref
+}
+
 // TestChartOnRealNode: bollard installed as a user would — make image, make chart, then
 // `helm install oci://… --wait` — runs its webhook as 3 real pods on the real node behind its
 // Service, and the API server calls them: an unsigned image is denied, bollard's own signed and
@@ -59,30 +86,9 @@ func TestChartOnRealNode(t *testing.T) {
 	env := kubetest.Get(t)
 	release, ns := env.Namespace(t), env.Namespace(t)
 	ctx := context.Background()
-	work, out := t.TempDir(), t.TempDir()
-	ref := makeScript(t, env, "hack/image.sh", work, out)
-	install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
-	if !strings.HasPrefix(install, "helm install bollard oci://"+env.Registry(t)+"/platform/charts/bollard --version 0.0.1-realnode") {
-		t.Fatalf("make chart printed %q", install)
-	}
-	onNode := []string{}
-	for _, c := range []string{"webhook", "daemon"} {
-		onNode = append(onNode, "--set-string", c+".nodeSelector.bollard\\.dev/real-node=true",
-			"--set", c+".tolerations[0].key="+cluster.RealNodeTaint, "--set", c+".tolerations[0].operator=Exists")
-	}
-	args := append(strings.Fields(strings.TrimPrefix(install, "helm ")), "--namespace", release, "--kubeconfig", env.Kubeconfig,
-		"--wait", "--timeout", "3m", "--set-file", "image.verify.publicKey="+filepath.Join(work, "keys", "cosign.pub"),
-		"--set", "daemon.enabled=false")
-	args = append(args, onNode...)
 	started := time.Now()
-	if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
-	t.Logf("helm install --wait from the OCI registry: %s", time.Since(started).Round(100*time.Millisecond))
-	t.Cleanup(func() {
-		// The webhook goes with its configuration first: nothing is left calling gone pods.
-		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
-	})
+	ref := installFromOCI(t, env, release, "--set", "daemon.enabled=false")
+	t.Logf("make image, make chart, helm install --wait from the OCI registry: %s", time.Since(started).Round(100*time.Millisecond))
 	pods, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
-	"bollard.dev/bollard/test/cluster"
 	"bollard.dev/bollard/test/kubetest"
 )
 
@@ -85,9 +84,6 @@ func TestDaemonOnRealNode(t *testing.T) {
 	env := kubetest.Get(t)
 	release, ns := env.Namespace(t), env.Namespace(t)
 	ctx := context.Background()
-	work, out := t.TempDir(), t.TempDir()
-	ref := makeScript(t, env, "hack/image.sh", work, out)
-	install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
 	app := pushStatic(t, env, "bollard.dev/bollard/hack/fakeapp", "fakeapp", "v1")
 
 	// The app's repository, served where the daemon's pod can fetch it.
@@ -111,20 +107,8 @@ func TestDaemonOnRealNode(t *testing.T) {
 	commit("v1")
 	url := gitServer(t, root) + "/app.git"
 
-	args := append(strings.Fields(strings.TrimPrefix(install, "helm ")), "--namespace", release, "--kubeconfig", env.Kubeconfig,
-		"--wait", "--timeout", "3m", "--set-file", "image.verify.publicKey="+filepath.Join(work, "keys", "cosign.pub"),
-		// The app's image is not signed: warned about, not refused (signatures are the gate's tests).
-		"--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}")
-	for _, c := range []string{"webhook", "daemon"} {
-		args = append(args, "--set-string", c+".nodeSelector.bollard\\.dev/real-node=true",
-			"--set", c+".tolerations[0].key="+cluster.RealNodeTaint, "--set", c+".tolerations[0].operator=Exists")
-	}
-	if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
-	t.Cleanup(func() {
-		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
-	})
+	// The app's image is not signed: warned about, not refused (signatures are the gate's tests).
+	installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}")
 
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 		Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: url, Path: "deploy"}, Interval: metav1.Duration{Duration: time.Hour}}}
