@@ -226,7 +226,7 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 	if err := createNode(ctx, client); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, kwok, func() error { return nodeReady(ctx, client) }); err != nil {
+	if err := waitFor(ctx, kwok, func() error { return nodeReady(ctx, client, NodeName) }); err != nil {
 		return err
 	}
 	if c.Node != nil {
@@ -268,8 +268,9 @@ func createNode(ctx context.Context, client kubernetes.Interface) error {
 	return err
 }
 
-func nodeReady(ctx context.Context, client kubernetes.Interface) error {
-	node, err := client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+// nodeReady says whether the Node name is Ready.
+func nodeReady(ctx context.Context, client kubernetes.Interface, name string) error {
+	node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
@@ -278,7 +279,7 @@ func nodeReady(ctx context.Context, client kubernetes.Interface) error {
 			return nil
 		}
 	}
-	return errors.New("node " + NodeName + " is not Ready yet")
+	return errors.New("node " + name + " is not Ready yet")
 }
 
 // waitFor polls check until it succeeds, failing early with the component's log when it exits.

@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -297,7 +296,7 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, kubelet, func() error { return nodeReadyNamed(ctx, client, RealNodeName) }); err != nil {
+	if err := waitFor(ctx, kubelet, func() error { return nodeReady(ctx, client, RealNodeName) }); err != nil {
 		return err
 	}
 
@@ -319,19 +318,6 @@ func mustLook(bin string) string {
 		return bin
 	}
 	return p
-}
-
-func nodeReadyNamed(ctx context.Context, client kubernetes.Interface, name string) error {
-	node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	for _, cond := range node.Status.Conditions {
-		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-			return nil
-		}
-	}
-	return fmt.Errorf("node %s is not Ready yet", name)
 }
 
 func makeCgroupRoot() error {
