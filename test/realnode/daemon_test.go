@@ -72,7 +72,7 @@ spec:
       containers:
       - name: web
         image: %s
-        args: [":8080", "%s=1:0"]
+        args: ["%s", "%s=1:0"]
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /metrics, port: 8080}, periodSeconds: 1}
 `
@@ -92,11 +92,11 @@ func TestDaemonOnRealNode(t *testing.T) {
 	git(t, root, "init", "-q", "--bare", "--initial-branch=main", bare)
 	git(t, root, "-C", bare, "config", "http.receivepack", "false")
 	git(t, root, "clone", "-q", bare, clone)
-	commit := func(version string) string {
+	commit := func(version, listen string) string {
 		if err := os.MkdirAll(filepath.Join(clone, "deploy"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(clone, "deploy", "web.yaml"), fmt.Appendf(nil, appYAML, app, version), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(clone, "deploy", "web.yaml"), fmt.Appendf(nil, appYAML, app, listen, version), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		git(t, clone, "add", "-A")
@@ -104,14 +104,15 @@ func TestDaemonOnRealNode(t *testing.T) {
 		git(t, clone, "push", "-q", "origin", "main")
 		return git(t, clone, "rev-parse", "HEAD")
 	}
-	commit("v1")
+	commit("v1", ":8080")
 	url := gitServer(t, root) + "/app.git"
 
 	// The app's image is not signed: warned about, not refused (signatures are the gate's tests).
 	installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}")
 
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: url, Path: "deploy"}, Interval: metav1.Duration{Duration: time.Hour}}}
+		Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: url, Path: "deploy"}, Interval: metav1.Duration{Duration: time.Hour},
+			HealthTimeout: &metav1.Duration{Duration: 15 * time.Second}}}
 	if err := env.Client.Create(ctx, rel); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestDaemonOnRealNode(t *testing.T) {
 	})
 
 	// A push through the daemon's receiver Service (its ClusterIP, kube-proxy's rules).
-	rev := commit("v2")
+	rev := commit("v2", ":8080")
 	var secret corev1.Secret
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: release, Name: "bollard-daemon-receiver"}, &secret); err != nil {
 		t.Fatal(err)
@@ -157,27 +158,47 @@ func TestDaemonOnRealNode(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: release, Name: "bollard-daemon-receiver"}, &svc); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":%q}}`, rev, url)
-	mac := hmac.New(sha256.New, secret.Data["secret"])
-	mac.Write(body)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+svc.Spec.ClusterIP+"/hooks/git", bytes.NewReader(body))
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	push := func(rev string) {
+		t.Helper()
+		body := fmt.Appendf(nil, `{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":%q}}`, rev, url)
+		mac := hmac.New(sha256.New, secret.Data["secret"])
+		mac.Write(body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+svc.Spec.ClusterIP+"/hooks/git", bytes.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("push through the Service: %s", resp.Status)
+		}
+	}
 	pushed := time.Now()
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("push through the Service: %s", resp.Status)
-	}
+	push(rev)
 	env.Eventually(t, time.Minute, "the push applied", func(context.Context) (bool, error) {
 		return strings.Join(deployment().Spec.Template.Spec.Containers[0].Args, " ") == ":8080 v2=1:0", nil
 	})
 	t.Logf("push through the receiver Service → Deployment updated in %s", time.Since(pushed).Round(10*time.Millisecond))
 	synced("v2 verified on real pods", func(r *v1alpha1.Release) bool {
 		return r.Status.Phase == "Synced" && r.Status.ObservedRevision == rev && r.Status.LastGoodRevision == rev
+	})
+
+	// v3 listens where kubelet's readiness probe does not look: its pod never becomes Ready, and
+	// v3 is rolled back to v2 on real pods.
+	bad := commit("v3", ":8081")
+	push(bad)
+	var last v1alpha1.ReleaseStatus
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the Release's last status: phase %s: %s; rollout %+v; failed %s", last.Phase, last.Message, last.Rollout, last.FailedRevision)
+		}
+	})
+	synced("v3 rolled back", func(r *v1alpha1.Release) bool { last = r.Status; return r.Status.FailedRevision == bad })
+	env.Eventually(t, time.Minute, "v2 running again on a Ready real pod", func(context.Context) (bool, error) {
+		d := deployment()
+		return strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ") == ":8080 v2=1:0" && d.Status.ReadyReplicas == 1 && d.Status.UpdatedReplicas == 1, nil
 	})
 }
 
