@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -58,18 +57,18 @@ var (
 // sshFetch is one SSH fetch's dialer: direct connections whose reads stop past maxFetchBytes.
 type sshFetch struct {
 	id     string
-	capped atomic.Bool // the cap was hit
+	capped atomic.Pointer[error] // why the cap cut a connection
 }
 
 // cappedSSH returns the proxy options that send one fetch's SSH connections through a capped
-// dialer, and a function ending it that rewrites err when the cap cut the connection.
+// dialer, and a function ending it that says so in err when the cap cut the connection.
 func cappedSSH() (transport.ProxyOptions, func(error) error) {
 	f := &sshFetch{id: strconv.FormatInt(sshFetchID.Add(1), 10)}
 	sshFetches.Store(f.id, f)
 	return transport.ProxyOptions{URL: cappedScheme + "://" + f.id}, func(err error) error {
 		sshFetches.Delete(f.id)
-		if err != nil && f.capped.Load() {
-			return fmt.Errorf("the git server sent over %d MiB over one SSH connection: too large to fetch (fetches are shallow; is it a repository of binaries?): %w", maxFetchBytes.Load()>>20, err)
+		if why := f.capped.Load(); err != nil && why != nil {
+			return fmt.Errorf("%v: %w", *why, err)
 		}
 		return err
 	}
@@ -84,28 +83,20 @@ func (f *sshFetch) DialContext(ctx context.Context, network, addr string) (net.C
 	if err != nil {
 		return nil, err
 	}
-	return &cappedConn{Conn: c, left: maxFetchBytes.Load(), hit: &f.capped}, nil
+	return &cappedConn{Conn: c, capReader: capReader{r: c, left: maxFetchBytes.Load(), over: func() error {
+		err := tooLarge(addr, "over one SSH connection")
+		f.capped.Store(&err)
+		return err
+	}}}, nil
 }
 
-// cappedConn fails its reads once more than left bytes came.
+// cappedConn is a connection whose reads stop past its budget.
 type cappedConn struct {
 	net.Conn
-	left int64
-	hit  *atomic.Bool
+	capReader
 }
 
-func (c *cappedConn) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		c.hit.Store(true)
-		return 0, errors.New("git server over the fetch size cap")
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.Conn.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
+func (c *cappedConn) Read(p []byte) (int, error) { return c.capReader.Read(p) }
 
 // capped ends a response body with an error once it is over maxFetchBytes.
 type capped struct{ rt http.RoundTripper }
@@ -115,26 +106,37 @@ func (c capped) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp.Body == nil {
 		return resp, err
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxFetchBytes.Load(), host: r.URL.Host}
+	host := r.URL.Host
+	resp.Body = &limitedBody{Closer: resp.Body, capReader: capReader{r: resp.Body, left: maxFetchBytes.Load(),
+		over: func() error { return tooLarge(host, "in one response") }}}
 	return resp, nil
 }
 
 type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-	host string
+	io.Closer
+	capReader
 }
 
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		return 0, fmt.Errorf("the git server %s sent over %d MiB in one response: too large to fetch (fetches are shallow; is it a repository of binaries?)", b.host, maxFetchBytes.Load()>>20)
+// capReader reads r until left bytes came, then fails with over's error.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over func() error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, c.over()
 	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
 	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
 	return n, err
 }
 
-func (b *limitedBody) Close() error { return b.rc.Close() }
+// tooLarge says a git server sent more than the cap (how: in one response, over one connection).
+func tooLarge(host, how string) error {
+	return fmt.Errorf("the git server %s sent over %d MiB %s: too large to fetch (fetches are shallow; is it a repository of binaries?)", host, maxFetchBytes.Load()>>20, how)
+}
