@@ -85,6 +85,23 @@ type resourceEvent struct {
 // info is what the cache keeps per object: whose it is.
 type info struct{ release Key }
 
+// ownerOf is the Release whose object r is (false: r carries no bollard labels).
+func ownerOf(r *cache.Resource) (Key, bool) {
+	in, ok := r.Info.(*info)
+	if !ok || in == nil {
+		return Key{}, false
+	}
+	return in.release, true
+}
+
+// managedBy is the cache predicate of rel's objects.
+func managedBy(rel Key) func(*cache.Resource) bool {
+	return func(r *cache.Resource) bool {
+		owner, ok := ownerOf(r)
+		return ok && owner == rel
+	}
+}
+
 // labelFilter makes the cache list and watch only objects that carry bollard's release label.
 type labelFilter struct{}
 
@@ -129,11 +146,11 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 		if r == nil {
 			r = oldRes
 		}
-		in, ok := r.Info.(*info)
-		if !ok || in == nil {
+		owner, ok := ownerOf(r)
+		if !ok {
 			return
 		}
-		ev := resourceEvent{release: in.release, key: r.ResourceKey()}
+		ev := resourceEvent{release: owner, key: r.ResourceKey()}
 		if newRes != nil {
 			ev.live = newRes.Resource
 		}
@@ -236,8 +253,8 @@ func (e *Engine) Owners(keys map[kube.ResourceKey]*unstructured.Unstructured) ma
 	out := map[kube.ResourceKey]Key{}
 	for ns := range namespaces {
 		for k, r := range e.cache.FindResources(ns, func(r *cache.Resource) bool { _, ok := keys[r.ResourceKey()]; return ok }) {
-			if in, ok := r.Info.(*info); ok && in != nil {
-				out[k] = in.release
+			if owner, ok := ownerOf(r); ok {
+				out[k] = owner
 			}
 		}
 	}
@@ -295,10 +312,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 	e.desired[rel] = desired
 	e.mu.Unlock()
 
-	isManaged := func(r *cache.Resource) bool {
-		in, ok := r.Info.(*info)
-		return ok && in != nil && in.release == rel
-	}
+	isManaged := managedBy(rel)
 	res := Result{}
 	wake := make(chan struct{}, 1)
 	unsubscribe := e.cache.OnResourceUpdated(func(newRes, oldRes *cache.Resource, _ map[kube.ResourceKey]*cache.Resource) {
@@ -371,10 +385,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 
 // Plan says what a sync of targets would do now, without doing it.
 func (e *Engine) Plan(ctx context.Context, rel Key, targets []*unstructured.Unstructured, namespace string) (Plan, error) {
-	live, err := e.cache.GetManagedLiveObjs(targets, func(r *cache.Resource) bool {
-		in, ok := r.Info.(*info)
-		return ok && in != nil && in.release == rel
-	})
+	live, err := e.cache.GetManagedLiveObjs(targets, managedBy(rel))
 	if err != nil {
 		return Plan{}, err
 	}
@@ -390,10 +401,8 @@ func (e *Engine) Finalize(ctx context.Context, rel Key, orphan bool, imp rest.Im
 	if err != nil {
 		return 0, err
 	}
-	owned := e.cache.FindResources("", func(r *cache.Resource) bool {
-		in, ok := r.Info.(*info)
-		return ok && in != nil && in.release == rel && r.Resource != nil
-	})
+	isManaged := managedBy(rel)
+	owned := e.cache.FindResources("", func(r *cache.Resource) bool { return isManaged(r) && r.Resource != nil })
 	var errs []error
 	n := 0
 	for _, r := range owned {
