@@ -131,7 +131,7 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 	if err != nil {
 		return fmt.Errorf("make certificates: %w", err)
 	}
-	if err := c.writeKubeconfig(p); err != nil {
+	if err := writeKubeconfig(c.Kubeconfig, c.Server, p, "admin"); err != nil {
 		return err
 	}
 	stages := filepath.Join(c.Dir, "kwok-stages.yaml")
@@ -379,27 +379,28 @@ func (c *Cluster) Client() (*kubernetes.Clientset, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
-// writeKubeconfig writes a self-contained admin kubeconfig (certificates embedded).
-func (c *Cluster) writeKubeconfig(p *pki) error {
+// writeKubeconfig writes a self-contained kubeconfig at path for server, as the client
+// certificate who.{crt,key} of p (certificates embedded).
+func writeKubeconfig(path, server string, p *pki, who string) error {
 	read := func(name string) ([]byte, error) { return os.ReadFile(p.path(name)) }
 	ca, err := read("ca.crt")
 	if err != nil {
 		return err
 	}
-	cert, err := read("admin.crt")
+	cert, err := read(who + ".crt")
 	if err != nil {
 		return err
 	}
-	key, err := read("admin.key")
+	key, err := read(who + ".key")
 	if err != nil {
 		return err
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bollard-test"] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: ca}
-	cfg.AuthInfos["bollard-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
-	cfg.Contexts["bollard-test"] = &clientcmdapi.Context{Cluster: "bollard-test", AuthInfo: "bollard-admin", Namespace: "default"}
+	cfg.Clusters["bollard-test"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos["bollard-"+who] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts["bollard-test"] = &clientcmdapi.Context{Cluster: "bollard-test", AuthInfo: "bollard-" + who, Namespace: "default"}
 	cfg.CurrentContext = "bollard-test"
-	return clientcmd.WriteToFile(*cfg, c.Kubeconfig)
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 func httpOK(url string) error {

@@ -27,8 +27,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // The real-node lane (Options.RealNode): beside kwok's fake node, one real kubelet on this
@@ -66,7 +64,7 @@ type RealNode struct {
 	HostIP   string            `json:"hostIP"`
 	Registry string            `json:"registry"` // 10.88.0.1:PORT, on the bridge
 	Sysctls  map[string]string `json:"sysctls"`
-	Rules    [][]string        `json:"rules"` // iptables rules added (args of -A), removed with -D
+	Rules    [][]string        `json:"rules"` // iptables rules inserted: table, chain, rule spec
 	Routes   [][]string        `json:"routes"`
 }
 
@@ -146,8 +144,8 @@ func sh(name string, args ...string) error {
 	return nil
 }
 
-// startRealNode brings up the registry, containerd, kubelet and kube-proxy; run starts a
-// component, addr gives free ports.
+// startRealNode changes the host (sysctls, bridge, routes, drop rules, cgroup root), then brings
+// up the registry, containerd, kubelet and kube-proxy; run starts a component.
 func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.Interface, run func(string, string, ...string) (*Component, error)) error {
 	if err := checkTools(); err != nil {
 		return err
@@ -188,10 +186,10 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 		n.Routes = append(n.Routes, r)
 	}
 	for _, r := range [][]string{
-		{"-t", "mangle", "FORWARD", "-i", bridgeName, "!", "-o", bridgeName, "-j", "DROP", "-m", "comment", "--comment", "bollard: pod traffic stays on the machine"},
-		{"-t", "mangle", "FORWARD", "-o", bridgeName, "!", "-i", bridgeName, "-j", "DROP", "-m", "comment", "--comment", "bollard: pod traffic stays on the machine"},
+		{"mangle", "FORWARD", "-i", bridgeName, "!", "-o", bridgeName, "-j", "DROP", "-m", "comment", "--comment", "bollard: pod traffic stays on the machine"},
+		{"mangle", "FORWARD", "-o", bridgeName, "!", "-i", bridgeName, "-j", "DROP", "-m", "comment", "--comment", "bollard: pod traffic stays on the machine"},
 	} {
-		if err := sh("iptables", append([]string{"-w", "-t", r[1], "-I", r[2]}, r[3:]...)...); err != nil {
+		if err := sh("iptables", append([]string{"-w", "-t", r[0], "-I", r[1]}, r[2:]...)...); err != nil {
 			return err
 		}
 		n.Rules = append(n.Rules, r)
@@ -228,7 +226,7 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 
 	// Identities: the node and kube-proxy.
 	nodeDir := filepath.Join(c.Dir, "node")
-	for _, d := range []string{"containerd/certs.d", "cni/net.d", "cni/ipam", "kubelet", "logs"} {
+	for _, d := range []string{"cni/net.d", "cni/ipam", "kubelet"} {
 		if err := os.MkdirAll(filepath.Join(nodeDir, d), 0o755); err != nil {
 			return err
 		}
@@ -242,13 +240,13 @@ func (c *Cluster) startRealNode(ctx context.Context, p *pki, client kubernetes.I
 	nodeKubeconfig, proxyKubeconfig := filepath.Join(nodeDir, "kubelet.kubeconfig"), filepath.Join(nodeDir, "kube-proxy.kubeconfig")
 	server := "https://" + n.HostIP + ":" + c.Server[strings.LastIndex(c.Server, ":")+1:]
 	for f, who := range map[string]string{nodeKubeconfig: "node", proxyKubeconfig: "kube-proxy"} {
-		if err := writeClientKubeconfig(f, server, p, who); err != nil {
+		if err := writeKubeconfig(f, server, p, who); err != nil {
 			return err
 		}
 	}
 
-	// containerd: its own socket, root and state; registry.local and the loopback registry
-	// pulled over plain HTTP from the local registry.
+	// containerd: its own socket, root and state; registry.local and the registry's bridge
+	// address pulled over plain HTTP from the local registry.
 	sock := filepath.Join(nodeDir, "containerd", "containerd.sock")
 	for _, host := range []string{RegistryHost, n.Registry} {
 		d := filepath.Join(nodeDir, "containerd", "certs.d", host)
@@ -438,23 +436,18 @@ func (c *Cluster) stopRealNode() error {
 		_ = exec.Command(kp, "--cleanup").Run()
 	}
 	// Shims left by containerd (their runc containers die with them).
-	if out, err := exec.Command("pgrep", "-f", "containerd-shim-runc-v2 -namespace k8s.io").Output(); err == nil {
-		for _, f := range strings.Fields(string(out)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+	for _, pid := range shims() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	nodeDir := filepath.Join(c.Dir, "node")
 	errs = append(errs, unmountUnder(nodeDir))
-	if ns, _ := filepath.Glob("/var/run/netns/cni-*"); len(ns) > 0 {
-		for _, f := range ns {
-			_ = syscall.Unmount(f, syscall.MNT_DETACH)
-			_ = os.Remove(f)
-		}
+	netns, _ := filepath.Glob("/var/run/netns/cni-*")
+	for _, f := range netns {
+		_ = syscall.Unmount(f, syscall.MNT_DETACH)
+		_ = os.Remove(f)
 	}
 	for _, r := range n.Rules {
-		if err := sh("iptables", append([]string{"-w", "-t", r[1], "-D", r[2]}, r[3:]...)...); err != nil {
+		if err := sh("iptables", append([]string{"-w", "-t", r[0], "-D", r[1]}, r[2:]...)...); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -486,11 +479,10 @@ func (c *Cluster) stopRealNode() error {
 		}
 	}
 	errs = append(errs, removeCgroupRoot())
-	if links, _ := filepath.Glob("/var/log/containers/*"); len(links) > 0 {
-		for _, l := range links {
-			if t, err := os.Readlink(l); err == nil && strings.HasPrefix(t, filepath.Join(nodeDir, "kubelet")) {
-				_ = os.Remove(l)
-			}
+	links, _ := filepath.Glob("/var/log/containers/*")
+	for _, l := range links {
+		if t, err := os.Readlink(l); err == nil && strings.HasPrefix(t, filepath.Join(nodeDir, "kubelet")) {
+			_ = os.Remove(l)
 		}
 	}
 	unlockRealNode(c.Dir)
@@ -529,16 +521,6 @@ func (p *pki) issueClient(name, cn, org string) error {
 		s.Organization = []string{org}
 	}
 	return p.issue(name, &x509.Certificate{Subject: s, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-}
-
-func writeClientKubeconfig(path, server string, p *pki, who string) error {
-	read := func(name string) []byte { b, _ := os.ReadFile(p.path(name)); return b }
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: read("ca.crt")}
-	cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{ClientCertificateData: read(who + ".crt"), ClientKeyData: read(who + ".key")}
-	cfg.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	cfg.CurrentContext = "c"
-	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // sourceDir is this package's folder (pause's source is beside it).
@@ -636,12 +618,20 @@ func (c *Cluster) drainRealNode() error {
 	for _, pod := range list.Items {
 		_ = client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	}
-	for ctx.Err() == nil {
-		out, err := exec.Command("pgrep", "-f", "containerd-shim-runc-v2 -namespace k8s.io").Output()
-		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
-			return nil
-		}
+	for ctx.Err() == nil && len(shims()) > 0 {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return nil
+}
+
+// shims are the PIDs of containerd's runc shims for Kubernetes' containers.
+func shims() []int {
+	out, _ := exec.Command("pgrep", "-f", "containerd-shim-runc-v2 -namespace k8s.io").Output()
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
