@@ -34,9 +34,12 @@ fi
 
 args=()
 for arch in amd64 arm64; do
-  CGO_ENABLED=0 GOOS=linux GOARCH=$arch $GO build -trimpath -ldflags "${LDFLAGS:-}" -o "bin/linux-$arch/bollard" ./cmd/bollard
-  "$CYCLONEDX" bin -json -version "$VERSION" -output "$OUT/sbom-linux-$arch.cdx.json" "bin/linux-$arch/bollard" 2>/dev/null
-  args+=(-bin "linux/$arch=bin/linux-$arch/bollard")
+  # Into $OUT, not bin/: two image builds at once (the e2e and real-node test packages) must not
+  # overwrite each other's binaries.
+  bin=$OUT/linux-$arch/bollard
+  CGO_ENABLED=0 GOOS=linux GOARCH=$arch $GO build -trimpath -ldflags "${LDFLAGS:-}" -o "$bin" ./cmd/bollard
+  "$CYCLONEDX" bin -json -version "$VERSION" -output "$OUT/sbom-linux-$arch.cdx.json" "$bin" 2>/dev/null
+  args+=(-bin "linux/$arch=$bin")
 done
 ref=$($GO run ./hack/image -repo "$REGISTRY/bollard" -tag "$VERSION" -commit "$COMMIT" -out "$OUT" "${args[@]}")
 repo=${ref%@*}
