@@ -78,7 +78,7 @@ bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	# The peer, sigstore policy-controller v0.15.1, through the same harness (tagged: its webhook
 	# package brings the cloud KMS SDKs).
 	$(GO) test -tags peer -run '^$$' -bench . -benchtime 3s ./webhook/peerbench/
-	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Daemon|Rollback' -benchtime 1x -timeout 30m ./test/e2e/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Daemon|Rollback|ApplyFloor' -benchtime 1x -timeout 30m ./test/e2e/
 
 fuzz: ## every fuzz target (found by hack/fuzz.sh) for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) GO="$(GO)" hack/fuzz.sh
