@@ -281,7 +281,7 @@ type passState struct {
 }
 
 // fetch reads the revision git points at; a failed revision is held.
-func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) (bool, ctrl.Result, error) {
+func (r *Reconciler) fetch(ctx context.Context, eng *engine.Engine, p *passState) (bool, ctrl.Result, error) {
 	rel := &p.rel
 	creds, err := r.credentials(ctx, rel)
 	if err != nil {
@@ -315,6 +315,13 @@ func (r *Reconciler) fetch(ctx context.Context, _ *engine.Engine, p *passState) 
 	rerender := rel.Status.ObservedRender != "" && rel.RenderDigest() != rel.Status.ObservedRender
 	p.rollout = p.commit.Hash != p.running || p.artifact != rel.Status.Artifact || rerender || p.failed && !p.held
 	p.newRevision = p.rollout || rel.Generation != rel.Status.ObservedGeneration
+	if !p.rollout && verifying(rel) {
+		// A push during a paused rollout that brings nothing new: the rollout goes on from where
+		// it is. A pass would take the difference between the revision whole and the rollout's
+		// phase (a canary's split, blue/green's two sides) for drift, and promote it unverified.
+		res, err := r.verify(ctx, eng, rel, p.log)
+		return true, res, err
+	}
 	return false, ctrl.Result{}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -110,5 +111,49 @@ func TestCanary(t *testing.T) {
 			t.Errorf("after the restarts: %+v: %s", r.Status.Rollout, steps(r))
 		}
 		whole(t, "registry.local/shop/web:v4")
+	})
+
+	t.Run("a push bringing nothing new while a canary is paused leaves the canary as it is", func(t *testing.T) {
+		ctx := context.Background()
+		// No data for v5 yet: with onNoData pause the 1% step waits. A push of the same commit
+		// (a webhook redelivered, a CI job's second push) once took the canary's split for drift
+		// and promoted v5 whole, unverified.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			r := release()
+			r.Spec.Analysis.OnNoData = "pause"
+			return env.Client.Update(ctx, r)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		fifth := f.commitAndPush(t, "v5", 10)
+		env.Eventually(t, 60*time.Second, "the 1% step paused", func(context.Context) (bool, error) {
+			ro := release().Status.Rollout
+			return ro != nil && ro.Revision == fifth && ro.Phase == "Paused", nil
+		})
+		logs := len(release().Status.History)
+		f.d.push(t, repo, fifth, key)
+		time.Sleep(2 * time.Second)
+		var stable, canary appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &stable); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-canary"}, &canary); err != nil {
+			t.Fatalf("the canary is gone: %v", err)
+		}
+		r := release()
+		if img := stable.Spec.Template.Spec.Containers[0].Image; img != "registry.local/shop/web:v4" || canary.Spec.Template.Spec.Containers[0].Image != "registry.local/shop/web:v5" ||
+			r.Status.Rollout.Phase != "Paused" || len(r.Status.History) != logs || r.Status.History[0].Status != "VERIFYING" {
+			t.Errorf("after the second push: stable %s, canary %s, rollout %+v, %d logs (was %d), newest %s", img, canary.Spec.Template.Spec.Containers[0].Image,
+				r.Status.Rollout, len(r.Status.History), logs, r.Status.History[0].Status)
+		}
+		exp.set("v5", behaviour{Latency: 30 * time.Millisecond}) // data: the hold starts, then on
+		env.Eventually(t, 90*time.Second, "v5 promoted once its data came", func(context.Context) (bool, error) {
+			ro := release().Status.Rollout
+			return ro.Revision == fifth && ro.Phase == "Succeeded", nil
+		})
+		if got := steps(release()); !strings.Contains(got, "canary 1% SLO guard (3s) OK") || !strings.Contains(got, "promote OK") {
+			t.Errorf("v5's log: %s", got)
+		}
+		whole(t, "registry.local/shop/web:v5")
 	})
 }
