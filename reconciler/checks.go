@@ -1,11 +1,16 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -132,6 +137,9 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1
 		}
 		return fail(fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds()), elapsed)
 	}
+	if ro.Phase == PhasePaused { // data again after a pause: the hold starts now
+		return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard 0/%.0f s: %s (data again)", hold.Seconds(), values), Wait: min(interval, hold)}
+	}
 	if elapsed >= hold {
 		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultOK, Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}}
 	}
@@ -226,16 +234,18 @@ func describe(results []analysis.Result) string {
 	return strings.Join(parts, ", ")
 }
 
-// healthy reports whether every workload of the Release runs its new revision on Ready pods.
-// fatal is true when one can no longer get there (progress deadline exceeded).
+// healthy reports whether every workload of the Release runs its new revision on Ready pods and,
+// with spec.health, whether each new pod says it is healthy. fatal is true when one can no longer get there (progress deadline exceeded).
 func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok bool, detail string, fatal bool, err error) {
+	// Read from the API server, not the cache: a cache that has not seen the apply a moment ago
+	// shows the previous revision's workloads fully rolled out (healthy), or no canary yet.
 	sel := client.MatchingLabels{engine.LabelRelease: rel.Name, engine.LabelReleaseNamespace: rel.Namespace}
 	var deps appsv1.DeploymentList
-	if err := r.Client.List(ctx, &deps, client.InNamespace(rel.Target()), sel); err != nil {
+	if err := r.reader().List(ctx, &deps, client.InNamespace(rel.Target()), sel); err != nil {
 		return false, "", false, err
 	}
 	var sets appsv1.StatefulSetList
-	if err := r.Client.List(ctx, &sets, client.InNamespace(rel.Target()), sel); err != nil {
+	if err := r.reader().List(ctx, &sets, client.InNamespace(rel.Target()), sel); err != nil {
 		return false, "", false, err
 	}
 	ready, want := int32(0), int32(0)
@@ -272,7 +282,131 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 	if len(waiting) > 0 {
 		return false, strings.Join(waiting, "; "), fatal, nil
 	}
-	return true, fmt.Sprintf("%d/%d Ready", ready, want), false, nil
+	detail = fmt.Sprintf("%d/%d Ready", ready, want)
+	if rel.Spec.Health != nil {
+		// The new pods: those of each workload's template (its version), but not a canary's stable
+		// side — the Deployment beside a "<name>-canary" one keeps the old template.
+		var news []podsOf
+		canaries := map[string]bool{}
+		for _, d := range deps.Items {
+			if d.Spec.Template.Labels[rollout.LabelCanary] != "" {
+				canaries[strings.TrimSuffix(d.Name, "-canary")] = true
+			}
+		}
+		for _, d := range deps.Items {
+			if !canaries[d.Name] {
+				news = append(news, podsOf{d.Spec.Selector, d.Spec.Template.Labels[LabelVersion]})
+			}
+		}
+		for _, s := range sets.Items {
+			news = append(news, podsOf{s.Spec.Selector, s.Spec.Template.Labels[LabelVersion]})
+		}
+		answered, missing, err := r.askPods(ctx, rel, news)
+		if err != nil {
+			return false, "", false, err
+		}
+		if missing != "" {
+			return false, detail + "; " + missing, false, nil
+		}
+		detail += fmt.Sprintf("; %d new pod(s) answered %s", answered, healthPath(rel.Spec.Health))
+	}
+	return true, detail, false, nil
+}
+
+func healthPath(h *v1alpha1.HealthCheck) string { return cmp.Or(h.Path, "/health") }
+
+// podsOf names a workload's pods of one version ("": any).
+type podsOf struct {
+	selector *metav1.LabelSelector
+	version  string
+}
+
+// askPods GETs spec.health's path of every new pod — the Ready, running pods of each workload's
+// version — at its address, at most 8 at a time, and says which did not answer 2xx and what they
+// answered ("" when all did). Pods on the host's network are not asked: their address is the
+// node's.
+func (r *Reconciler) askPods(ctx context.Context, rel *v1alpha1.Release, workloads []podsOf) (answered int, missing string, err error) {
+	h := rel.Spec.Health
+	var pods []corev1.Pod
+	seen := map[string]bool{}
+	for _, w := range workloads {
+		sel, err := metav1.LabelSelectorAsSelector(w.selector)
+		if err != nil {
+			return 0, "", err
+		}
+		var l corev1.PodList
+		if err := r.reader().List(ctx, &l, client.InNamespace(rel.Target()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return 0, "", err
+		}
+		for _, p := range l.Items {
+			if seen[p.Name] || !p.DeletionTimestamp.IsZero() || p.Status.Phase != corev1.PodRunning || !podReady(&p) ||
+				w.version != "" && p.Labels[LabelVersion] != w.version {
+				continue
+			}
+			seen[p.Name] = true
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		return 0, "no new pod to ask " + healthPath(h) + " yet", nil
+	}
+	httpc := &http.Client{Timeout: 2 * time.Second, Transport: r.egressTransport()}
+	bad := make([]string, len(pods))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, p := range pods {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			bad[i] = askPod(ctx, httpc, &p, h)
+		})
+	}
+	wg.Wait()
+	var why []string
+	for _, b := range bad {
+		if b != "" {
+			why = append(why, b)
+		}
+	}
+	if len(why) > 0 {
+		return len(pods) - len(why), fmt.Sprintf("%d of %d new pod(s) not healthy by %s: %s", len(why), len(pods), healthPath(h), strings.Join(why, "; ")), nil
+	}
+	return len(pods), "", nil
+}
+
+// askPod is "" when p answers h with 2xx, else why not.
+func askPod(ctx context.Context, httpc *http.Client, p *corev1.Pod, h *v1alpha1.HealthCheck) string {
+	if p.Spec.HostNetwork {
+		return fmt.Sprintf("pod %s is on the host's network (its address is the node's): not asked", p.Name)
+	}
+	if p.Status.PodIP == "" {
+		return fmt.Sprintf("pod %s has no address yet", p.Name)
+	}
+	url := "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(h.Port))) + healthPath(h)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Sprintf("pod %s: %v", p.Name, err)
+	}
+	req.Header.Set("User-Agent", "bollard-health")
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return fmt.Sprintf("pod %s: %v", p.Name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return ""
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 120))
+	return fmt.Sprintf("pod %s answered %s %q", p.Name, resp.Status, strings.TrimSpace(string(body)))
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // egress is where the daemon's own requests may go (--allowed-hosts; nil: in-cluster Services).

@@ -85,6 +85,13 @@ type ReleaseSpec struct {
 	// (every new pod Ready); default 60s. Not healthy in time: rolled back.
 	// +optional
 	HealthTimeout *metav1.Duration `json:"healthTimeout,omitempty"`
+	// Health asks the application itself: once the new revision's pods are Ready, the daemon GETs
+	// Path on Port of every new pod (by its address, as Argo Rollouts' and Flagger's analyses
+	// poll a service) and needs a 2xx answer from each — kubelet's readiness probe may look
+	// elsewhere, or only ask whether the process listens. An answer missing at the health timeout
+	// rolls the revision back, naming the pod and what it answered.
+	// +optional
+	Health *HealthCheck `json:"health,omitempty"`
 	// Prove is the post-deploy proof, run once the new revision is healthy and before the SLO
 	// guard: an HTTP check, or a Job, that must succeed within its timeout.
 	// +optional
@@ -102,6 +109,17 @@ type ReleaseSpec struct {
 	// true: the red button). Off: the Release stops at Failed and nothing is undone.
 	// +optional
 	RollbackOnFailure *bool `json:"rollbackOnFailure,omitempty"`
+}
+
+// HealthCheck is an HTTP endpoint every new pod of the Release answers about itself.
+type HealthCheck struct {
+	// Path is requested with GET; default /health.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Port is the pod's port number it is served on.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
 }
 
 // Prove is an HTTP check or a Job; give one.

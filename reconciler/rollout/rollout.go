@@ -117,7 +117,8 @@ func Next(s Strategy, ro v1alpha1.RolloutStatus, out Outcome, now time.Time, del
 		case out.Paused:
 			ro.Phase = v1alpha1.RolloutPaused
 		case ro.Phase == v1alpha1.RolloutPaused:
-			ro.Phase = v1alpha1.RolloutVerifying
+			// Data again: the hold counts from now (time without data proved nothing).
+			ro.Phase, ro.CheckStartedAt = v1alpha1.RolloutVerifying, metav1.NewTime(now)
 		}
 		return Transition{Status: ro, Action: Save, Requeue: max(out.Wait, 100*time.Millisecond)}
 	}

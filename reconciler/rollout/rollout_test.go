@@ -40,6 +40,7 @@ func TestNext(t *testing.T) {
 		return v1alpha1.RolloutStatus{Revision: "r2", Strategy: typ, Phase: v1alpha1.RolloutVerifying, Index: index, Check: check,
 			Achieved: "10% asked: 1/10 replicas on the new version = 10%", CheckStartedAt: metav1.NewTime(now.Add(-time.Minute))}
 	}
+	paused := func(ro v1alpha1.RolloutStatus) v1alpha1.RolloutStatus { ro.Phase = v1alpha1.RolloutPaused; return ro }
 	cases := []struct {
 		name   string
 		rel    *v1alpha1.Release
@@ -67,6 +68,8 @@ func TestNext(t *testing.T) {
 			Outcome{Result: Wait, Message: "1/2 Ready", Wait: time.Second}, Save, 0, v1alpha1.CheckHealth, v1alpha1.RolloutVerifying, "", ""},
 		{"no data with onNoData pause: paused", release(nil, false, true), at(v1alpha1.StrategyRolling, 0, v1alpha1.CheckAnalysis),
 			Outcome{Result: Wait, Paused: true, Message: "no data"}, Save, 0, v1alpha1.CheckAnalysis, v1alpha1.RolloutPaused, "", ""},
+		{"data again after a pause: verifying, the hold from now", release(nil, false, true), paused(at(v1alpha1.StrategyRolling, 0, v1alpha1.CheckAnalysis)),
+			Outcome{Result: Wait, Message: "data again"}, Save, 0, v1alpha1.CheckAnalysis, v1alpha1.RolloutVerifying, "", ""},
 		{"canary step: health, then its proof", release(canarySpec, true, true), at(v1alpha1.StrategyCanary, 0, v1alpha1.CheckHealth), pass("health"),
 			Save, 0, v1alpha1.CheckProve, v1alpha1.RolloutVerifying, "canary 10% health OK: health ok", ""},
 		{"canary step held: the next weight is applied", release(canarySpec, true, true), at(v1alpha1.StrategyCanary, 0, v1alpha1.CheckAnalysis), pass("SLO guard"),
@@ -108,6 +111,9 @@ func TestNext(t *testing.T) {
 			}
 			if st.Check == v1alpha1.CheckAnalysis && tc.from.Check != v1alpha1.CheckAnalysis && !st.CheckStartedAt.Time.Equal(now.Add(5*time.Second)) {
 				t.Errorf("the SLO guard starts at %v, want after the initial delay", st.CheckStartedAt)
+			}
+			if tc.from.Phase == v1alpha1.RolloutPaused && st.Phase == v1alpha1.RolloutVerifying && !st.CheckStartedAt.Time.Equal(now) {
+				t.Errorf("out of a pause the hold starts at %v, want now", st.CheckStartedAt)
 			}
 			if tr.Action == Apply && st.Achieved != "" {
 				t.Errorf("a phase to apply carries the last one's achievement %q", st.Achieved)

@@ -79,7 +79,9 @@ spec:
 
 // TestDaemonOnRealNode: the daemon installed by the chart runs as a real pod with the chart's
 // RBAC (its Release acting as the tenant's ServiceAccount), syncs a Release from a git server
-// into real pods, reverts drift, and applies a push it receives through its Service.
+// into real pods, reverts drift, applies a push it receives through its Service and rolls back a
+// revision whose pod never becomes Ready; then asks new pods for their health and runs canaries
+// under real traffic (rolloutWithRealTraffic).
 func TestDaemonOnRealNode(t *testing.T) {
 	env := kubetest.Get(t)
 	release, ns := env.Namespace(t), env.Namespace(t)
@@ -92,23 +94,30 @@ func TestDaemonOnRealNode(t *testing.T) {
 	git(t, root, "init", "-q", "--bare", "--initial-branch=main", bare)
 	git(t, root, "-C", bare, "config", "http.receivepack", "false")
 	git(t, root, "clone", "-q", bare, clone)
-	commit := func(version, listen string) string {
-		if err := os.MkdirAll(filepath.Join(clone, "deploy"), 0o755); err != nil {
+	commitFile := func(path, content string) string { // committed and pushed; the new commit
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(clone, path)), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(clone, "deploy", "web.yaml"), fmt.Appendf(nil, appYAML, app, listen, version), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(clone, path), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		git(t, clone, "add", "-A")
-		git(t, clone, "commit", "-qm", version)
+		git(t, clone, "commit", "-qm", path)
 		git(t, clone, "push", "-q", "origin", "main")
 		return git(t, clone, "rev-parse", "HEAD")
 	}
+	commit := func(version, listen string) string {
+		return commitFile("deploy/web.yaml", fmt.Sprintf(appYAML, app, listen, version))
+	}
 	commit("v1", ":8080")
 	url := gitServer(t, root) + "/app.git"
+	prom := startPrometheus(t, ns) // scraping the real pods of ns (the health and canary part)
 
 	// The app's image is not signed: warned about, not refused (signatures are the gate's tests).
-	installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}")
+	// The SLO guard's Prometheus runs on the host, at the bridge's address.
+	installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}",
+		"--set", "daemon.allowedHosts={*.svc,"+prom.host+"}")
 
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 		Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: url, Path: "deploy"}, Interval: metav1.Duration{Duration: time.Hour},
@@ -200,6 +209,8 @@ func TestDaemonOnRealNode(t *testing.T) {
 		d := deployment()
 		return strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ") == ":8080 v2=1:0" && d.Status.ReadyReplicas == 1 && d.Status.UpdatedReplicas == 1, nil
 	})
+
+	t.Run("health and canary with real traffic", func(t *testing.T) { rolloutWithRealTraffic(t, env, ns, url, prom, commitFile, push) })
 }
 
 func ptrInt32(v int32) *int32 { return &v }
