@@ -1,8 +1,12 @@
 package realnode
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,10 +55,16 @@ func makeScript(t *testing.T, env *kubetest.Env, script, cacheDir, out string, e
 	return lines[len(lines)-1]
 }
 
+// installed is bollard installed from the OCI registry: its image reference, and how to upgrade it.
+type installed struct {
+	ref     string
+	upgrade func(t *testing.T, set ...string) // helm upgrade --reuse-values --wait with set
+}
+
 // installFromOCI installs bollard as a user would — make image, make chart, then `helm install
 // oci://… --wait` into namespace release with the webhook and the daemon on the real node and
-// set (more helm flags) — and uninstalls it when the test ends. It returns the image reference.
-func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...string) string {
+// set (more helm flags) — and uninstalls it when the test ends.
+func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...string) installed {
 	t.Helper()
 	work, out := t.TempDir(), t.TempDir()
 	ref := makeScript(t, env, "hack/image.sh", work, out)
@@ -75,7 +85,51 @@ func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...stri
 		// The webhook goes with its configuration first: nothing is left calling gone pods.
 		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
 	})
-	return ref
+	chart := strings.Fields(strings.TrimPrefix(install, "helm install "))
+	return installed{ref: ref, upgrade: func(t *testing.T, set ...string) {
+		t.Helper()
+		args := append(append([]string{"upgrade"}, chart...), "--namespace", release, "--kubeconfig", env.Kubeconfig, "--reuse-values", "--wait", "--timeout", "3m")
+		if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), append(args, set...)...).CombinedOutput(); err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}}
+}
+
+// admissionLoad creates (dry run) Deployments of image in ns from 4 workers — every create is
+// an admission by the webhook — until stop, which returns how many were admitted and why the
+// others failed.
+func admissionLoad(env *kubetest.Env, ns, image string) (stop func() (ok int64, failures []string)) {
+	var admitted atomic.Int64
+	var mu sync.Mutex
+	var failed []string
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				name := fmt.Sprintf("load-%d-%d", w, i)
+				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+					Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+						Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+							Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image, Args: []string{"version"}}}}}}}
+				if err := env.Client.Create(ctx, d, client.DryRunAll); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					mu.Lock()
+					failed = append(failed, err.Error())
+					mu.Unlock()
+					continue
+				}
+				admitted.Add(1)
+			}
+		})
+	}
+	return func() (int64, []string) {
+		cancel()
+		wg.Wait()
+		return admitted.Load(), failed
+	}
 }
 
 // TestChartOnRealNode: bollard installed as a user would — make image, make chart, then
@@ -87,7 +141,8 @@ func TestChartOnRealNode(t *testing.T) {
 	release, ns := env.Namespace(t), env.Namespace(t)
 	ctx := context.Background()
 	started := time.Now()
-	ref := installFromOCI(t, env, release, "--set", "daemon.enabled=false")
+	inst := installFromOCI(t, env, release, "--set", "daemon.enabled=false")
+	ref := inst.ref
 	t.Logf("make image, make chart, helm install --wait from the OCI registry: %s", time.Since(started).Round(100*time.Millisecond))
 	pods, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
 	if err != nil {
@@ -128,29 +183,7 @@ func TestChartOnRealNode(t *testing.T) {
 		t.Fatalf("bollard's signed image: %v", err)
 	}
 	t.Run("HA: webhook pods deleted one by one under admission load, 0 failed", func(t *testing.T) {
-		var ok, failed atomic.Int64
-		var mu sync.Mutex
-		var failures []string
-		loadCtx, stopLoad := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for w := range 4 {
-			wg.Go(func() {
-				for i := 0; loadCtx.Err() == nil; i++ {
-					d := deployment(fmt.Sprintf("load-%d-%d", w, i), ref)
-					if err := env.Client.Create(loadCtx, d, client.DryRunAll); err != nil {
-						if loadCtx.Err() != nil {
-							return
-						}
-						failed.Add(1)
-						mu.Lock()
-						failures = append(failures, err.Error())
-						mu.Unlock()
-						continue
-					}
-					ok.Add(1)
-				}
-			})
-		}
+		stop := admissionLoad(env, ns, ref)
 		time.Sleep(time.Second)
 		started := time.Now()
 		for _, p := range pods.Items {
@@ -180,15 +213,58 @@ func TestChartOnRealNode(t *testing.T) {
 			})
 		}
 		time.Sleep(time.Second)
-		stopLoad()
-		wg.Wait()
+		ok, failures := stop()
 		took := time.Since(started)
-		t.Logf("3 webhook pods replaced one by one in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok.Load(), float64(ok.Load())/took.Seconds(), failed.Load())
-		if failed.Load() > 0 {
-			t.Errorf("%d admissions failed while webhook pods were replaced, e.g. %s", failed.Load(), failures[0])
+		t.Logf("3 webhook pods replaced one by one in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok, float64(ok)/took.Seconds(), len(failures))
+		if len(failures) > 0 {
+			t.Errorf("%d admissions failed while webhook pods were replaced, e.g. %s", len(failures), failures[0])
 		}
-		if ok.Load() == 0 {
+		if ok == 0 {
 			t.Error("no admission went through during the replacement")
+		}
+	})
+
+	t.Run("certificate rotation (certs.mode helm) under admission load, 0 failed", func(t *testing.T) {
+		bundle := func() []byte {
+			vwc, err := env.Clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "bollard-gate", metav1.GetOptions{}) // helm release "bollard"
+			if err != nil {
+				t.Fatal(err)
+			}
+			return vwc.Webhooks[0].ClientConfig.CABundle
+		}
+		before := bundle()
+		stop := admissionLoad(env, ns, ref)
+		started := time.Now()
+		time.Sleep(time.Second)
+		inst.upgrade(t, "--set", "certs.rotate=true") // new CA and certificate; pods roll onto it
+		during := bundle()
+		served := servedCerts(t, env, release)
+		inst.upgrade(t, "--set", "certs.rotate=false") // the old CA dropped
+		after := bundle()
+		time.Sleep(time.Second)
+		ok, failures := stop()
+		took := time.Since(started)
+		t.Logf("certificate rotated and the old CA dropped in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok, float64(ok)/took.Seconds(), len(failures))
+		if len(failures) > 0 {
+			t.Errorf("%d admissions failed during the rotation, e.g. %s", len(failures), failures[0])
+		}
+		if ok == 0 {
+			t.Error("no admission went through during the rotation")
+		}
+		// While rotating the API server trusted both CAs; every pod then served a certificate of
+		// the new CA, the only one trusted after.
+		if !bytes.Contains(during, before) || bytes.Equal(during, before) || !bytes.Contains(during, after) || bytes.Contains(after, before) {
+			t.Errorf("caBundle: before %d bytes, during %d (want the old and the new CA), after %d (want the new one alone)", len(before), len(during), len(after))
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(after)
+		for pod, leaf := range served {
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "bollard-webhook." + release + ".svc"}); err != nil {
+				t.Errorf("webhook pod %s after the rotation: %v", pod, err)
+			}
+		}
+		if len(served) != 3 {
+			t.Errorf("%d webhook pods served a certificate after the rotation, want 3", len(served))
 		}
 	})
 
@@ -243,4 +319,26 @@ func TestChartOnRealNode(t *testing.T) {
 		err := env.Client.Update(ctx, &d)
 		return err != nil && strings.Contains(err.Error(), "code-freeze"), nil
 	})
+}
+
+// servedCerts is the certificate each running webhook pod of release serves, by pod.
+func servedCerts(t *testing.T, env *kubetest.Env, release string) map[string]*x509.Certificate {
+	t.Helper()
+	pods, err := env.Clientset.CoreV1().Pods(release).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := map[string]*x509.Certificate{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" {
+			continue
+		}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", net.JoinHostPort(p.Status.PodIP, "8443"), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // read, then verified by the caller
+		if err != nil {
+			t.Fatalf("webhook pod %s: %v", p.Name, err)
+		}
+		certs[p.Name] = conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+	}
+	return certs
 }

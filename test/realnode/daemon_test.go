@@ -116,7 +116,7 @@ func TestDaemonOnRealNode(t *testing.T) {
 
 	// The app's image is not signed: warned about, not refused (signatures are the gate's tests).
 	// The SLO guard's Prometheus runs on the host, at the bridge's address.
-	installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}",
+	_ = installFromOCI(t, env, release, "--set", "signedImages=warn", "--set", "daemon.tenants={"+ns+"}", "--set", "daemon.extraArgs={--git-schemes=http}",
 		"--set", "daemon.allowedHosts={*.svc,"+prom.host+"}")
 
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},

@@ -87,3 +87,39 @@ affinity:
             {{- .selector | nindent 12 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The webhook's CA and serving certificate in certs.mode helm, as JSON (base64 values: ca, crt,
+key, previous — the CA before a rotation —, and bundle — what the API server trusts). Generated at
+install, kept across upgrades (read back with lookup); certs.rotate=true makes new ones and keeps
+the old CA in the bundle beside the new one, so webhook pods still serving the old certificate
+are trusted while they roll onto the new one; the next upgrade drops the old CA. Computed once
+per render (kept in .Values): the Secret, the webhook configuration and the pods' checksum
+annotation see the same certificate.
+*/}}
+{{- define "bollard.webhook.tls" -}}
+{{- if not (hasKey .Values "__webhookTLS") }}
+{{- $name := include "bollard.webhook.fullname" . }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (printf "%s-tls" $name) }}
+{{- $tls := dict }}
+{{- if and $existing (not .Values.certs.rotate) }}
+{{- $tls = dict "ca" (index $existing.data "ca.crt") "crt" (index $existing.data "tls.crt") "key" (index $existing.data "tls.key") "previous" "" }}
+{{- $_ := set $tls "bundle" $tls.ca }}
+{{- else }}
+{{- $dns := list (printf "%s.%s.svc" $name .Release.Namespace) (printf "%s.%s.svc.cluster.local" $name .Release.Namespace) }}
+{{- /* ECDSA P-256, not sprig's default RSA 2048: the API server opens connections to the webhook
+     and an ECDSA handshake costs the webhook a tenth of an RSA one. */}}
+{{- $ca := genCAWithKey "bollard-webhook-ca" (int .Values.certs.validityDays) (genPrivateKey "ecdsa") }}
+{{- $cert := genSignedCertWithKey $name nil $dns (int .Values.certs.validityDays) $ca (genPrivateKey "ecdsa") }}
+{{- $tls = dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) "previous" "" }}
+{{- $_ := set $tls "bundle" $tls.ca }}
+{{- if $existing }}
+{{- $old := index $existing.data "ca.crt" }}
+{{- $_ := set $tls "previous" $old }}
+{{- $_ := set $tls "bundle" (printf "%s%s" ($ca.Cert | trim | printf "%s\n") ($old | b64dec) | b64enc) }}
+{{- end }}
+{{- end }}
+{{- $_ := set .Values "__webhookTLS" $tls }}
+{{- end }}
+{{- .Values.__webhookTLS | toJson }}
+{{- end }}
