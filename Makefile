@@ -25,7 +25,7 @@ CYCLONEDX   := $(CACHE)/tools/cyclonedx-gomod-$(CYCLONEDX_VERSION)/cyclonedx-gom
 TEST_ENV    = BOLLARD_HELM=$(HELM) BOLLARD_COSIGN=$(COSIGN) BOLLARD_CYCLONEDX=$(CYCLONEDX) BOLLARD_BIN=$(abspath bin/bollard)
 FUZZTIME    ?= 30s
 
-.PHONY: build cross image chart test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo clean
+.PHONY: build cross image chart test unit e2e e2e-tools lint fmt-check vet generate helm-lint bench fuzz cluster-bins cluster-up cluster-down demo demo-kwok clean
 
 build: ## the bollard binary in bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bollard ./cmd/bollard
@@ -79,6 +79,8 @@ bench: build cluster-bins ## benchmarks (figures go to docs/benchmarks.md)
 	# package brings the cloud KMS SDKs).
 	$(GO) test -tags peer -run '^$$' -bench . -benchtime 3s ./webhook/peerbench/
 	$(TEST_ENV) $(GO) test -run '^$$' -bench 'Daemon|Rollback|ApplyFloor' -benchtime 1x -timeout 30m ./test/e2e/
+	# The real-node lane (root): admissions through the webhook's Service from a real pod.
+	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./test/realnode/
 
 fuzz: ## every fuzz target (found by hack/fuzz.sh) for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) GO="$(GO)" hack/fuzz.sh
@@ -99,7 +101,18 @@ cluster-up: cluster-bins ## start the local control plane (harmless when it runs
 cluster-down: ## stop it; PURGE=1 also deletes its data
 	$(GO) run ./test/cluster/cmd/bollard-cluster down --dir $(CLUSTER_DIR) $(if $(PURGE),--purge)
 
-demo: build cluster-up e2e-tools ## the gate on the local control plane: freeze, break-glass, risky changes, signed images
+demo: build e2e-tools ## on the real node (root): install from the OCI registry, signed/unsigned, canaries under real traffic; else demo-kwok
+	@if out=$$($(GO) run ./test/cluster/cmd/bollard-cluster up --dir $(CLUSTER_DIR) --real-node 2>&1); then \
+	  echo "$$out"; \
+	  BOLLARD_CLUSTER_BIN=$$(REAL_NODE=1 test/cluster/build.sh) BOLLARD_COSIGN=$(COSIGN) HELM=$(HELM) KUBECONFIG=$(CLUSTER_DIR)/admin.kubeconfig \
+	    REGISTRY_HOST=$$(echo "$$out" | awk '/^registry / && $$3 ~ /^\(pods/ {print $$2; exit}') hack/demo-realnode.sh; \
+	else \
+	  echo "$$out" | tail -5; \
+	  echo "The real node cannot start here (above: it needs root, containerd, runc and the CNI plugins; see README). The kwok-only demo instead:"; \
+	  $(MAKE) --no-print-directory demo-kwok; \
+	fi
+
+demo-kwok: build cluster-up e2e-tools ## the gate on the local control plane alone (kwok): freeze, break-glass, risky changes, signed images, the daemon
 	BOLLARD_CLUSTER_BIN=$$(test/cluster/build.sh) BOLLARD_COSIGN=$(COSIGN) KUBECONFIG=$(CLUSTER_DIR)/admin.kubeconfig hack/demo.sh
 
 clean:

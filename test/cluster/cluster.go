@@ -440,6 +440,9 @@ func freePorts(n int) ([]int, error) {
 func (c *Cluster) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "API server  %s\nkubeconfig  %s\n", c.Server, c.Kubeconfig)
+	if c.Node != nil {
+		fmt.Fprintf(&b, "registry    %s (pods: %s)\n", c.Node.Registry, RegistryHost)
+	}
 	for _, comp := range c.Components {
 		fmt.Fprintf(&b, "%-24s pid %-7d log %s\n", comp.Name, comp.PID, comp.Log)
 	}

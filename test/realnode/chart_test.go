@@ -32,7 +32,7 @@ import (
 
 // makeScript runs what make image or make chart runs (script, from the repository's root) against
 // the real node's registry, version v0.0.1-realnode; its standard output's last line.
-func makeScript(t *testing.T, env *kubetest.Env, script, cacheDir, out string, extra ...string) string {
+func makeScript(t testing.TB, env *kubetest.Env, script, cacheDir, out string, extra ...string) string {
 	t.Helper()
 	for _, v := range []string{"BOLLARD_COSIGN", "BOLLARD_CYCLONEDX", "BOLLARD_HELM"} {
 		if os.Getenv(v) == "" {
@@ -58,13 +58,13 @@ func makeScript(t *testing.T, env *kubetest.Env, script, cacheDir, out string, e
 // installed is bollard installed from the OCI registry: its image reference, and how to upgrade it.
 type installed struct {
 	ref     string
-	upgrade func(t *testing.T, set ...string) // helm upgrade --reuse-values --wait with set
+	upgrade func(t testing.TB, set ...string) // helm upgrade --reuse-values --wait with set
 }
 
 // installFromOCI installs bollard as a user would — make image, make chart, then `helm install
 // oci://… --wait` into namespace release with the webhook and the daemon on the real node and
 // set (more helm flags) — and uninstalls it when the test ends.
-func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...string) installed {
+func installFromOCI(t testing.TB, env *kubetest.Env, release string, set ...string) installed {
 	t.Helper()
 	work, out := t.TempDir(), t.TempDir()
 	ref := makeScript(t, env, "hack/image.sh", work, out)
@@ -86,7 +86,7 @@ func installFromOCI(t *testing.T, env *kubetest.Env, release string, set ...stri
 		_ = exec.Command(os.Getenv("BOLLARD_HELM"), "uninstall", "bollard", "--namespace", release, "--kubeconfig", env.Kubeconfig, "--wait").Run()
 	})
 	chart := strings.Fields(strings.TrimPrefix(install, "helm install "))
-	return installed{ref: ref, upgrade: func(t *testing.T, set ...string) {
+	return installed{ref: ref, upgrade: func(t testing.TB, set ...string) {
 		t.Helper()
 		args := append(append([]string{"upgrade"}, chart...), "--namespace", release, "--kubeconfig", env.Kubeconfig, "--reuse-values", "--wait", "--timeout", "3m")
 		if b, err := exec.Command(os.Getenv("BOLLARD_HELM"), append(args, set...)...).CombinedOutput(); err != nil {

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { kubetest.MainRealNode(m) }
 
 // pushStatic builds the Go command in pkg (static, linux/amd64) into an image and pushes it to the
 // real node's registry as repo:tag; pods name it registry.local/repo:tag.
-func pushStatic(t *testing.T, env *kubetest.Env, pkg, repo, tag string) string {
+func pushStatic(t testing.TB, env *kubetest.Env, pkg, repo, tag string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), repo)
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
@@ -197,7 +197,7 @@ func dropped(t *testing.T) int {
 	return n
 }
 
-func runProbe(t *testing.T, env *kubetest.Env, ns, podName, image string, urls ...string) {
+func runProbe(t testing.TB, env *kubetest.Env, ns, podName, image string, urls ...string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: podName},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: image, Args: urls}}}}
@@ -207,7 +207,7 @@ func runProbe(t *testing.T, env *kubetest.Env, ns, podName, image string, urls .
 	}
 }
 
-func podLog(t *testing.T, env *kubetest.Env, ns, podName string) string {
+func podLog(t testing.TB, env *kubetest.Env, ns, podName string) string {
 	b, err := env.Clientset.CoreV1().Pods(ns).GetLogs(podName, &corev1.PodLogOptions{}).DoRaw(context.Background())
 	if err != nil {
 		return ""
@@ -215,7 +215,7 @@ func podLog(t *testing.T, env *kubetest.Env, ns, podName string) string {
 	return string(b)
 }
 
-func waitLog(t *testing.T, env *kubetest.Env, ns, podName, want string) {
+func waitLog(t testing.TB, env *kubetest.Env, ns, podName, want string) {
 	t.Helper()
 	env.Eventually(t, time.Minute, fmt.Sprintf("%q in pod %s's log", want, podName), func(context.Context) (bool, error) {
 		return bytes.Contains([]byte(podLog(t, env, ns, podName)), []byte(want)), nil
