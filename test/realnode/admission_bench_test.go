@@ -71,4 +71,3 @@ func BenchmarkAdmissionThroughService(b *testing.B) {
 		b.StartTimer()
 	}
 }
-
