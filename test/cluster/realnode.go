@@ -347,12 +347,38 @@ func makeCgroupRoot() error {
 	return nil
 }
 
-// removeCgroupRoot removes cgroupRoot and what kubelet made under it, deepest first.
+// removeCgroupRoot kills what still runs in cgroupRoot — containers outlive containerd and their
+// shims (runc's processes are reparented, not killed): pods a controller re-created while the
+// node was drained — then removes cgroupRoot and what kubelet made under it, deepest first.
 func removeCgroupRoot() error {
 	var errs []error
 	entries, _ := os.ReadDir("/sys/fs/cgroup")
+	var roots []string
 	for _, e := range entries {
-		root := filepath.Join("/sys/fs/cgroup", e.Name()) + cgroupRoot
+		roots = append(roots, filepath.Join("/sys/fs/cgroup", e.Name())+cgroupRoot)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		left := 0
+		for _, root := range roots {
+			_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+					return nil
+				}
+				procs, _ := os.ReadFile(path)
+				for _, f := range strings.Fields(string(procs)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						left++
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+				return nil
+			})
+		}
+		if left == 0 {
+			break
+		}
+	}
+	for _, root := range roots {
 		var dirs []string
 		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -435,7 +461,7 @@ func (c *Cluster) stopRealNode() error {
 	if kp := filepath.Join(c.BinDir, "kube-proxy"); fileExists(kp) {
 		_ = exec.Command(kp, "--cleanup").Run()
 	}
-	// Shims left by containerd (their runc containers die with them).
+	// Shims left by containerd (their containers are killed with the cgroups, below).
 	for _, pid := range shims() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
