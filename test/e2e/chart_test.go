@@ -70,6 +70,47 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 	}
 }
 
+// TestChartCertManagerMode: with certs.mode=cert-manager the chart's Issuers and Certificates are
+// valid cert-manager v1.21 objects (the API server validates them against cert-manager's own
+// CRDs), and the webhook's certificate is issued by a CA of its own — the CA, not the serving
+// certificate, is what cainjector puts in the webhook configurations, so a renewal changes nothing
+// the API server trusts while pods still serve the old certificate.
+func TestChartCertManagerMode(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	env.InstallCRDs(t, "testdata/cert-manager-v1.21.2/cert-manager.io_*.yaml")
+	objs := renderChart(t, "--namespace", ns, "--set", "certs.mode=cert-manager", "--show-only", "templates/webhook-tls.yaml")
+	byName := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		byName[o.GetKind()+"/"+o.GetName()] = o.Unstructured
+		if o.GetAPIVersion() == "cert-manager.io/v1" {
+			if err := env.Client.Create(context.Background(), o.DeepCopy(), client.DryRunAll); err != nil {
+				t.Errorf("cert-manager's CRDs refuse %s %s: %v", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	str := func(o *unstructured.Unstructured, path ...string) string {
+		v, _, _ := unstructured.NestedString(o.Object, path...)
+		return v
+	}
+	serving, ca := byName["Certificate/bollard-webhook"], byName["Certificate/bollard-webhook-ca"]
+	caIssuer := byName["Issuer/bollard-webhook-ca"]
+	if serving == nil || ca == nil || caIssuer == nil {
+		t.Fatalf("want a serving Certificate, a CA Certificate and its Issuer; rendered %v", byName)
+	}
+	isCA, _, _ := unstructured.NestedBool(ca.Object, "spec", "isCA")
+	if !isCA || str(ca, "spec", "issuerRef", "name") != "bollard-webhook-selfsigned" || str(caIssuer, "spec", "ca", "secretName") != str(ca, "spec", "secretName") ||
+		str(serving, "spec", "issuerRef", "name") != "bollard-webhook-ca" || str(serving, "spec", "secretName") != "bollard-webhook-tls" {
+		t.Errorf("the serving certificate is not issued by the webhook's own CA: %v", byName)
+	}
+	for _, kind := range []string{"ValidatingWebhookConfiguration/bollard-gate", "MutatingWebhookConfiguration/bollard-pin"} {
+		if got := byName[kind].GetAnnotations()["cert-manager.io/inject-ca-from"]; got != ns+"/bollard-webhook" {
+			t.Errorf("%s: inject-ca-from %q, want the serving certificate (its Secret's ca.crt is the CA)", kind, got)
+		}
+	}
+}
+
 // renderChart is `helm template bollard charts/bollard` with args, as objects.
 func renderChart(t testing.TB, args ...string) []manifest.Object {
 	t.Helper()
