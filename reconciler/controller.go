@@ -68,9 +68,12 @@ const historyLimit = 10
 type Reconciler struct {
 	Client client.Client
 	// Reader reads Releases uncached: a reconcile must see the status the last one wrote (the
-	// rollout step), not a cache that has not caught up. Nil: Client.
+	// rollout step), not a cache that has not caught up (getRelease uses the cache when it holds
+	// exactly that). Nil: Client.
 	Reader client.Reader
-	Git    *source.Git
+	// written is the resourceVersion of each Release as this daemon last wrote it.
+	written sync.Map
+	Git     *source.Git
 	// Snapshots keeps each revision as applied, for rollbacks without git or the registry; nil
 	// renders every revision from git again.
 	Snapshots *snapshot.Store
@@ -166,11 +169,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	var rel v1alpha1.Release
 	t0 := time.Now()
-	err := r.reader().Get(ctx, req.NamespacedName, &rel)
+	err := r.getRelease(ctx, req.NamespacedName, &rel)
 	stage("get", t0)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
+			r.written.Delete(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -882,8 +886,31 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}
-		return r.Client.Status().Update(ctx, &cur)
+		err := r.Client.Status().Update(ctx, &cur)
+		if err == nil {
+			r.wrote(&cur)
+		}
+		return err
 	})
+}
+
+// getRelease reads the Release for a reconcile, which must see the status the last one wrote:
+// from the manager's cache when it holds exactly what this daemon wrote last (the
+// resourceVersion its last write returned), else from the API server. A write by someone else
+// since shows as another resourceVersion (read live); one the cache has not seen yet makes this
+// daemon's next write conflict.
+func (r *Reconciler) getRelease(ctx context.Context, key client.ObjectKey, rel *v1alpha1.Release) error {
+	if rv, ok := r.written.Load(key); ok && r.Reader != nil {
+		if err := r.Client.Get(ctx, key, rel); err == nil && rel.ResourceVersion == rv {
+			return nil
+		}
+	}
+	return r.reader().Get(ctx, key, rel)
+}
+
+// wrote notes the resourceVersion of a Release this daemon just wrote.
+func (r *Reconciler) wrote(rel *v1alpha1.Release) {
+	r.written.Store(client.ObjectKeyFromObject(rel), rel.ResourceVersion)
 }
 
 func (r *Reconciler) event(rel *v1alpha1.Release, typ, reason, format string, args ...any) {

@@ -27,7 +27,11 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, rel *v1alpha1.Release)
 	}
 	orig := rel.DeepCopy()
 	controllerutil.AddFinalizer(rel, Finalizer)
-	return r.Client.Patch(ctx, rel, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	err := r.Client.Patch(ctx, rel, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err == nil {
+		r.wrote(rel)
+	}
+	return err
 }
 
 // finalize deals with a deleted Release's objects, then lets it go.

@@ -21,12 +21,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -77,6 +79,17 @@ type Store struct {
 	Namespace string
 	// Keep is how many verified revisions are kept; zero is 5.
 	Keep int
+
+	mu sync.Mutex
+	// written is what this Store last wrote to each Secret (its resourceVersion and index): the
+	// next change is a merge patch of what changed, on the condition that nobody wrote since —
+	// one request instead of a read and a write. Anything else (a conflict, a restart) reads.
+	written map[client.ObjectKey]memo
+}
+
+type memo struct {
+	resourceVersion string
+	index           []entry
 }
 
 // Key is where rel's snapshot Secret is kept in namespace.
@@ -92,6 +105,7 @@ func Key(namespace string, rel *v1alpha1.Release) client.ObjectKey {
 // Delete removes rel's snapshots (the Release is gone).
 func (s *Store) Delete(ctx context.Context, rel *v1alpha1.Release) error {
 	k := Key(s.Namespace, rel)
+	s.forget(k)
 	err := s.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete snapshots %s: %w", k, err)
@@ -229,23 +243,33 @@ func (s *Store) read(ctx context.Context, rel *v1alpha1.Release) (*corev1.Secret
 	return &sec, index, nil
 }
 
-// update changes the Secret (made when missing) under optimistic concurrency.
+// update changes the Secret (made when missing) under optimistic concurrency: from what this
+// Store wrote last when it has that (one merge patch), else read and written back; a Release
+// that never ran tries to create the Secret first.
 func (s *Store) update(ctx context.Context, rel *v1alpha1.Release, change func(*corev1.Secret, []entry) ([]entry, error)) error {
+	k := Key(s.Namespace, rel)
+	if done, err := s.patchFromMemo(ctx, k, change); done {
+		return err
+	}
+	fresh := rel.Status.ObservedRevision == "" && len(rel.Status.History) == 0
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		sec, index, err := s.read(ctx, rel)
-		if err != nil {
-			return err
+		var sec *corev1.Secret
+		var index []entry
+		if !fresh {
+			var err error
+			if sec, index, err = s.read(ctx, rel); err != nil {
+				return err
+			}
 		}
 		create := sec == nil
 		if create {
-			k := Key(s.Namespace, rel)
 			sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name,
 				Labels: map[string]string{LabelOf: rel.Name, LabelOfNamespace: rel.Namespace}}, Type: SecretType}
 		}
 		if sec.Data == nil {
 			sec.Data = map[string][]byte{}
 		}
-		index, err = change(sec, index)
+		index, err := change(sec, index)
 		if err != nil {
 			return err
 		}
@@ -255,10 +279,78 @@ func (s *Store) update(ctx context.Context, rel *v1alpha1.Release, change func(*
 		}
 		sec.Data[indexKey] = raw
 		if create {
-			return s.Client.Create(ctx, sec)
+			err = s.Client.Create(ctx, sec)
+			if apierrors.IsAlreadyExists(err) && fresh { // not so fresh: read it, and try again
+				fresh = false
+				return apierrors.NewConflict(corev1.Resource("secrets"), k.Name, err)
+			}
+		} else {
+			err = s.Client.Update(ctx, sec)
 		}
-		return s.Client.Update(ctx, sec)
+		if err == nil {
+			s.remember(k, sec.ResourceVersion, index)
+		}
+		return err
 	})
+}
+
+// patchFromMemo makes change as a merge patch on what this Store wrote last, on the condition
+// that the Secret is still at that resourceVersion. done is false when there is nothing to go on
+// or somebody else wrote since (then the caller reads).
+func (s *Store) patchFromMemo(ctx context.Context, k client.ObjectKey, change func(*corev1.Secret, []entry) ([]entry, error)) (done bool, _ error) {
+	s.mu.Lock()
+	m, ok := s.written[k]
+	s.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}, Data: map[string][]byte{}}
+	index, err := change(sec, slices.Clone(m.index))
+	if err != nil { // perhaps only not known here (another daemon wrote it): read
+		s.forget(k)
+		return false, nil
+	}
+	data := map[string]any{}
+	for key, v := range sec.Data { // what change added
+		data[key] = v
+	}
+	for _, e := range m.index { // what it dropped
+		if !slices.ContainsFunc(index, func(n entry) bool { return n.Key == e.Key }) {
+			data[e.Key] = nil
+		}
+	}
+	raw, err := json.Marshal(index)
+	if err != nil {
+		return true, err
+	}
+	data[indexKey] = raw
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": m.resourceVersion}, "data": data})
+	if err != nil {
+		return true, err
+	}
+	if err := s.Client.Patch(ctx, sec, client.RawPatch(types.MergePatchType, body)); err != nil {
+		// Somebody wrote since (a conflict), the Secret is gone, or the patch is not allowed (an
+		// older chart's role): read and write back, as without a memo.
+		s.forget(k)
+		return false, nil
+	}
+	s.remember(k, sec.ResourceVersion, index)
+	return true, nil
+}
+
+func (s *Store) remember(k client.ObjectKey, resourceVersion string, index []entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.written == nil {
+		s.written = map[client.ObjectKey]memo{}
+	}
+	s.written[k] = memo{resourceVersion: resourceVersion, index: index}
+}
+
+func (s *Store) forget(k client.ObjectKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.written, k)
 }
 
 func encode(snap Snapshot) ([]byte, error) {

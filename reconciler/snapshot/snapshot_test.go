@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
@@ -155,5 +156,76 @@ func TestSnapshotBounds(t *testing.T) {
 	}
 	if err := s.Save(ctx, rel, Snapshot{Revision: rev(2), Objects: []*unstructured.Unstructured{deploymentAt("a")}}); err == nil || !strings.Contains(err.Error(), "is not bollard's snapshot Secret") {
 		t.Errorf("someone else's Secret: %v", err)
+	}
+}
+
+// TestSnapshotWrites: a new Release's snapshot is one create, each later change one merge patch
+// on what this Store wrote (no read); a second writer (another daemon, a restart) makes the first
+// one's next patch conflict, and it reads and writes back — nothing the other wrote is lost.
+func TestSnapshotWrites(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]int{}
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			calls["get"]++
+			return c.Get(ctx, key, obj, opts...)
+		},
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			calls["create"]++
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			calls["update"]++
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			calls["patch"]++
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	}).Build()
+	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u1"}}
+	a, b := &Store{Client: c, Namespace: "bollard-system", Keep: 3}, &Store{Client: c, Namespace: "bollard-system", Keep: 3}
+	save := func(s *Store, i int) {
+		t.Helper()
+		if err := s.Save(ctx, rel, Snapshot{Revision: rev(i), Version: fmt.Sprintf("v%d", i), Objects: []*unstructured.Unstructured{deploymentAt(fmt.Sprintf("web:v%d", i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(a, 1)
+	if err := a.MarkGood(ctx, rel, rev(1), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	rel.Status.ObservedRevision = rev(1)
+	save(a, 2)
+	if want := map[string]int{"create": 1, "patch": 2}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("requests %v, want %v", calls, want)
+	}
+	save(b, 3) // b knows nothing: reads, writes back
+	if err := a.MarkGood(ctx, rel, rev(2), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i, good := range map[int]bool{1: true, 2: true, 3: false} {
+		snap, err := a.Load(ctx, rel, rev(i), "", "")
+		if err != nil || snap == nil || snap.Version != fmt.Sprintf("v%d", i) {
+			t.Errorf("revision %d after two writers: %+v %v", i, snap, err)
+		}
+		if g, _ := a.LoadGood(ctx, rel, rev(i)); (g != nil) != good {
+			t.Errorf("revision %d verified: %v, want %v", i, g != nil, good)
+		}
+	}
+	// Bounds still drop what they drop: a patch removes the keys of snapshots past them.
+	for i := 4; i <= 9; i++ {
+		save(a, i)
+	}
+	var sec corev1.Secret
+	if err := c.Get(ctx, Key("bollard-system", rel), &sec); err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data) != 1+2+2 { // the index, the 2 verified, the 2 newest unverified
+		keys := make([]string, 0, len(sec.Data))
+		for k := range sec.Data {
+			keys = append(keys, k)
+		}
+		t.Errorf("Secret keys %v", keys)
 	}
 }
