@@ -71,9 +71,7 @@ type Reconciler struct {
 	// rollout step), not a cache that has not caught up (getRelease uses the cache when it holds
 	// exactly that). Nil: Client.
 	Reader client.Reader
-	// written is the resourceVersion of each Release as this daemon last wrote it.
-	written sync.Map
-	Git     *source.Git
+	Git    *source.Git
 	// Snapshots keeps each revision as applied, for rollbacks without git or the registry; nil
 	// renders every revision from git again.
 	Snapshots *snapshot.Store
@@ -110,6 +108,7 @@ type Reconciler struct {
 	mu       sync.Mutex
 	pending  map[types.NamespacedName]string                 // why the next reconcile of a Release runs
 	drift    map[types.NamespacedName][]v1alpha1.DriftRecord // drift seen since the last reconcile
+	written  sync.Map                                        // each Release's resourceVersion as this daemon last wrote it
 }
 
 func (r *Reconciler) setEngine(e *engine.Engine) {
