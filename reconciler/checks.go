@@ -284,17 +284,21 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 	}
 	detail = fmt.Sprintf("%d/%d Ready", ready, want)
 	if rel.Spec.Health != nil {
-		// The new pods: those of each workload's template (its version), but not a canary's stable
-		// side — the Deployment beside a "<name>-canary" one keeps the old template.
+		// The new pods: those of each workload's template (its version), but not the old side of
+		// a split — the Deployment beside a "<name>-canary" or "<name>-green" one, while it keeps
+		// another version than its companion (blue/green's blue until it takes green's template).
 		var news []podsOf
-		canaries := map[string]bool{}
+		companion := map[string]string{} // Deployment → the version of its canary or green
 		for _, d := range deps.Items {
-			if d.Spec.Template.Labels[rollout.LabelCanary] != "" {
-				canaries[strings.TrimSuffix(d.Name, "-canary")] = true
+			switch {
+			case d.Spec.Template.Labels[rollout.LabelCanary] != "":
+				companion[strings.TrimSuffix(d.Name, "-canary")] = d.Spec.Template.Labels[LabelVersion]
+			case d.Spec.Template.Labels[rollout.LabelColor] != "":
+				companion[strings.TrimSuffix(d.Name, "-green")] = d.Spec.Template.Labels[LabelVersion]
 			}
 		}
 		for _, d := range deps.Items {
-			if !canaries[d.Name] {
+			if v, split := companion[d.Name]; !split || v == d.Spec.Template.Labels[LabelVersion] {
 				news = append(news, podsOf{d.Spec.Selector, d.Spec.Template.Labels[LabelVersion]})
 			}
 		}

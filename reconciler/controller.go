@@ -885,6 +885,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}
+		r.writing(&cur)
 		err := r.Client.Status().Update(ctx, &cur)
 		if err == nil {
 			r.wrote(&cur)
@@ -910,6 +911,14 @@ func (r *Reconciler) getRelease(ctx context.Context, key client.ObjectKey, rel *
 // wrote notes the resourceVersion of a Release this daemon just wrote.
 func (r *Reconciler) wrote(rel *v1alpha1.Release) {
 	r.written.Store(client.ObjectKeyFromObject(rel), rel.ResourceVersion)
+}
+
+// writing forgets what this daemon wrote to rel last, before it writes again: until the write
+// is known to have landed (wrote), the Release is read live — a write that fails on the client
+// may still have been stored, and one this daemon does not record (an annotation cleared) must
+// not leave the cache's older copy looking current.
+func (r *Reconciler) writing(rel *v1alpha1.Release) {
+	r.written.Delete(client.ObjectKeyFromObject(rel))
 }
 
 func (r *Reconciler) event(rel *v1alpha1.Release, typ, reason, format string, args ...any) {

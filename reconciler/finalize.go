@@ -27,6 +27,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, rel *v1alpha1.Release)
 	}
 	orig := rel.DeepCopy()
 	controllerutil.AddFinalizer(rel, Finalizer)
+	r.writing(rel)
 	err := r.Client.Patch(ctx, rel, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 	if err == nil {
 		r.wrote(rel)
@@ -68,6 +69,7 @@ func (r *Reconciler) finalize(ctx context.Context, eng *engine.Engine, rel *v1al
 	}
 	orig := rel.DeepCopy()
 	controllerutil.RemoveFinalizer(rel, Finalizer)
+	r.writing(rel)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, rel, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
 }
 

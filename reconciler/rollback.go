@@ -73,6 +73,7 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 		from, err = r.apply(ctx, eng, rel, lastGood, "", false)
 		if err == nil && rel.Annotations[v1alpha1.AnnotationArtifact] != "" {
 			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null}}}`))
+			r.writing(rel)
 			err = r.Client.Patch(ctx, rel, patch)
 		}
 		detail = "artifact " + ro.Artifact + " unpinned: back to the images of " + short(lastGood)
@@ -248,6 +249,7 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 	}
 	// The request is done (or refused, with the reason in the status): clear it.
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationRollbackTo+`":null}}}`))
+	r.writing(rel)
 	if perr := r.Client.Patch(ctx, rel, patch); perr != nil {
 		return ctrl.Result{}, perr
 	}
