@@ -6,8 +6,8 @@
 set -euo pipefail
 : "${BOLLARD_CLUSTER_BIN:?set by make demo}" "${KUBECONFIG:?set by make demo}" "${BOLLARD_COSIGN:?set by make demo}"
 : "${HELM:?set by make demo}" "${REGISTRY_HOST:?set by make demo: the registry of the real node, HOST:PORT}"
-kubectl() { "$BOLLARD_CLUSTER_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=hack/demo-lib.sh
+source "$(dirname "$0")/demo-lib.sh"
 free_port() { # the first port from $1 nothing listens on, at the bridge address
   local p=$1
   while (exec 3<>"/dev/tcp/$host/$p") 2>/dev/null; do p=$((p + 1)); done
@@ -55,21 +55,7 @@ step "The shop's app: a real HTTP server (hack/webapp) — v1, v2, v3 signed wit
 GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -trimpath -o "$work/webapp" ./hack/webapp
 for v in v1 v2 v3; do go run ./hack/pushimage -bin "$work/webapp" "$reg/shop/webapp:$v" >/dev/null; done
 go run ./hack/pushimage "$reg/shop/webapp:unsigned" >/dev/null # another build, which nobody signed
-(cd "$work" && COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" generate-key-pair >/dev/null 2>&1 &&
-  "$BOLLARD_COSIGN" signing-config create --out sc.json >/dev/null 2>&1 &&
-  for v in v1 v2 v3; do COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" sign --key cosign.key --signing-config sc.json --yes "$reg/shop/webapp:$v" >/dev/null 2>&1; done)
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: policy.sigstore.dev/v1beta1
-kind: ClusterImagePolicy
-metadata: {name: shop-signed}
-spec:
-  images: [{glob: "$reg/shop/**"}]
-  authorities:
-  - name: shop-release
-    key:
-      data: |
-$(sed 's/^/        /' "$work/cosign.pub")
-YAML
+sign_shop "$work" "$reg" "$reg/shop/webapp:v1" "$reg/shop/webapp:v2" "$reg/shop/webapp:v3"
 sleep 1
 echo "signed: $reg/shop/webapp:v1, :v2, :v3 (cosign, the shop's key); not signed: :unsigned"
 

@@ -3,8 +3,8 @@
 # to a new image and rolled out again — what bollard's gate and daemon will guard.
 set -euo pipefail
 : "${BOLLARD_CLUSTER_BIN:?set by make demo}" "${KUBECONFIG:?set by make demo}" "${BOLLARD_COSIGN:?set by make demo}"
-kubectl() { "$BOLLARD_CLUSTER_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=hack/demo-lib.sh
+source "$(dirname "$0")/demo-lib.sh"
 ns=bollard-demo
 
 step "$(bin/bollard version)"
@@ -115,24 +115,10 @@ registry=$!
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
 signed=$(go run ./hack/pushimage "$reg/shop/web:v4")
 unsigned=$(go run ./hack/pushimage "$reg/shop/web:v4-unsigned")
-(cd "$work" && COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" generate-key-pair >/dev/null 2>&1 &&
-  "$BOLLARD_COSIGN" signing-config create --out sc.json >/dev/null 2>&1 &&
-  COSIGN_PASSWORD=demo "$BOLLARD_COSIGN" sign --key cosign.key --signing-config sc.json --yes "$signed" >/dev/null 2>&1)
+sign_shop "$work" "$reg" "$signed"
 echo "signed $signed with cosign v3 (Sigstore bundle format, offline); $unsigned is not signed"
 bin/bollard verify "$reg/shop/web:v4" --key "$work/cosign.pub" || true
 bin/bollard verify "$reg/shop/web:v4-unsigned" --key "$work/cosign.pub" || true
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: policy.sigstore.dev/v1beta1
-kind: ClusterImagePolicy
-metadata: {name: shop-signed}
-spec:
-  images: [{glob: "$reg/shop/**"}]
-  authorities:
-  - name: release
-    key:
-      data: |
-$(sed 's/^/        /' "$work/cosign.pub")
-YAML
 sleep 1
 step "A signed image (by tag) is admitted; the unsigned one is refused with image, digest, policy and reason"
 kubectl -n "$staging" create deployment web --image="$reg/shop/web:v4"

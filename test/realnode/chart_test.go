@@ -95,24 +95,28 @@ func installFromOCI(t testing.TB, env *kubetest.Env, release string, set ...stri
 	}}
 }
 
+// deploymentOf is a one-replica Deployment of image in ns: what the webhook judges.
+func deploymentOf(ns, name, image string) *appsv1.Deployment {
+	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image, Args: []string{"version"}}}}}}}
+}
+
 // admissionLoad creates (dry run) Deployments of image in ns from 4 workers — every create is
-// an admission by the webhook — until stop, which returns how many were admitted and why the
-// others failed.
-func admissionLoad(env *kubetest.Env, ns, image string) (stop func() (ok int64, failures []string)) {
+// an admission by the webhook — until stop, which logs what was admitted during what (since the
+// load began) and fails t if any admission failed or none went through.
+func admissionLoad(env *kubetest.Env, ns, image string) (stop func(t *testing.T, during string)) {
 	var admitted atomic.Int64
 	var mu sync.Mutex
 	var failed []string
 	ctx, cancel := context.WithCancel(context.Background())
+	started := time.Now()
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				name := fmt.Sprintf("load-%d-%d", w, i)
-				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-					Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-						Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-							Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image, Args: []string{"version"}}}}}}}
-				if err := env.Client.Create(ctx, d, client.DryRunAll); err != nil {
+				if err := env.Client.Create(ctx, deploymentOf(ns, fmt.Sprintf("load-%d-%d", w, i), image), client.DryRunAll); err != nil {
 					if ctx.Err() != nil {
 						return
 					}
@@ -125,10 +129,18 @@ func admissionLoad(env *kubetest.Env, ns, image string) (stop func() (ok int64, 
 			}
 		})
 	}
-	return func() (int64, []string) {
+	return func(t *testing.T, during string) {
+		t.Helper()
 		cancel()
 		wg.Wait()
-		return admitted.Load(), failed
+		ok, took := admitted.Load(), time.Since(started)
+		t.Logf("%s in %s under load: %d admissions (%.0f/s), %d failed", during, took.Round(100*time.Millisecond), ok, float64(ok)/took.Seconds(), len(failed))
+		if len(failed) > 0 {
+			t.Errorf("%d admissions failed while %s, e.g. %s", len(failed), during, failed[0])
+		}
+		if ok == 0 {
+			t.Errorf("no admission went through while %s", during)
+		}
 	}
 }
 
@@ -158,13 +170,6 @@ func TestChartOnRealNode(t *testing.T) {
 		t.Fatalf("%d webhook pods run on the real node, want 3", running)
 	}
 
-	deployment := func(name, image string) *appsv1.Deployment {
-		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: image, Args: []string{"version"}}}}}}}
-		return d
-	}
 	// Unsigned: denied by the API server's call to the webhook pods.
 	unsigned, err := name.ParseReference(env.Registry(t) + "/platform/unsigned:v1")
 	if err != nil {
@@ -174,18 +179,17 @@ func TestChartOnRealNode(t *testing.T) {
 	if err := remote.Write(unsigned, img); err != nil {
 		t.Fatal(err)
 	}
-	err = env.Client.Create(ctx, deployment("unsigned", unsigned.String()))
+	err = env.Client.Create(ctx, deploymentOf(ns, "unsigned", unsigned.String()))
 	if err == nil || !strings.Contains(err.Error(), "denied") {
 		t.Errorf("an unsigned image: %v", err)
 	}
 	// bollard's own image, signed and attested: admitted.
-	if err := env.Client.Create(ctx, deployment("signed", ref)); err != nil {
+	if err := env.Client.Create(ctx, deploymentOf(ns, "signed", ref)); err != nil {
 		t.Fatalf("bollard's signed image: %v", err)
 	}
 	t.Run("HA: webhook pods deleted one by one under admission load, 0 failed", func(t *testing.T) {
 		stop := admissionLoad(env, ns, ref)
 		time.Sleep(time.Second)
-		started := time.Now()
 		for _, p := range pods.Items {
 			if err := env.Clientset.CoreV1().Pods(release).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
@@ -213,15 +217,7 @@ func TestChartOnRealNode(t *testing.T) {
 			})
 		}
 		time.Sleep(time.Second)
-		ok, failures := stop()
-		took := time.Since(started)
-		t.Logf("3 webhook pods replaced one by one in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok, float64(ok)/took.Seconds(), len(failures))
-		if len(failures) > 0 {
-			t.Errorf("%d admissions failed while webhook pods were replaced, e.g. %s", len(failures), failures[0])
-		}
-		if ok == 0 {
-			t.Error("no admission went through during the replacement")
-		}
+		stop(t, "3 webhook pods were replaced one by one")
 	})
 
 	t.Run("certificate rotation (certs.mode helm) under admission load, 0 failed", func(t *testing.T) {
@@ -234,7 +230,6 @@ func TestChartOnRealNode(t *testing.T) {
 		}
 		before := bundle()
 		stop := admissionLoad(env, ns, ref)
-		started := time.Now()
 		time.Sleep(time.Second)
 		inst.upgrade(t, "--set", "certs.rotate=true") // new CA and certificate; pods roll onto it
 		during := bundle()
@@ -242,15 +237,7 @@ func TestChartOnRealNode(t *testing.T) {
 		inst.upgrade(t, "--set", "certs.rotate=false") // the old CA dropped
 		after := bundle()
 		time.Sleep(time.Second)
-		ok, failures := stop()
-		took := time.Since(started)
-		t.Logf("certificate rotated and the old CA dropped in %s under load: %d admissions (%.0f/s), %d failed", took.Round(100*time.Millisecond), ok, float64(ok)/took.Seconds(), len(failures))
-		if len(failures) > 0 {
-			t.Errorf("%d admissions failed during the rotation, e.g. %s", len(failures), failures[0])
-		}
-		if ok == 0 {
-			t.Error("no admission went through during the rotation")
-		}
+		stop(t, "the certificate was rotated and the old CA dropped")
 		// While rotating the API server trusted both CAs; every pod then served a certificate of
 		// the new CA, the only one trusted after.
 		if !bytes.Contains(during, before) || bytes.Equal(during, before) || !bytes.Contains(during, after) || bytes.Contains(after, before) {
@@ -285,11 +272,11 @@ func TestChartOnRealNode(t *testing.T) {
 			list, err := env.Clientset.CoreV1().Pods(release).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
 			return err == nil && len(list.Items) == 0, nil
 		})
-		if err := env.Client.Create(ctx, deployment("while-down", ref), client.DryRunAll); err == nil {
+		if err := env.Client.Create(ctx, deploymentOf(ns, "while-down", ref), client.DryRunAll); err == nil {
 			t.Error("a Deployment was admitted with no webhook pod (failurePolicy Fail)")
 		}
 		for _, where := range []string{"kube-system", release} { // the same kind the gate covers
-			d := deployment("written-while-down", ref)
+			d := deploymentOf(ns, "written-while-down", ref)
 			d.Namespace = where
 			if err := env.Client.Create(ctx, d, client.DryRunAll); err != nil {
 				t.Errorf("%s not writable while the webhook is down: %v", where, err)
@@ -298,7 +285,7 @@ func TestChartOnRealNode(t *testing.T) {
 		// The documented recovery (docs/policies.md): scale it back in its own namespace.
 		scale(3)
 		env.Eventually(t, 2*time.Minute, "admissions again", func(ctx context.Context) (bool, error) {
-			return env.Client.Create(ctx, deployment("after-recovery", ref), client.DryRunAll) == nil, nil
+			return env.Client.Create(ctx, deploymentOf(ns, "after-recovery", ref), client.DryRunAll) == nil, nil
 		})
 	})
 
