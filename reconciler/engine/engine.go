@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -68,11 +70,26 @@ type Engine struct {
 	disco   *discoveryCache
 	log     logr.Logger
 
+	namespaces []string // the cache's scope (empty: the whole cluster)
+
 	mu      sync.Mutex
 	desired map[Key]map[kube.ResourceKey]*unstructured.Unstructured // what git says, per Release
 	applied map[kube.ResourceKey]string                             // resourceVersion of each object's last apply
-	events  chan resourceEvent
-	onDrift func(Change)
+	// Every object the cache holds (all carry bollard's labels), and each Release's keys: the
+	// cache itself only offers scans, and GetManagedLiveObjs copies all of it on every call —
+	// quadratic, with the cache locked, once a daemon manages thousands of objects.
+	objects   map[kube.ResourceKey]cached
+	byRelease map[Key]map[kube.ResourceKey]struct{}
+	seeding   map[kube.ResourceKey]bool // changed while the index was seeded (nil afterwards)
+	events    chan resourceEvent
+	onDrift   func(Change)
+}
+
+// cached is an object of the cluster cache as the index keeps it.
+type cached struct {
+	owner     Key
+	res       *cache.Resource
+	ownerRefs int // owned by another object (a child): never a Release's top-level object
 }
 
 type resourceEvent struct {
@@ -117,8 +134,9 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 // cache has synced. onDrift is called, from one goroutine, for each managed object that differs
 // from its desired state after a change.
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
-	e := &Engine{cfg: cfg, log: log, disco: &discoveryCache{ttl: 30 * time.Second}, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
-		applied: map[kube.ResourceKey]string{}, events: make(chan resourceEvent, 4096), onDrift: onDrift}
+	e := &Engine{cfg: cfg, log: log, disco: &discoveryCache{ttl: 30 * time.Second}, namespaces: namespaces, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
+		applied: map[kube.ResourceKey]string{}, objects: map[kube.ResourceKey]cached{}, byRelease: map[Key]map[kube.ResourceKey]struct{}{},
+		seeding: map[kube.ResourceKey]bool{}, events: make(chan resourceEvent, 4096), onDrift: onDrift}
 	// gitops-engine applies every object of a wave at once: bound how many writes run together.
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -147,6 +165,7 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 			r = oldRes
 		}
 		owner, ok := ownerOf(r)
+		e.index(r.ResourceKey(), newRes)
 		if !ok {
 			return
 		}
@@ -166,8 +185,122 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 	if err := e.cache.EnsureSynced(); err != nil {
 		return nil, fmt.Errorf("cluster cache: %w", err)
 	}
+	// The initial list fills the cache without events: seed the index from it, keeping what an
+	// event already said (it is newer).
+	all := e.cache.FindResources("")
+	e.mu.Lock()
+	for k, r := range all {
+		if !e.seeding[k] {
+			e.indexLocked(k, r)
+		}
+	}
+	e.seeding = nil
+	e.mu.Unlock()
 	go e.watchDrift(ctx)
 	return e, nil
+}
+
+// index records the cache's change of key (r nil: gone).
+func (e *Engine) index(key kube.ResourceKey, r *cache.Resource) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.seeding != nil {
+		e.seeding[key] = true
+	}
+	e.indexLocked(key, r)
+}
+
+func (e *Engine) indexLocked(key kube.ResourceKey, r *cache.Resource) {
+	if old, ok := e.objects[key]; ok {
+		delete(e.byRelease[old.owner], key)
+		if len(e.byRelease[old.owner]) == 0 {
+			delete(e.byRelease, old.owner)
+		}
+		delete(e.objects, key)
+	}
+	owner, ok := Key{}, false
+	if r != nil {
+		owner, ok = ownerOf(r)
+	}
+	if !ok {
+		return
+	}
+	e.objects[key] = cached{owner: owner, res: r, ownerRefs: len(r.OwnerRefs)}
+	if e.byRelease[owner] == nil {
+		e.byRelease[owner] = map[kube.ResourceKey]struct{}{}
+	}
+	e.byRelease[owner][key] = struct{}{}
+}
+
+// managedLive is gitops-engine's GetManagedLiveObjs from the index: rel's top-level objects, and
+// each target that exists under another owner or is of a kind the cache does not watch (read
+// from the API server), each in its target's version.
+func (e *Engine) managedLive(ctx context.Context, rel Key, targets []*unstructured.Unstructured) (map[kube.ResourceKey]*unstructured.Unstructured, error) {
+	if len(e.namespaces) > 0 {
+		for _, o := range targets {
+			switch {
+			case o.GetNamespace() == "":
+				return nil, fmt.Errorf("cluster level %s %q can not be managed when in namespaced mode", o.GetKind(), o.GetName())
+			case !slices.Contains(e.namespaces, o.GetNamespace()):
+				return nil, fmt.Errorf("namespace %q for %s %q is not managed", o.GetNamespace(), o.GetKind(), o.GetName())
+			}
+		}
+	}
+	found := map[kube.ResourceKey]*cache.Resource{}
+	e.mu.Lock()
+	for k := range e.byRelease[rel] {
+		if c := e.objects[k]; c.ownerRefs == 0 {
+			found[k] = c.res
+		}
+	}
+	for _, t := range targets {
+		k := kube.GetResourceKey(t)
+		if c, ok := e.objects[k]; ok && found[k] == nil {
+			found[k] = c.res
+		}
+	}
+	e.mu.Unlock()
+	live := make(map[kube.ResourceKey]*unstructured.Unstructured, len(found))
+	for k, r := range found {
+		m, err := r.GetManifest() // a copy
+		if err != nil {
+			return nil, fmt.Errorf("cached %s: %w", k, err)
+		}
+		if m != nil {
+			live[k] = m
+		}
+	}
+	watched := map[schema.GroupKind]bool{}
+	for _, api := range e.cache.GetAPIResources() {
+		watched[api.GroupKind] = true
+	}
+	for _, t := range targets {
+		k := kube.GetResourceKey(t)
+		gvk := t.GroupVersionKind()
+		obj := live[k]
+		if obj == nil && !watched[k.GroupKind()] {
+			var err error
+			if obj, err = e.kubectl.GetResource(ctx, e.cfg, gvk, t.GetName(), t.GetNamespace()); apierrors.IsNotFound(err) {
+				continue
+			} else if err != nil {
+				return nil, fmt.Errorf("unexpected error getting managed object: %w", err)
+			}
+		}
+		if obj == nil {
+			continue
+		}
+		converted, err := e.kubectl.ConvertToVersion(obj, gvk.Group, gvk.Version)
+		if err != nil { // as gitops-engine: read it in the target's version instead
+			if converted, err = e.kubectl.GetResource(ctx, e.cfg, gvk, obj.GetName(), obj.GetNamespace()); apierrors.IsNotFound(err) {
+				delete(live, k)
+				continue
+			} else if err != nil {
+				return nil, fmt.Errorf("unexpected error getting managed object: %w", err)
+			}
+		}
+		live[k] = converted
+	}
+	return live, nil
 }
 
 // Invalidate drops the cache (tests and shutdown).
@@ -246,16 +379,12 @@ func (e *Engine) appliedAt(obj *unstructured.Unstructured) {
 
 // Owners says which Release manages each of keys that carries bollard's labels, from the cache.
 func (e *Engine) Owners(keys map[kube.ResourceKey]*unstructured.Unstructured) map[kube.ResourceKey]Key {
-	namespaces := map[string]bool{}
-	for k := range keys {
-		namespaces[k.Namespace] = true
-	}
 	out := map[kube.ResourceKey]Key{}
-	for ns := range namespaces {
-		for k, r := range e.cache.FindResources(ns, func(r *cache.Resource) bool { _, ok := keys[r.ResourceKey()]; return ok }) {
-			if owner, ok := ownerOf(r); ok {
-				out[k] = owner
-			}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k := range keys {
+		if c, ok := e.objects[k]; ok {
+			out[k] = c.owner
 		}
 	}
 	return out
@@ -336,7 +465,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 	first := true
 	poll := 50 * time.Millisecond
 	for {
-		live, err := e.cache.GetManagedLiveObjs(targets, isManaged)
+		live, err := e.managedLive(ctx, rel, targets)
 		if err != nil {
 			return res, err
 		}
@@ -385,7 +514,7 @@ func (e *Engine) Sync(ctx context.Context, rel Key, targets []*unstructured.Unst
 
 // Plan says what a sync of targets would do now, without doing it.
 func (e *Engine) Plan(ctx context.Context, rel Key, targets []*unstructured.Unstructured, namespace string) (Plan, error) {
-	live, err := e.cache.GetManagedLiveObjs(targets, managedBy(rel))
+	live, err := e.managedLive(ctx, rel, targets)
 	if err != nil {
 		return Plan{}, err
 	}

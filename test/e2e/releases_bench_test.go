@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -93,6 +94,19 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 				time.Sleep(5 * time.Second)
 				if resp, err := http.Get("http://" + metrics + "/debug/pprof/profile?seconds=30"); err == nil {
 					f, _ := os.Create(filepath.Join(dir, "daemon-1000-releases.pprof"))
+					_, _ = io.Copy(f, resp.Body)
+					f.Close()
+					resp.Body.Close()
+				}
+			}()
+			go func() { // and of the API server's, the same 30 s
+				time.Sleep(5 * time.Second)
+				hc, err := rest.HTTPClientFor(env.Config)
+				if err != nil {
+					return
+				}
+				if resp, err := hc.Get(env.Config.Host + "/debug/pprof/profile?seconds=30"); err == nil {
+					f, _ := os.Create(filepath.Join(dir, "apiserver-1000-releases.pprof"))
 					_, _ = io.Copy(f, resp.Body)
 					f.Close()
 					resp.Body.Close()
