@@ -58,8 +58,13 @@ import (
 )
 
 // triggerPriority is the queue priority of a push or drift (a Release's own changes: 0; Releases
-// listed at start: low).
-const triggerPriority = 10
+// listed at start: low). A rollout under way (verification, canary steps) comes before Releases
+// that have not started: 1,000 new Releases would otherwise hold every verification back until
+// all of them were applied.
+const (
+	triggerPriority = 10
+	rolloutPriority = 5
+)
 
 // historyLimit is how many Deployment Logs a Release keeps in its status.
 const historyLimit = 10
@@ -87,6 +92,8 @@ type Reconciler struct {
 	Concurrency int
 	// FetchTimeout bounds one git fetch; zero is 2 minutes.
 	FetchTimeout time.Duration
+	// Cluster names this cluster in Deployment Logs' targets ("" leaves it out).
+	Cluster string
 	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
 	Namespaces []string
 	// DefaultServiceAccount is the ServiceAccount a Release without spec.serviceAccountName acts
@@ -232,7 +239,8 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 		p.reason = trigger
 	}
 	log.V(1).Info("reconcile", "trigger", p.reason, "drift", len(p.drift), "phase", p.rel.Status.Phase)
-	p.rec = v1alpha1.DeploymentLog{Started: metav1.Now(), Trigger: p.reason, Target: "namespace " + p.rel.Target()}
+	p.rec = v1alpha1.DeploymentLog{Started: metav1.Now(), Trigger: p.reason, Strategy: "apply (no rollout)"}
+	r.target(ctx, &p.rel, &p.rec)
 	if p.rel.Generation != p.rel.Status.ObservedGeneration && p.reason == TriggerPoll {
 		p.rec.Trigger = "spec"
 	}
@@ -412,8 +420,9 @@ func (r *Reconciler) gate(ctx context.Context, eng *engine.Engine, p *passState)
 	}
 	rel := &p.rel
 	if r.Gate != nil {
-		steps, denied, digests := r.preflight(ctx, eng, p.objs, p.targets, rel)
+		steps, denied, digests, evidence := r.preflight(ctx, eng, p.objs, p.targets, rel)
 		p.rec.Gates = append(p.rec.Gates, steps...)
+		p.rec.Evidence = evidence
 		if denied != "" {
 			res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "PreflightDenied", denied, p.interval)
 			return true, res, err
@@ -467,6 +476,9 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 	}
 	// A new revision is verified before it counts as good.
 	verify := p.rollout && syncErr == nil
+	if p.rollout {
+		rec.Strategy = describeStrategy(strategyOf(rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}))
+	}
 	if verify {
 		rec.Status, rec.Finished = v1alpha1.LogVerifying, metav1.Time{}
 	} else {
@@ -514,7 +526,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 	}
 	log.Info("synced", "revision", commit.Hash, "trigger", p.reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)
 	if verify {
-		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, err
+		return ctrl.Result{RequeueAfter: 500 * time.Millisecond, Priority: ptr.To(rolloutPriority)}, err
 	}
 	return ctrl.Result{RequeueAfter: p.interval}, err
 }
@@ -584,9 +596,10 @@ func (r *Reconciler) ignoreOwnedFields(ctx context.Context, rel *v1alpha1.Releas
 // preflight runs the gate on every object of the revision, as the webhook would see it applied
 // by the daemon. It returns the log lines, when denied why (object and reasons), and the
 // digests it verified (image as written → pinned reference).
-func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string) {
+func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []render.Object, targets []*unstructured.Unstructured, rel *v1alpha1.Release) ([]v1alpha1.LogStep, string, map[string]string, []v1alpha1.ArtifactEvidence) {
 	var steps []v1alpha1.LogStep
 	var denials, warnings, images []string
+	var evidence []v1alpha1.ArtifactEvidence
 	digests := map[string]string{}
 	// Each workload reviewed as the webhook would see it applied — 8 at a time (a revision of 100
 	// workloads), folded in the revision's order.
@@ -651,6 +664,11 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 				images = append(images, line)
 			}
 		}
+		for _, e := range d.Evidence { // once per image and policy, in the revision's order
+			if !slices.ContainsFunc(evidence, func(x v1alpha1.ArtifactEvidence) bool { return x.Image == e.Image && x.Policy == e.Policy }) {
+				evidence = append(evidence, e)
+			}
+		}
 	}
 	denials = append(denials, r.preflightRemovals(ctx, targets, rel)...)
 	denials = append(denials, r.preflightOwners(ctx, eng, targets, rel)...)
@@ -661,7 +679,11 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 	case len(warnings) > 0:
 		result = "WARN"
 	}
-	detail := fmt.Sprintf("%d workloads checked (freeze, flags, risky changes, schema, signatures)", checked)
+	concerns := "freeze, flags, risky changes, schema, signatures"
+	if !r.Gate.VerifiesImages() {
+		concerns = "freeze, flags, risky changes, schema; signatures NOT verified: verification is off"
+	}
+	detail := fmt.Sprintf("%d workloads checked (%s)", checked, concerns)
 	if len(denials) > 0 {
 		detail = strings.Join(denials, "; ")
 	} else if len(warnings) > 0 {
@@ -671,7 +693,7 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 		detail += "; images: " + strings.Join(images, "; ")
 	}
 	steps = append(steps, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.StepResult(result), Detail: detail})
-	return steps, strings.Join(denials, "; "), digests
+	return steps, strings.Join(denials, "; "), digests, evidence
 }
 
 // preflightOwners refuses to write an object another Release manages (naming it), or one that

@@ -79,7 +79,9 @@ type Options struct {
 	Concurrency int
 	// FetchTimeout bounds one git fetch (default 2 minutes).
 	FetchTimeout time.Duration
-	Log          logr.Logger
+	// Cluster names this cluster in Deployment Logs ("" leaves it out).
+	Cluster string
+	Log     logr.Logger
 	// AllowedHosts are where prove checks and Prometheus may be (egress.Parse; nil: in-cluster
 	// Services, egress.DefaultHosts).
 	AllowedHosts []string
@@ -113,7 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,
 		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
-		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces,
+		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces, Cluster: opts.Cluster,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	if opts.AllowedHosts == nil {
 		opts.AllowedHosts = egress.DefaultHosts

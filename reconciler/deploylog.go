@@ -26,12 +26,17 @@ func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
 		artifact += " by " + rec.Author
 	}
 	fmt.Fprintf(w, "> **Revision**: %s\n", artifact)
-	if len(rec.Artifacts) > 0 {
+	if len(rec.Evidence) > 0 {
+		writeEvidence(w, rec.Evidence)
+	} else if len(rec.Artifacts) > 0 { // a log written before evidence was kept
 		fmt.Fprintf(w, "> **Artifacts**: %s\n", strings.Join(rec.Artifacts, ", "))
 	}
-	strategy := "apply (gitops-engine sync)"
-	if rel.Spec.Strategy != nil && rel.Spec.Strategy.Type != "" {
-		strategy = string(rel.Spec.Strategy.Type)
+	strategy := rec.Strategy
+	if strategy == "" { // a log written before the strategy was kept: today's spec
+		strategy = "apply (gitops-engine sync)"
+		if rel.Spec.Strategy != nil && rel.Spec.Strategy.Type != "" {
+			strategy = string(rel.Spec.Strategy.Type) + " (from today's spec)"
+		}
 	}
 	fmt.Fprintf(w, "> **Strategy**: %s\n", strategy)
 	for _, s := range rec.Gates {
@@ -44,6 +49,34 @@ func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
 		fmt.Fprintf(w, "> - objects: %d created, %d updated, %d pruned\n", rec.Created, rec.Updated, rec.Pruned)
 	}
 	fmt.Fprintf(w, "> - **STATUS**: %s %s.\n", statusIcon(rec.Status), rec.Status)
+}
+
+// writeEvidence writes each artifact with what the gate established: "🔐 Signature verified
+// (cosign)" with the digest only when an authority verified it, "not verified (why)" otherwise,
+// and each attestation with its predicate type, statement digest and signer.
+func writeEvidence(w io.Writer, evidence []v1alpha1.ArtifactEvidence) {
+	for _, e := range evidence {
+		ref := e.Image
+		if e.Digest != "" && !strings.Contains(e.Image, "@") {
+			ref += "@" + e.Digest
+		}
+		fmt.Fprintf(w, "> **Artifact**: %s\n", ref)
+		switch {
+		case e.Verified:
+			fmt.Fprintf(w, ">   - 🔐 Signature verified (cosign). Digest: %s — ClusterImagePolicy %s, %s", e.Digest, e.Policy, e.Authority)
+			if e.Format != "" {
+				fmt.Fprintf(w, " (%s)", e.Format)
+			}
+			fmt.Fprintln(w)
+		case e.Digest != "":
+			fmt.Fprintf(w, ">   - ⚠️ Signature not verified (%s). Digest: %s\n", e.Reason, e.Digest)
+		default:
+			fmt.Fprintf(w, ">   - ⚠️ Signature not verified (%s)\n", e.Reason)
+		}
+		for _, a := range e.Attestations {
+			fmt.Fprintf(w, ">   - 📜 Attestation %s (%s) verified: statement %s, signed by %s\n", a.Name, a.PredicateType, a.Digest, a.Signer)
+		}
+	}
 }
 
 func icon(s v1alpha1.LogStep) string {
@@ -68,6 +101,8 @@ func icon(s v1alpha1.LogStep) string {
 		return "🧐"
 	case s.Name == "rollback", s.Name == "restore":
 		return "⏪"
+	case s.Name == "drain":
+		return "🧹"
 	case s.Name == "halt":
 		return "⏸️"
 	case strings.HasPrefix(s.Name, "canary"):

@@ -227,7 +227,8 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 		step.Detail = fmt.Sprintf("from %s to %s, by request (%s)%s", short(from), short(target), v1alpha1.AnnotationRollbackTo, sourceNote(source))
 	}
 	rec := v1alpha1.DeploymentLog{Started: started, Finished: metav1.Now(), Trigger: "manual", Revision: target,
-		Target: "namespace " + rel.Target(), Steps: []v1alpha1.LogStep{step}, Status: v1alpha1.LogRolledBack}
+		Strategy: "rollback (apply)", Steps: []v1alpha1.LogStep{step}, Status: v1alpha1.LogRolledBack}
+	r.target(ctx, rel, &rec)
 	if err != nil {
 		rec.Status = v1alpha1.LogFailed
 	}

@@ -142,6 +142,7 @@ func (r *Reconciler) revisions(ctx context.Context, rel *v1alpha1.Release, ro v1
 func (r *Reconciler) startRollout(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog, from, revision, artifact, version string, log logr.Logger) (ctrl.Result, error) {
 	s := rollout.For(rel, "")
 	ro := rollout.Start(s, v1alpha1.RolloutStatus{Revision: revision, Artifact: artifact, Render: rel.RenderDigest(), Version: version, From: from}, time.Now(), initialDelay(rel))
+	rec.Strategy = describeStrategy(s)
 	phase, _ := s.Phase(0)
 	t0 := time.Now()
 	achieved, err := r.applyPhase(ctx, eng, rel, s, ro, true)
@@ -201,6 +202,9 @@ func (r *Reconciler) startFailed(ctx context.Context, eng *engine.Engine, rel *v
 // succeed ends the rollout: the revision is the last good one.
 func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
 	ro.Phase, ro.Message = PhaseSucceeded, "verified"
+	if step, ok := r.drained(ctx, rel); ok {
+		steps = append(steps, step)
+	}
 	if r.Snapshots != nil {
 		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact, ro.Render); err != nil {
 			// A rollback to it will re-render from git.

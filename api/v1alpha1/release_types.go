@@ -461,9 +461,24 @@ type DeploymentLog struct {
 	Message string `json:"message,omitempty"`
 	// +optional
 	Target string `json:"target,omitempty"`
+	// Environment is the target namespace's bollard.dev/environment label (staging, production).
+	// +optional
+	Environment string `json:"environment,omitempty"`
+	// Namespace is where the revision was applied.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Strategy is how the revision was rolled out (rolling, canary 10% → 50% → 100%,
+	// blue/green), as it ran — not read from today's spec.
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
 	// Artifacts are the images (with digests where known) the revision deploys.
 	// +optional
 	Artifacts []string `json:"artifacts,omitempty"`
+	// Evidence is, per image, what the gate established: the digest that runs, the policy and
+	// authority whose cosign signature verified on it, and each attestation it required — or why
+	// it was not verified.
+	// +optional
+	Evidence []ArtifactEvidence `json:"evidence,omitempty"`
 	// Gates are the pre-flight results.
 	// +optional
 	Gates []LogStep `json:"gates,omitempty"`
@@ -475,6 +490,45 @@ type DeploymentLog struct {
 	Updated int       `json:"updated"`
 	Pruned  int       `json:"pruned"`
 	Status  LogStatus `json:"status"`
+}
+
+// ArtifactEvidence is what the gate established about one image of a revision.
+type ArtifactEvidence struct {
+	// Image as the revision names it (a tag, or already pinned by digest).
+	Image string `json:"image"`
+	// Digest the image resolved to — what runs (sha256:…); empty when it was not resolved.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Verified is true only when a ClusterImagePolicy's authority verified a cosign signature
+	// (or every attestation it requires) on Digest.
+	Verified bool `json:"verified"`
+	// Policy is the ClusterImagePolicy that matched the image.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+	// Authority that verified: its name and kind (key, keyless).
+	// +optional
+	Authority string `json:"authority,omitempty"`
+	// Format of what verified: classic (the .sig/.att tags) or bundle (Sigstore bundles).
+	// +optional
+	Format string `json:"format,omitempty"`
+	// Attestations are the in-toto attestations the authority required, each verified.
+	// +optional
+	Attestations []AttestationEvidence `json:"attestations,omitempty"`
+	// Reason says why the image was not verified (verification off, no policy matched it, no
+	// signature, a signature of another key, …).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// AttestationEvidence is one verified in-toto attestation on an image digest.
+type AttestationEvidence struct {
+	// Name is the policy's name for the attestation.
+	Name          string `json:"name"`
+	PredicateType string `json:"predicateType"`
+	// Digest is the sha256 of the verified in-toto statement.
+	Digest string `json:"digest"`
+	// Signer is the authority whose signature on the statement verified.
+	Signer string `json:"signer"`
 }
 
 // LogStatus is how a change ended (or that it is still being verified).

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -201,6 +202,84 @@ func TestCosignCLISignatures(t *testing.T) {
 			}
 		})
 	}
+
+	// The daemon deploys by tag what cosign signed and attested; its Deployment Log keeps the
+	// evidence: the digest that runs, the authority (the keyless certificate's identity and
+	// issuer), and the SLSA attestation with its statement's digest and signer.
+	t.Run("the daemon's Deployment Log keeps the evidence", func(t *testing.T) {
+		if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": []byte("k")}}); err != nil {
+			t.Fatal(err)
+		}
+		var nsObj corev1.Namespace
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &nsObj); err != nil {
+			t.Fatal(err)
+		}
+		nsObj.Labels["bollard.dev/environment"] = "staging"
+		if err := env.Client.Update(ctx, &nsObj); err != nil {
+			t.Fatal(err)
+		}
+		repo := newGitRepo(t)
+		repo.commit(t, "web, attested", map[string]string{"web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: evidence}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: evidence}}
+  template:
+    metadata: {labels: {app: evidence}}
+    spec:
+      containers:
+      - {name: web, image: "` + reg.Host + `/attested/web:v1"}
+      - {name: sidecar, image: "` + reg.Host + `/keyless/web:v1"}
+`})
+		startDaemonWith(t, env, ns, "receiver", t.TempDir(), true)
+		rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
+			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour}}}
+		if err := env.Client.Create(ctx, rel); err != nil {
+			t.Fatal(err)
+		}
+		var r v1alpha1.Release
+		env.Eventually(t, 60*time.Second, "the attested revision verified", func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
+			return err == nil && r.Status.Rollout != nil && r.Status.Rollout.Phase == "Succeeded", nil
+		})
+		if len(r.Status.History) == 0 {
+			t.Fatal("no Deployment Log")
+		}
+		l := r.Status.History[0]
+		if l.Environment != "staging" || l.Namespace != ns || l.Target != "staging (namespace "+ns+")" || l.Strategy != "rolling: rollout" {
+			t.Errorf("target %q (environment %q, namespace %q), strategy %q", l.Target, l.Environment, l.Namespace, l.Strategy)
+		}
+		byImage := map[string]v1alpha1.ArtifactEvidence{}
+		for _, e := range l.Evidence {
+			byImage[e.Image] = e
+		}
+		web, side := byImage[reg.Host+"/attested/web:v1"], byImage[reg.Host+"/keyless/web:v1"]
+		if !web.Verified || web.Digest != attested.DigestStr() || web.Policy != ns+"-attested" || web.Authority != "key release" || len(web.Attestations) != 1 {
+			t.Fatalf("evidence of the attested image: %+v", web)
+		}
+		att := web.Attestations[0]
+		if att.Name != "provenance" || att.PredicateType != "https://slsa.dev/provenance/v1" || !strings.HasPrefix(att.Digest, "sha256:") || len(att.Digest) != 71 || att.Signer != "key release" {
+			t.Errorf("attestation evidence %+v", att)
+		}
+		if !side.Verified || side.Digest != keyless.DigestStr() || side.Authority != "keyless authority ci: https://ci.example/shop/release (issuer https://oidc.ci.example)" {
+			t.Errorf("evidence of the keyless image: %+v", side)
+		}
+		out, code := bollardCLI(t, env, "log", "shop", "-n", ns)
+		for _, want := range []string{
+			"> **Target**: staging (namespace " + ns + ")",
+			"> **Artifact**: " + reg.Host + "/attested/web:v1@" + attested.DigestStr(),
+			"🔐 Signature verified (cosign). Digest: " + attested.DigestStr() + " — ClusterImagePolicy " + ns + "-attested, key release (",
+			"📜 Attestation provenance (https://slsa.dev/provenance/v1) verified: statement " + att.Digest + ", signed by key release",
+			"🔐 Signature verified (cosign). Digest: " + keyless.DigestStr() + " — ClusterImagePolicy " + ns + "-keyless, keyless authority ci: https://ci.example/shop/release (issuer https://oidc.ci.example)",
+			"> **Strategy**: rolling: rollout",
+			"🧹 drain: OK — Deployment evidence: no earlier instances",
+		} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("bollard log (exit %d) lacks %q:\n%s", code, want, out)
+			}
+		}
+	})
 
 	t.Run("warn mode admits an unsigned image with an admission warning", func(t *testing.T) {
 		trial := reg.push(t, "trial/web:v1")

@@ -128,7 +128,8 @@ func TestRolloutVerification(t *testing.T) {
 		if r.Status.Rollout.Phase != "Succeeded" || r.Status.LastGoodRevision != second || l.Status != "SUCCESS" {
 			t.Fatalf("rollout %+v, log %s: %s", r.Status.Rollout, l.Status, stepsOf(l))
 		}
-		for _, want := range []string{"health OK: 2/2 Ready", "SLO guard (3s) OK: p95 ", " ms ≤ 300 ms, errors 0% ≤ 1%: PASS"} {
+		for _, want := range []string{"health OK: 2/2 Ready", "SLO guard (3s) OK: p95 ", " ms ≤ 300 ms, errors 0% ≤ 1%: PASS",
+			"drain OK: Deployment web: old instances drained (ReplicaSets at 0 pods: web-"} {
 			if !strings.Contains(stepsOf(l), want) {
 				t.Errorf("log lacks %q: %s", want, stepsOf(l))
 			}

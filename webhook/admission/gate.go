@@ -66,6 +66,8 @@ type Decision struct {
 	// Images says, per image, what the signature gate verified (digest, policy, authority), what
 	// no policy matched, or that verification is off — for the Deployment Log.
 	Images []string `json:"images,omitempty"`
+	// Evidence is the same, structured: digest, policy, signer and attestations per image.
+	Evidence []v1alpha1.ArtifactEvidence `json:"evidence,omitempty"`
 }
 
 // BreakGlassUse is the audit record of one break-glass.
@@ -146,6 +148,15 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 		return Decision{}, err
 	}
 	d.Digests, d.Images = in.Images.pins(), in.Images.Summary(g.images != nil)
+	var images []string
+	if w, werr := workload.FromObject(req.Object); werr == nil {
+		for _, c := range w.Containers() {
+			if !slices.Contains(images, c.Image) {
+				images = append(images, c.Image)
+			}
+		}
+	}
+	d.Evidence = in.Images.Evidence(g.images != nil, images)
 	return d, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
 )
@@ -54,6 +55,10 @@ type ImageCheck struct {
 	Verified  bool   `json:"verified"`
 	Authority string `json:"authority"`
 	Reason    string `json:"reason"`
+	// For the Deployment Log: how it verified, who signed, and the attestations.
+	Format   string              `json:"-"`
+	Signer   string              `json:"-"`
+	Attested []imagesig.Attested `json:"-"`
 }
 
 // Summary is one line per image for a Deployment Log: the digest and the policy and authority
@@ -81,6 +86,44 @@ func (in ImagesInput) Summary(enabled bool) []string {
 	}
 	return out
 }
+
+// Evidence is, per image and matching policy, what the gate established — for the Deployment
+// Log. Verified only where an authority verified; otherwise the reason (verification off, no
+// policy matched, the check failed, or an UPDATE that kept every image).
+func (in ImagesInput) Evidence(enabled bool, images []string) []v1alpha1.ArtifactEvidence {
+	var out []v1alpha1.ArtifactEvidence
+	switch {
+	case !enabled:
+		for _, image := range images {
+			out = append(out, v1alpha1.ArtifactEvidence{Image: image, Reason: "verification is off: --verify-images=false"})
+		}
+		return out
+	case !in.Checked:
+		for _, image := range images {
+			out = append(out, v1alpha1.ArtifactEvidence{Image: image, Reason: "not verified again: no image changed"})
+		}
+		return out
+	}
+	for _, c := range in.Checks {
+		e := v1alpha1.ArtifactEvidence{Image: c.Image, Digest: c.Digest, Verified: c.Verified, Policy: c.Policy}
+		if c.Verified {
+			e.Authority, e.Format = c.Signer, c.Format
+			for _, a := range c.Attested {
+				e.Attestations = append(e.Attestations, v1alpha1.AttestationEvidence{Name: a.Name, PredicateType: a.PredicateType, Digest: a.Digest, Signer: a.Signer})
+			}
+		} else {
+			e.Reason = fmt.Sprintf("%s mode: %s", c.Mode, c.Reason)
+		}
+		out = append(out, e)
+	}
+	for _, u := range in.Unmatched {
+		out = append(out, v1alpha1.ArtifactEvidence{Image: u.Image, Reason: "no ClusterImagePolicy matches it; no-match policy: " + in.NoMatchPolicy})
+	}
+	return out
+}
+
+// VerifiesImages tells whether the signature gate is on.
+func (g *Gate) VerifiesImages() bool { return g.images != nil }
 
 // ImageRef is an image no policy matches.
 type ImageRef struct {
@@ -129,6 +172,7 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 		wg.Go(func() {
 			v := g.images.Verify(ctx, check.Image, authorities[i])
 			check.Digest, check.Verified, check.Authority, check.Reason = v.Digest, v.Verified, v.Authority, v.Reason
+			check.Format, check.Signer, check.Attested = v.Format, v.Signer, v.Attested
 		})
 	}
 	wg.Wait()

@@ -2,6 +2,9 @@ package imagesig
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +21,7 @@ import (
 	"github.com/sigstore/cosign/v3/pkg/types"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 type ociremoteOption = ociremote.Option
@@ -108,8 +112,59 @@ func (at *attached) sigstoreBundles(ctx context.Context) ([]*sgbundle.Bundle, er
 // result is one authority's outcome: reason is empty when it verified.
 type result struct {
 	format       string
-	attestations []string
+	signer       string // the authority, and for keyless the certificate's identity and issuer
+	attestations []Attested
 	reason       string
+}
+
+// Attested is one attestation that verified: its policy name, predicate type, the sha256 of the
+// in-toto statement, and who signed it.
+type Attested struct {
+	Name          string `json:"name"`
+	PredicateType string `json:"predicateType"`
+	Digest        string `json:"digest"`
+	Signer        string `json:"signer"`
+}
+
+// signer describes who signed: the key authority, or the keyless authority with the identity
+// (subject alternative name) and OIDC issuer of the certificate that verified.
+func (a Authority) signer(cert *x509.Certificate) string {
+	if a.key != nil || cert == nil {
+		return a.describe()
+	}
+	id := strings.Join(cryptoutils.GetSubjectAlternateNames(cert), ", ")
+	if iss := certIssuer(cert); iss != "" {
+		id += " (issuer " + iss + ")"
+	}
+	if id == "" {
+		return a.describe()
+	}
+	return a.describe() + ": " + id
+}
+
+// bundleCert is the signing certificate of a Sigstore bundle (nil: signed with a key).
+func bundleCert(b *sgbundle.Bundle) *x509.Certificate {
+	vc, err := b.VerificationContent()
+	if err != nil || vc == nil {
+		return nil
+	}
+	return vc.Certificate()
+}
+
+// certIssuer is the Fulcio OIDC issuer extension of cert (either version), if any.
+func certIssuer(cert *x509.Certificate) string {
+	for _, ext := range cert.Extensions {
+		switch ext.Id.String() {
+		case "1.3.6.1.4.1.57264.1.1": // v1: the raw string
+			return string(ext.Value)
+		case "1.3.6.1.4.1.57264.1.8": // v2: a DER UTF8String
+			var v string
+			if _, err := asn1.Unmarshal(ext.Value, &v); err == nil {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // options are the cosign options to try for an authority, one per identity (cosign's bundle
@@ -167,7 +222,8 @@ func (at *attached) checkSignature(ctx context.Context, a Authority) (result, er
 				mismatch = a.mismatch("signature", err)
 				continue
 			}
-			return result{format: "classic"}, nil
+			cert, _ := sig.Cert()
+			return result{format: "classic", signer: a.signer(cert)}, nil
 		}
 	}
 	bundles, err := at.sigstoreBundles(ctx)
@@ -185,7 +241,7 @@ func (at *attached) checkSignature(ctx context.Context, a Authority) (result, er
 			case res.Statement == nil || res.Statement.GetPredicateType() != types.CosignSignPredicateType:
 				// An attestation by the authority (SLSA, SBOM, …) is not a signature of the image.
 			default:
-				return result{format: "bundle"}, nil
+				return result{format: "bundle", signer: a.signer(bundleCert(b))}, nil
 			}
 		}
 	}
@@ -205,6 +261,7 @@ type statement struct {
 	predicateType string
 	json          []byte
 	format        string
+	signer        string
 }
 
 // checkAttestations verifies that every attestation the authority asks for is attached, signed by
@@ -231,6 +288,8 @@ func (at *attached) checkAttestations(ctx context.Context, a Authority) (result,
 		}
 		for _, c := range checked {
 			if s, err := classicStatement(c); err == nil {
+				cert, _ := c.Cert()
+				s.signer = a.signer(cert)
 				verified = append(verified, s)
 			}
 		}
@@ -246,7 +305,7 @@ func (at *attached) checkAttestations(ctx context.Context, a Authority) (result,
 			if res.Statement == nil || env == nil || res.Statement.GetPredicateType() == types.CosignSignPredicateType {
 				continue
 			}
-			verified = append(verified, statement{predicateType: res.Statement.GetPredicateType(), json: env.GetPayload(), format: "bundle"})
+			verified = append(verified, statement{predicateType: res.Statement.GetPredicateType(), json: env.GetPayload(), format: "bundle", signer: a.signer(bundleCert(b))})
 		}
 	}
 	res := result{}
@@ -257,11 +316,16 @@ func (at *attached) checkAttestations(ctx context.Context, a Authority) (result,
 			if s.predicateType != want.PredicateType {
 				continue
 			}
-			found = true
 			if err := want.evaluate(ctx, s.json); err != nil {
 				return result{reason: fmt.Sprintf("attestation %s (%s) by %s fails its policy: %v", want.Name, want.PredicateType, a.describe(), err)}, nil
 			}
 			formats[s.format] = true
+			if !found {
+				sum := sha256.Sum256(s.json)
+				res.attestations = append(res.attestations, Attested{Name: want.Name, PredicateType: want.PredicateType,
+					Digest: "sha256:" + hex.EncodeToString(sum[:]), Signer: s.signer})
+			}
+			found = true
 		}
 		if !found {
 			reason := fmt.Sprintf("attestation %s (%s) signed by %s is missing", want.Name, want.PredicateType, a.describe())
@@ -270,8 +334,8 @@ func (at *attached) checkAttestations(ctx context.Context, a Authority) (result,
 			}
 			return result{reason: reason}, nil
 		}
-		res.attestations = append(res.attestations, want.Name)
 	}
+	res.signer = a.describe()
 	for _, f := range []string{"bundle", "classic"} {
 		if formats[f] {
 			res.format = strings.TrimPrefix(res.format+"+"+f, "+")

@@ -33,8 +33,12 @@ type Verdict struct {
 	Authority string `json:"authority,omitempty"`
 	// Format is the signature format that verified: classic (the .sig or .att tag) or bundle.
 	Format string `json:"format,omitempty"`
+	// Signer is who signed: "key NAME", or "keyless authority NAME: IDENTITY (issuer ISSUER)".
+	Signer string `json:"signer,omitempty"`
 	// Attestations names the attestations that verified, when the authority asks for them.
 	Attestations []string `json:"attestations,omitempty"`
+	// Attested is each of them: predicate type, the statement's digest, its signer.
+	Attested []Attested `json:"attested,omitempty"`
 	// Reason says why not: no signatures, signature does not match key X, certificate identity
 	// not allowed, attestation missing or failing its policy, registry unreachable, ….
 	Reason string `json:"reason,omitempty"`
@@ -224,7 +228,10 @@ func (v *Verifier) verify(ctx context.Context, digest name.Digest, authorities [
 			return verdict, true
 		}
 		if res.reason == "" {
-			verdict.Verified, verdict.Authority, verdict.Format, verdict.Attestations = true, a.Name, res.format, res.attestations
+			verdict.Verified, verdict.Authority, verdict.Format, verdict.Signer, verdict.Attested = true, a.Name, res.format, res.signer, res.attestations
+			for _, at := range res.attestations {
+				verdict.Attestations = append(verdict.Attestations, at.Name)
+			}
 			return verdict, false
 		}
 		reasons = append(reasons, res.reason)
