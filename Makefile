@@ -53,6 +53,7 @@ e2e: build cluster-bins e2e-tools ## end-to-end tests on the local control plane
 e2e-tools: $(HELM) $(COSIGN) $(CYCLONEDX) ## the CLIs e2e tests drive (built once per machine) and Debian's registry
 	@command -v docker-registry >/dev/null || { echo "e2e needs Debian's docker-registry: apt-get install docker-registry"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "e2e needs Debian's prometheus: apt-get install prometheus"; exit 1; }
+	@command -v promtool >/dev/null || { echo "test/alerts needs promtool, from Debian's prometheus: apt-get install prometheus"; exit 1; }
 
 lint: fmt-check vet ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...
