@@ -904,6 +904,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		}
 		before := cur.Status.DeepCopy()
 		change(&cur.Status)
+		r.record(ctx, &cur, &cur.Status) // finished logs kept as DeploymentRecords; the pointer advanced
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}

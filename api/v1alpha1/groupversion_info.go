@@ -36,7 +36,7 @@ const (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &DeployPolicy{}, &DeployPolicyList{}, &Release{}, &ReleaseList{})
+	s.AddKnownTypes(GroupVersion, &DeployPolicy{}, &DeployPolicyList{}, &Release{}, &ReleaseList{}, &DeploymentRecord{}, &DeploymentRecordList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -81,6 +81,11 @@ type ReleaseSpec struct {
 	// then verified), canary or blueGreen.
 	// +optional
 	Strategy *Strategy `json:"strategy,omitempty"`
+	// RecordRetention is how many DeploymentRecords (finished Deployment Logs kept as objects)
+	// the Release keeps; the oldest beyond it are deleted. Default 100.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	RecordRetention *int32 `json:"recordRetention,omitempty"`
 	// HealthTimeout bounds how long the new revision's workloads may take to become healthy
 	// (every new pod Ready); default 60s. Not healthy in time: rolled back.
 	// +optional
@@ -316,9 +321,14 @@ type ReleaseStatus struct {
 	DriftCount int `json:"driftCount,omitempty"`
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// History is the Deployment Log of the last changes, newest first (at most 10).
+	// History is the Deployment Log of the last changes, newest first (at most 10); each
+	// finished one is also kept as a DeploymentRecord.
 	// +optional
 	History []DeploymentLog `json:"history,omitempty"`
+	// LastRecordID is the ID of the newest Deployment Log kept as a DeploymentRecord (named
+	// RELEASE-UID8-ID, labelled bollard.dev/release): the pointer to the durable record.
+	// +optional
+	LastRecordID int64 `json:"lastRecordID,omitempty"`
 	// LastSyncTime is when the last sync finished.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`

@@ -1,0 +1,118 @@
+package reconciler
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+)
+
+// Labels of a DeploymentRecord: its Release, and the Release's UID (a Release deleted and made
+// again starts its logs at #1; its records never overwrite the earlier one's).
+const (
+	LabelRecordRelease    = "bollard.dev/release"
+	LabelRecordReleaseUID = "bollard.dev/release-uid"
+)
+
+// defaultRecordRetention is how many DeploymentRecords a Release keeps without
+// spec.recordRetention.
+const defaultRecordRetention = 100
+
+// finished tells whether a Deployment Log has ended (no step will be added).
+func finished(l v1alpha1.DeploymentLog) bool {
+	return l.Status != "" && l.Status != v1alpha1.LogVerifying
+}
+
+// recordName names the DeploymentRecord of rel's log id: RELEASE-UID8-ID.
+func recordName(rel *v1alpha1.Release, id int64) string {
+	return recordPrefix(rel) + strconv.FormatInt(id, 10)
+}
+
+func recordPrefix(rel *v1alpha1.Release) string {
+	uid := string(rel.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	name := rel.Name
+	if room := 253 - len(uid) - 22; len(name) > room {
+		name = name[:room]
+	}
+	return name + "-" + uid + "-"
+}
+
+// record keeps every finished log of status that has no DeploymentRecord yet (ID above
+// status.lastRecordID) as one, and advances lastRecordID past those written — in the status
+// about to be written, so the pointer costs no request of its own. A record that cannot be
+// written is retried at the next status write; its log stays in status.history meanwhile.
+func (r *Reconciler) record(ctx context.Context, rel *v1alpha1.Release, s *v1alpha1.ReleaseStatus) {
+	for i := len(s.History) - 1; i >= 0; i-- { // oldest first: lastRecordID only moves past written ones
+		l := s.History[i]
+		if l.ID <= s.LastRecordID {
+			continue
+		}
+		if !finished(l) {
+			return
+		}
+		if err := r.writeRecord(ctx, rel, l); err != nil {
+			r.Log.Error(err, "Deployment Log not kept as a DeploymentRecord (retried at the next status write)", "release", rel.Namespace+"/"+rel.Name, "id", l.ID)
+			return
+		}
+		s.LastRecordID = l.ID
+		r.prune(ctx, rel, l.ID)
+	}
+}
+
+func (r *Reconciler) writeRecord(ctx context.Context, rel *v1alpha1.Release, l v1alpha1.DeploymentLog) error {
+	rec := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: recordName(rel, l.ID),
+		Labels: map[string]string{LabelRecordRelease: rel.Name, LabelRecordReleaseUID: string(rel.UID)}},
+		Release: rel.Name, ReleaseUID: string(rel.UID), Log: l}
+	err := r.Client.Create(ctx, rec)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	var cur v1alpha1.DeploymentRecord // written before a status write that then failed
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(rec), &cur); err != nil {
+		return err
+	}
+	if equality.Semantic.DeepEqual(cur.Log, l) {
+		return nil
+	}
+	cur.Log = l
+	return r.Client.Update(ctx, &cur)
+}
+
+// prune deletes rel's record that falls out of its retention as record id is written, and every
+// 20th record any older ones left behind (a retention lowered, a delete that failed).
+func (r *Reconciler) prune(ctx context.Context, rel *v1alpha1.Release, id int64) {
+	keep := int64(defaultRecordRetention)
+	if rel.Spec.RecordRetention != nil {
+		keep = int64(*rel.Spec.RecordRetention)
+	}
+	if id <= keep {
+		return
+	}
+	old := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: recordName(rel, id-keep)}}
+	if err := r.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+		r.Log.Error(err, "DeploymentRecord beyond the retention not deleted", "record", old.Name)
+	}
+	if id%20 != 0 {
+		return
+	}
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("DeploymentRecordList"))
+	if err := r.Reader.List(ctx, &list, client.InNamespace(rel.Namespace), client.MatchingLabels{LabelRecordReleaseUID: string(rel.UID)}); err != nil {
+		return
+	}
+	for _, it := range list.Items {
+		n, err := strconv.ParseInt(strings.TrimPrefix(it.Name, recordPrefix(rel)), 10, 64)
+		if err == nil && n <= id-keep {
+			_ = r.Client.Delete(ctx, &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: it.Namespace, Name: it.Name}})
+		}
+	}
+}
