@@ -19,6 +19,7 @@ import (
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/utils/kube"
 	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -94,6 +95,8 @@ type Reconciler struct {
 	FetchTimeout time.Duration
 	// Cluster names this cluster in Deployment Logs' targets ("" leaves it out).
 	Cluster string
+	// Tracer sends a trace per change (nil: the global provider, a no-op unless set up).
+	Tracer trace.TracerProvider
 	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
 	Namespaces []string
 	// DefaultServiceAccount is the ServiceAccount a Release without spec.serviceAccountName acts
@@ -904,7 +907,8 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		}
 		before := cur.Status.DeepCopy()
 		change(&cur.Status)
-		r.record(ctx, &cur, &cur.Status) // finished logs kept as DeploymentRecords; the pointer advanced
+		spans := r.traceLogs(ctx, &cur, before, &cur.Status) // a new log's trace IDs; spans of what the logs gained
+		r.record(ctx, &cur, &cur.Status)                     // finished logs kept as DeploymentRecords; the pointer advanced
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}
@@ -912,6 +916,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		err := r.Client.Status().Update(ctx, &cur)
 		if err == nil {
 			r.wrote(&cur)
+			spans()
 		}
 		return err
 	})

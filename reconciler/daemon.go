@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -81,7 +82,9 @@ type Options struct {
 	FetchTimeout time.Duration
 	// Cluster names this cluster in Deployment Logs ("" leaves it out).
 	Cluster string
-	Log     logr.Logger
+	// Tracer sends a trace per change (nil: the global provider).
+	Tracer trace.TracerProvider
+	Log    logr.Logger
 	// AllowedHosts are where prove checks and Prometheus may be (egress.Parse; nil: in-cluster
 	// Services, egress.DefaultHosts).
 	AllowedHosts []string
@@ -115,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,
 		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
-		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces, Cluster: opts.Cluster,
+		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces, Cluster: opts.Cluster, Tracer: opts.Tracer,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
 	if opts.AllowedHosts == nil {
 		opts.AllowedHosts = egress.DefaultHosts

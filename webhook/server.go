@@ -3,6 +3,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,9 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -42,6 +46,9 @@ const maxReviewBytes = 7 << 20
 // Config is what a Server needs beyond its flags.
 type Config struct {
 	REST *rest.Config
+	// Tracer sends a span per admission decision (nil: the global provider — a no-op unless
+	// tracing.Setup installed one).
+	Tracer trace.TracerProvider
 	// WorkloadKinds are custom resources with a pod template the gate checks like Deployments
 	// (registered process-wide; the webhook registration needs rules for them too).
 	WorkloadKinds []workload.Kind
@@ -66,6 +73,7 @@ type Config struct {
 
 // Server decides AdmissionReviews.
 type Server struct {
+	tracer  trace.Tracer
 	gate    *admission.Gate
 	events  kubernetes.Interface
 	metrics *metrics
@@ -134,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	view := &cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps, secrets: newSecretWatches(ctx, cs), namespace: cfg.Namespace}
 	s := &Server{
+		tracer:  cmp.Or[trace.TracerProvider](cfg.Tracer, otel.GetTracerProvider()).Tracer("bollard.dev/bollard/webhook"),
 		gate:    admission.NewGate(view, engine, gateOpts...),
 		events:  cs,
 		metrics: m,
@@ -259,7 +268,17 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	resp, verdict := s.decide(r.Context(), review.Request, req)
+	ar := review.Request
+	ctx, span := s.tracer.Start(r.Context(), "admission "+string(ar.Operation)+" "+ar.Kind.Kind, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("k8s.namespace.name", ar.Namespace), attribute.String("bollard.kind", ar.Kind.Kind),
+			attribute.String("bollard.name", ar.Name), attribute.String("bollard.operation", string(ar.Operation)),
+			attribute.String("bollard.user", ar.UserInfo.Username), attribute.Bool("bollard.dry_run", req.DryRun)))
+	resp, verdict := s.decide(ctx, ar, req)
+	span.SetAttributes(attribute.String("bollard.verdict", verdict), attribute.Bool("bollard.allowed", resp.Allowed))
+	if resp.Result != nil {
+		span.SetAttributes(attribute.String("bollard.reason", resp.Result.Message))
+	}
+	span.End()
 	writeReview(w, review, resp)
 	if !req.DryRun {
 		s.metrics.decisions.WithLabelValues(verdict).Inc()

@@ -495,6 +495,12 @@ type DeploymentLog struct {
 	// Steps are what was done, in order.
 	// +optional
 	Steps []LogStep `json:"steps,omitempty"`
+	// TraceID is the OpenTelemetry trace of this change (a span per gate and step), when the
+	// daemon sends traces; SpanID its root span.
+	// +optional
+	TraceID string `json:"traceID,omitempty"`
+	// +optional
+	SpanID string `json:"spanID,omitempty"`
 	// Created, Updated, Pruned count objects.
 	Created int       `json:"created"`
 	Updated int       `json:"updated"`

@@ -15,12 +15,14 @@ import (
 	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/reconciler/source"
+	"bollard.dev/bollard/tracing"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/workload"
 )
 
 // daemonOptions are the flags of `bollard daemon`.
 type daemonOptions struct {
+	Tracing                         tracing.Options
 	MetricsAddr, HealthAddr         string
 	ReceiverAddr                    string
 	ReceiverTLSCert, ReceiverTLSKey string
@@ -47,6 +49,7 @@ type daemonOptions struct {
 }
 
 func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
+	o.Tracing.BindFlags(fs)
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "serve /metrics here (0: off)")
 	fs.StringVar(&o.HealthAddr, "health-addr", ":8081", "serve /healthz and /readyz here (0: off)")
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", ":8090", "serve the git push receiver (POST /hooks/git) here (empty: off)")
@@ -98,6 +101,11 @@ Release's interval as well.`,
 			defer stop()
 			log := newLogger()
 			ctrllog.SetLogger(log)
+			shutdown, err := tracing.Setup(ctx, opts.Tracing, "bollard-daemon", version)
+			if err != nil {
+				return err
+			}
+			defer flushTraces(log, shutdown)
 			cfg, err := kube.RESTConfig()
 			if err != nil {
 				return err

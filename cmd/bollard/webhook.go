@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"bollard.dev/bollard/tracing"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
@@ -29,6 +30,7 @@ import (
 
 // webhookOptions are the flags of `bollard webhook`.
 type webhookOptions struct {
+	Tracing         tracing.Options
 	Listen          string
 	CertFile        string
 	KeyFile         string
@@ -50,6 +52,7 @@ type webhookOptions struct {
 }
 
 func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
+	o.Tracing.BindFlags(fs)
 	fs.StringVar(&o.Listen, "listen", ":8443", "address to serve HTTPS on")
 	fs.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
 	fs.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM); reloaded when it changes")
@@ -139,6 +142,11 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 	signalled := ctx
 	ctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
+	stopTracing, err := tracing.Setup(ctx, opts.Tracing, "bollard-webhook", version)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(log, stopTracing)
 	gcPercent, memLimit := webhook.TuneGC()
 	log.Info("garbage collector", "gcPercent", gcPercent, "memoryLimit", memLimit)
 	ctrllog.SetLogger(log)

@@ -122,6 +122,12 @@ const daemonUser = "system:serviceaccount:" + daemonNamespace + ":bollard-daemon
 // onboarded as a tenant: Releases act as its bollard-release ServiceAccount.
 func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, verifyImages bool, also ...string) *daemon {
 	t.Helper()
+	return startDaemonOpts(t, cfg, ns, secret, gitDir, func(o *reconciler.Options) { o.VerifyImages = verifyImages }, also...)
+}
+
+// startDaemonOpts is startDaemonREST with the options as mod leaves them.
+func startDaemonOpts(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, mod func(*reconciler.Options), also ...string) *daemon {
+	t.Helper()
 	env := kubetest.Get(t)
 	if cfg == nil {
 		cfg = daemonConfig(t)
@@ -132,13 +138,13 @@ func startDaemonREST(t testing.TB, cfg *rest.Config, ns, secret, gitDir string, 
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan string, 1)
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		d.done <- reconciler.Run(ctx, reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
-			ReceiverAddr: "127.0.0.1:0", ReceiverSecret: receiver, Namespaces: namespaces, GitDir: gitDir,
-			GitSchemes: testGitSchemes, Namespace: daemonNamespace, DefaultServiceAccount: releaseAccount, AllowedHosts: testAllowedHosts,
-			User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute, VerifyImages: verifyImages,
-			Log: testLog(t), Started: func(addr string) { started <- addr }})
-	}()
+	opts := reconciler.Options{REST: cfg, MetricsAddr: "0", HealthAddr: "0",
+		ReceiverAddr: "127.0.0.1:0", ReceiverSecret: receiver, Namespaces: namespaces, GitDir: gitDir,
+		GitSchemes: testGitSchemes, Namespace: daemonNamespace, DefaultServiceAccount: releaseAccount, AllowedHosts: testAllowedHosts,
+		User: admission.User{Username: daemonUser}, SyncTimeout: time.Minute,
+		Log: testLog(t), Started: func(addr string) { started <- addr }}
+	mod(&opts)
+	go func() { d.done <- reconciler.Run(ctx, opts) }()
 	select {
 	case addr := <-started:
 		d.receiver = "http://" + addr + "/hooks/git"

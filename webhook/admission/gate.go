@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -167,7 +169,9 @@ func (g *Gate) evaluate(ctx context.Context, req Request) (Decision, *Input, err
 	if err != nil {
 		return Decision{}, nil, err
 	}
-	deny, warn, err := g.engine.Load().Eval(ctx, in)
+	ectx, span := tracerOf(ctx).Start(ctx, "policy")
+	deny, warn, err := g.engine.Load().Eval(ectx, in)
+	span.End()
 	if err != nil {
 		return Decision{}, nil, err
 	}
@@ -176,6 +180,12 @@ func (g *Gate) evaluate(ctx context.Context, req Request) (Decision, *Input, err
 		d.BreakGlass = &BreakGlassUse{User: in.User.Username, Reason: in.BreakGlass.Reason, Policies: frozenBy}
 	}
 	return d, in, nil
+}
+
+// tracerOf makes the spans of a decision's concerns with the provider of the span in ctx (the
+// webhook's admission span): no-ops when there is none.
+func tracerOf(ctx context.Context) trace.Tracer {
+	return trace.SpanFromContext(ctx).TracerProvider().Tracer("bollard.dev/bollard/webhook/admission")
 }
 
 // ControllerKinds are the built-in controllers (by the identity the API server authenticated:
@@ -289,13 +299,32 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 		g.breakGlassInput(in, cur, applying, frozenBy)
 		return in, frozenBy, nil
 	}
-	g.flagsInput(ctx, in, cur, applying, &frozenBy)
+	names := make([]string, 0, len(applying))
+	for _, p := range applying {
+		names = append(names, p.Name)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.StringSlice("bollard.deploy_policies", names), attribute.StringSlice("bollard.frozen_by", frozenBy))
+	// A span per concern that reads something: its share of the decision's time.
+	tracer := tracerOf(ctx)
+	sctx, span := tracer.Start(ctx, "flags")
+	g.flagsInput(sctx, in, cur, applying, &frozenBy)
+	span.End()
 	g.breakGlassInput(in, cur, applying, frozenBy)
 	if old != nil {
 		riskyInput(in, old, cur, applying)
 	}
-	g.schemaInput(ctx, in, cur, applying)
-	if err := g.imagesInput(ctx, in, old, cur); err != nil {
+	sctx, span = tracer.Start(ctx, "schema")
+	g.schemaInput(sctx, in, cur, applying)
+	span.End()
+	sctx, span = tracer.Start(ctx, "signatures")
+	err = g.imagesInput(sctx, in, old, cur)
+	var images []string
+	for _, c := range in.Images.Checks {
+		images = append(images, fmt.Sprintf("%s@%s verified=%t", c.Image, c.Digest, c.Verified))
+	}
+	span.SetAttributes(attribute.StringSlice("bollard.images", images), attribute.Bool("bollard.images_checked", in.Images.Checked))
+	span.End()
+	if err != nil {
 		return nil, nil, err
 	}
 	return in, frozenBy, nil

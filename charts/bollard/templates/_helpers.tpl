@@ -123,3 +123,15 @@ annotation see the same certificate.
 {{- end }}
 {{- .Values.__webhookTLS | toJson }}
 {{- end }}
+
+{{/*
+OpenTelemetry traces of the webhook and the daemon (off without tracing.endpoint).
+*/}}
+{{- define "bollard.tracing.flags" -}}
+{{- with .Values.tracing.endpoint }}
+- --otlp-endpoint={{ . }}
+{{- if $.Values.tracing.insecure }}
+- --otlp-insecure
+{{- end }}
+{{- end }}
+{{- end }}
