@@ -269,7 +269,11 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar := review.Request
-	ctx, span := s.tracer.Start(r.Context(), "admission "+string(ar.Operation)+" "+ar.Kind.Kind, trace.WithSpanKind(trace.SpanKindServer),
+	tr := s.tracer
+	if tr == nil { // a Server made without New (tests)
+		tr = otel.Tracer("bollard.dev/bollard/webhook")
+	}
+	ctx, span := tr.Start(r.Context(), "admission "+string(ar.Operation)+" "+ar.Kind.Kind, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("k8s.namespace.name", ar.Namespace), attribute.String("bollard.kind", ar.Kind.Kind),
 			attribute.String("bollard.name", ar.Name), attribute.String("bollard.operation", string(ar.Operation)),
 			attribute.String("bollard.user", ar.UserInfo.Username), attribute.Bool("bollard.dry_run", req.DryRun)))
