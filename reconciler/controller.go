@@ -49,6 +49,7 @@ import (
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/egress"
+	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/render"
 	"bollard.dev/bollard/reconciler/rollout"
@@ -97,6 +98,8 @@ type Reconciler struct {
 	Cluster string
 	// Tracer sends a trace per change (nil: the global provider, a no-op unless set up).
 	Tracer trace.TracerProvider
+	// Notifier sends notifications of changes that end and of drift (nil: none).
+	Notifier *notify.Notifier
 	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
 	Namespaces []string
 	// DefaultServiceAccount is the ServiceAccount a Release without spec.serviceAccountName acts
@@ -908,7 +911,8 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		before := cur.Status.DeepCopy()
 		change(&cur.Status)
 		spans := r.traceLogs(ctx, &cur, before, &cur.Status) // a new log's trace IDs; spans of what the logs gained
-		r.record(ctx, &cur, &cur.Status)                     // finished logs kept as DeploymentRecords; the pointer advanced
+		notes := r.notifyLogs(&cur, before, &cur.Status)
+		r.record(ctx, &cur, &cur.Status) // finished logs kept as DeploymentRecords; the pointer advanced
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}
@@ -917,6 +921,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		if err == nil {
 			r.wrote(&cur)
 			spans()
+			notes()
 		}
 		return err
 	})
@@ -952,6 +957,10 @@ func (r *Reconciler) writing(rel *v1alpha1.Release) {
 func (r *Reconciler) event(rel *v1alpha1.Release, typ, reason, format string, args ...any) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(rel, nil, typ, reason, "Sync", format, args...)
+	}
+	switch reason {
+	case "DriftReverted", "Drift":
+		r.notifyDrift(rel, reason == "DriftReverted", fmt.Sprintf(format, args...))
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/egress"
+	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/reconciler/engine"
 	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/reconciler/source"
@@ -84,7 +85,9 @@ type Options struct {
 	Cluster string
 	// Tracer sends a trace per change (nil: the global provider).
 	Tracer trace.TracerProvider
-	Log    logr.Logger
+	// Notifications is a file of notification targets (notify.Load; "": none).
+	Notifications string
+	Log           logr.Logger
 	// AllowedHosts are where prove checks and Prometheus may be (egress.Parse; nil: in-cluster
 	// Services, egress.DefaultHosts).
 	AllowedHosts []string
@@ -142,6 +145,14 @@ func Run(ctx context.Context, opts Options) error {
 	// The gate's inputs as the webhook reads them: DeployPolicies, ClusterImagePolicies and
 	// namespaces from the cache, ConfigMaps and Secrets from the API server (never cached).
 	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetClient()}, policies, gateOpts...)
+	if opts.Notifications != "" {
+		targets, err := notify.Load(opts.Notifications)
+		if err != nil {
+			return err
+		}
+		r.Notifier = notify.New(targets, notify.Options{Log: opts.Log.WithName("notify"), Source: cmp.Or(opts.Cluster, "daemon")})
+		go r.Notifier.Run(ctx)
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

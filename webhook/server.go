@@ -35,6 +35,7 @@ import (
 
 	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/webhook/admission"
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/workload"
@@ -49,6 +50,8 @@ type Config struct {
 	// Tracer sends a span per admission decision (nil: the global provider — a no-op unless
 	// tracing.Setup installed one).
 	Tracer trace.TracerProvider
+	// Notifier is told of every break-glass (nil: none).
+	Notifier *notify.Notifier
 	// WorkloadKinds are custom resources with a pod template the gate checks like Deployments
 	// (registered process-wide; the webhook registration needs rules for them too).
 	WorkloadKinds []workload.Kind
@@ -73,14 +76,15 @@ type Config struct {
 
 // Server decides AdmissionReviews.
 type Server struct {
-	tracer  trace.Tracer
-	gate    *admission.Gate
-	events  kubernetes.Interface
-	metrics *metrics
-	log     logr.Logger
-	timeout time.Duration
-	denials *denialLimiter // nil: no denial Events
-	ready   atomic.Bool
+	tracer   trace.Tracer
+	notifier *notify.Notifier
+	gate     *admission.Gate
+	events   kubernetes.Interface
+	metrics  *metrics
+	log      logr.Logger
+	timeout  time.Duration
+	denials  *denialLimiter // nil: no denial Events
+	ready    atomic.Bool
 	// draining: shutting down; /readyz fails so the pod leaves its Service's endpoints while
 	// /validate still answers.
 	draining atomic.Bool
@@ -142,13 +146,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	view := &cluster{ReaderCluster: admission.ReaderCluster{Reader: c}, configMaps: configMaps, secrets: newSecretWatches(ctx, cs), namespace: cfg.Namespace}
 	s := &Server{
-		tracer:  cmp.Or[trace.TracerProvider](cfg.Tracer, otel.GetTracerProvider()).Tracer("bollard.dev/bollard/webhook"),
-		gate:    admission.NewGate(view, engine, gateOpts...),
-		events:  cs,
-		metrics: m,
-		log:     cfg.Log,
-		timeout: cfg.DecisionTimeout,
-		denials: newDenialLimiter(),
+		tracer:   cmp.Or[trace.TracerProvider](cfg.Tracer, otel.GetTracerProvider()).Tracer("bollard.dev/bollard/webhook"),
+		notifier: cfg.Notifier,
+		gate:     admission.NewGate(view, engine, gateOpts...),
+		events:   cs,
+		metrics:  m,
+		log:      cfg.Log,
+		timeout:  cfg.DecisionTimeout,
+		denials:  newDenialLimiter(),
 	}
 	// Informers for the kinds the gate lists, before the cache starts.
 	for _, obj := range []client.Object{&v1alpha1.DeployPolicy{}, &corev1.Namespace{}, &policyv1beta1.ClusterImagePolicy{}} {
@@ -426,8 +431,13 @@ func (s *Server) recordBreakGlass(ctx context.Context, ar *admissionv1.Admission
 	s.log.Info("break-glass", "user", use.User, "reason", use.Reason, "policies", use.Policies,
 		"kind", ar.Kind.Kind, "namespace", ar.Namespace, "name", obj.GetName())
 	ref := objectRef(obj)
-	s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "BreakGlass",
-		fmt.Sprintf("break-glass by %s inside a freeze (DeployPolicy %s): %s", use.User, strings.Join(use.Policies, ", "), use.Reason))
+	msg := fmt.Sprintf("break-glass by %s inside a freeze (DeployPolicy %s): %s", use.User, strings.Join(use.Policies, ", "), use.Reason)
+	s.event(context.WithoutCancel(ctx), ref, corev1.EventTypeWarning, "BreakGlass", msg)
+	if s.notifier != nil {
+		s.notifier.Notify(notify.Event{Kind: notify.BreakGlass, Summary: fmt.Sprintf("%s %s/%s: %s", ar.Kind.Kind, ar.Namespace, obj.GetName(), msg),
+			Details: map[string]string{"user": use.User, "reason": use.Reason, "policies": strings.Join(use.Policies, ", "),
+				"object": ar.Kind.Kind + " " + ar.Namespace + "/" + obj.GetName(), "operation": string(ar.Operation)}})
+	}
 }
 
 // objectRef is what an Event about obj names.

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/tracing"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -31,6 +32,7 @@ import (
 // webhookOptions are the flags of `bollard webhook`.
 type webhookOptions struct {
 	Tracing         tracing.Options
+	Notifications   string
 	Listen          string
 	CertFile        string
 	KeyFile         string
@@ -53,6 +55,7 @@ type webhookOptions struct {
 
 func (o *webhookOptions) BindFlags(fs *pflag.FlagSet) {
 	o.Tracing.BindFlags(fs)
+	fs.StringVar(&o.Notifications, "notifications", "", "a file of notification targets (CloudEvents or Slack webhooks, HMAC-signed) told of every break-glass")
 	fs.StringVar(&o.Listen, "listen", ":8443", "address to serve HTTPS on")
 	fs.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
 	fs.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM); reloaded when it changes")
@@ -181,6 +184,14 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 		RollbackUsers: opts.RollbackUsers}
 	if wcfg.WorkloadKinds, err = parseKinds(opts.WorkloadKinds); err != nil {
 		return usageError{err}
+	}
+	if opts.Notifications != "" {
+		targets, err := notify.Load(opts.Notifications)
+		if err != nil {
+			return usageError{err}
+		}
+		wcfg.Notifier = notify.New(targets, notify.Options{Log: log.WithName("notify"), Source: "webhook"})
+		go wcfg.Notifier.Run(ctx)
 	}
 	if opts.VerifyImages {
 		// Registry calls get most of the decision's time; a cached verdict needs none.

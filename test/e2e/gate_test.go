@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 )
@@ -159,7 +160,16 @@ func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	gate := startGate(t, env, ns, "")
+	recv, targetsFile := startNotificationReceiver(t, []byte("gate-key"), notify.BreakGlass)
+	targets, err := notify.Load(targetsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifier := notify.New(targets, notify.Options{Source: "webhook"})
+	nctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go notifier.Run(nctx)
+	gate := startGateWith(t, env, ns, webhook.Config{Notifier: notifier})
 
 	d := deployment(ns, "registry.local/web:v1", 2)
 	if err := env.Client.Create(ctx, d); err != nil {
@@ -216,6 +226,10 @@ func TestGateFreezeWindowAndBreakGlass(t *testing.T) {
 			t.Errorf("warnings %q lack the break-glass warning", oncallWarnings.list)
 		}
 		waitEvent(t, env, ns, "BreakGlass", d.Name, "oncall@example.com", "INC-7 checkout down")
+		n := recv.wait(t, env, "dev.bollard.break-glass", func(d notify.Data) bool { return d.Details["reason"] == "INC-7 checkout down" })
+		if n.Details["user"] != "oncall@example.com" || n.Details["policies"] != ns+"-freeze" || !strings.Contains(n.Summary, "Deployment "+ns+"/web") {
+			t.Errorf("break-glass notification %+v", n)
+		}
 		resp, err := gate.Client().Get(gate.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)

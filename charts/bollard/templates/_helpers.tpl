@@ -135,3 +135,26 @@ OpenTelemetry traces of the webhook and the daemon (off without tracing.endpoint
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+Notifications (off without notifications.secretName): the Secret holds targets.yaml and the files
+it names (secretFile: /etc/bollard/notifications/KEY), mounted in the webhook (break-glass) and
+the daemon (refused, rolled back, rollback failed, drift, succeeded).
+*/}}
+{{- define "bollard.notifications.flag" -}}
+{{- if .Values.notifications.secretName }}
+- --notifications=/etc/bollard/notifications/targets.yaml
+{{- end }}
+{{- end }}
+{{- define "bollard.notifications.mount" -}}
+{{- if .Values.notifications.secretName }}
+- {name: notifications, mountPath: /etc/bollard/notifications, readOnly: true}
+{{- end }}
+{{- end }}
+{{- define "bollard.notifications.volume" -}}
+{{- with .Values.notifications.secretName }}
+- name: notifications
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end }}
