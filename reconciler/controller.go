@@ -100,6 +100,8 @@ type Reconciler struct {
 	Tracer trace.TracerProvider
 	// Notifier sends notifications of changes that end and of drift (nil: none).
 	Notifier *notify.Notifier
+	// Attester attaches the logs of Releases with spec.attest to their digests (nil: none).
+	Attester *Attester
 	// Namespaces the daemon watches (empty: all): a Release targeting another is refused.
 	Namespaces []string
 	// DefaultServiceAccount is the ServiceAccount a Release without spec.serviceAccountName acts

@@ -87,7 +87,11 @@ type Options struct {
 	Tracer trace.TracerProvider
 	// Notifications is a file of notification targets (notify.Load; "": none).
 	Notifications string
-	Log           logr.Logger
+	// AttestKey is a cosign private key (password AttestKeyPassword) the daemon signs the logs of
+	// Releases with spec.attest with ("": none).
+	AttestKey         string
+	AttestKeyPassword []byte
+	Log               logr.Logger
 	// AllowedHosts are where prove checks and Prometheus may be (egress.Parse; nil: in-cluster
 	// Services, egress.DefaultHosts).
 	AllowedHosts []string
@@ -113,7 +117,8 @@ func Run(ctx context.Context, opts Options) error {
 		LeaderElectionID:        "bollard-daemon",
 		LeaderElectionNamespace: opts.Namespace,
 		// Secrets and ConfigMaps are read when needed, not cached cluster-wide.
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		// DeploymentRecords are written and pruned, never watched (thousands per namespace).
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &v1alpha1.DeploymentRecord{}}}},
 		Cache:  cacheOptions(opts.Namespaces),
 	})
 	if err != nil {
@@ -145,6 +150,11 @@ func Run(ctx context.Context, opts Options) error {
 	// The gate's inputs as the webhook reads them: DeployPolicies, ClusterImagePolicies and
 	// namespaces from the cache, ConfigMaps and Secrets from the API server (never cached).
 	r.Gate = admission.NewGate(admission.ReaderCluster{Reader: mgr.GetClient()}, policies, gateOpts...)
+	if opts.AttestKey != "" {
+		if r.Attester, err = NewAttester(opts.AttestKey, opts.AttestKeyPassword, opts.Cluster); err != nil {
+			return err
+		}
+	}
 	if opts.Notifications != "" {
 		targets, err := notify.Load(opts.Notifications)
 		if err != nil {

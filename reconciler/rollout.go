@@ -205,6 +205,9 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 	if step, ok := r.drained(ctx, rel); ok {
 		steps = append(steps, step)
 	}
+	if step, ok := r.attest(ctx, rel, ro.LogID, steps); ok {
+		steps = append(steps, step)
+	}
 	if r.Snapshots != nil {
 		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact, ro.Render); err != nil {
 			// A rollback to it will re-render from git.

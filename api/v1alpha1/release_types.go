@@ -81,6 +81,13 @@ type ReleaseSpec struct {
 	// then verified), canary or blueGreen.
 	// +optional
 	Strategy *Strategy `json:"strategy,omitempty"`
+	// Attest attaches the Deployment Log of every revision that succeeds to each image digest it
+	// deployed, in the image's registry, as an in-toto attestation (predicate type
+	// https://bollard.dev/deployment-log/v1) signed with the daemon's --attest-key: `cosign
+	// verify-attestation` then proves where and when the digest ran and what it passed. A
+	// registry error is a warning in the log, never a failed deploy.
+	// +optional
+	Attest bool `json:"attest,omitempty"`
 	// RecordRetention is how many DeploymentRecords (finished Deployment Logs kept as objects)
 	// the Release keeps; the oldest beyond it are deleted. Default 100.
 	// +kubebuilder:validation:Minimum=1

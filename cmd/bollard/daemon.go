@@ -47,6 +47,7 @@ type daemonOptions struct {
 	FetchTimeout                    time.Duration
 	Cluster                         string
 	Notifications                   string
+	AttestKey                       string
 }
 
 func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
@@ -74,6 +75,7 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", egress.DefaultHosts, "where a Release's prove check and Prometheus may be: host names with * globs (optionally :port), IP addresses, CIDRs; link-local addresses (cloud metadata) only when listed")
 	fs.BoolVar(&o.Profiling, "profiling", false, "serve Go's pprof profiles under /debug/pprof/ on the metrics address")
 	fs.StringVar(&o.Notifications, "notifications", "", "a file of notification targets (CloudEvents or Slack webhooks, HMAC-signed): refused, rolled back, rollback failed, drift, succeeded")
+	fs.StringVar(&o.AttestKey, "attest-key", "", "a cosign private key (its password in COSIGN_PASSWORD): the Deployment Log of each Release with spec.attest that succeeds is signed with it and attached to its image digests")
 	fs.StringVar(&o.Cluster, "cluster-name", "", "this cluster's name in Deployment Logs' targets (prod-eu, …)")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
 	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
@@ -122,7 +124,7 @@ Release's interval as well.`,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, Namespace: opts.Namespace, DefaultServiceAccount: opts.DefaultServiceAccount,
 				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
-				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Cluster: opts.Cluster, Notifications: opts.Notifications, Profiling: opts.Profiling, AllowedHosts: opts.AllowedHosts, Log: log})
+				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Cluster: opts.Cluster, Notifications: opts.Notifications, AttestKey: opts.AttestKey, AttestKeyPassword: []byte(os.Getenv("COSIGN_PASSWORD")), Profiling: opts.Profiling, AllowedHosts: opts.AllowedHosts, Log: log})
 		},
 	}
 	opts.BindFlags(cmd.Flags())

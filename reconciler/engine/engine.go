@@ -123,8 +123,10 @@ func managedBy(rel Key) func(*cache.Resource) bool {
 type labelFilter struct{}
 
 func (labelFilter) IsExcludedResource(group, kind, _ string) bool {
-	// Events and Endpoints churn and are never applied from git.
+	// Events and Endpoints churn and are never applied from git; DeploymentRecords are the
+	// daemon's own audit trail (never watched).
 	return (group == "" && (kind == "Event" || kind == "Endpoints")) || (group == "events.k8s.io" && kind == "Event") ||
+		(group == "bollard.dev" && kind == "DeploymentRecord") ||
 		(group == "discovery.k8s.io" && kind == "EndpointSlice") || (group == "coordination.k8s.io" && kind == "Lease")
 }
 

@@ -61,8 +61,9 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 	}
 	// The webhook and the daemon each have a Deployment, Service, ServiceAccount, RBAC and a Secret
 	// (serving certificate; push receiver key); the daemon's ClusterRoles to impersonate and for
-	// the Releases' accounts; a tenant its account and two RoleBindings.
-	for k, want := range map[string]int{"Deployment": 2, "Service": 2, "ServiceAccount": 3, "ClusterRole": 4, "ClusterRoleBinding": 2,
+	// the Releases' accounts, and the read-only one aggregated into view/edit/admin (Releases and
+	// DeploymentRecords); a tenant its account and two RoleBindings.
+	for k, want := range map[string]int{"Deployment": 2, "Service": 2, "ServiceAccount": 3, "ClusterRole": 5, "ClusterRoleBinding": 2,
 		"Role": 2, "RoleBinding": 4, "NetworkPolicy": 1, "Secret": 2, "PodDisruptionBudget": 1, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 1} {
 		if kinds[k] != want {
 			t.Errorf("chart renders %d %s, want %d (all kinds: %v)", kinds[k], k, want, kinds)

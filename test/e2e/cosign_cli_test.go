@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/imagesig"
@@ -232,9 +236,11 @@ spec:
       - {name: web, image: "` + reg.Host + `/attested/web:v1"}
       - {name: sidecar, image: "` + reg.Host + `/keyless/web:v1"}
 `})
-		startDaemonWith(t, env, ns, "receiver", t.TempDir(), true)
+		startDaemonOpts(t, nil, ns, "receiver", t.TempDir(), func(o *reconciler.Options) {
+			o.VerifyImages, o.AttestKey, o.AttestKeyPassword = true, filepath.Join(cosign.dir, "cosign.key"), []byte("bollard-test")
+		})
 		rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
-			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour}}}
+			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo.url()}, Interval: metav1.Duration{Duration: time.Hour}, Attest: true}}
 		if err := env.Client.Create(ctx, rel); err != nil {
 			t.Fatal(err)
 		}
@@ -274,9 +280,42 @@ spec:
 			"🔐 Signature verified (cosign). Digest: " + keyless.DigestStr() + " — ClusterImagePolicy " + ns + "-keyless, keyless authority ci: https://ci.example/shop/release (issuer https://oidc.ci.example)",
 			"> **Strategy**: rolling: rollout",
 			"🧹 drain: OK — Deployment evidence: no earlier instances",
+			"attest: OK",
 		} {
 			if code != 0 || !strings.Contains(out, want) {
 				t.Errorf("bollard log (exit %d) lacks %q:\n%s", code, want, out)
+			}
+		}
+		// The registry keeps the log with each digest: the real cosign CLI verifies the bollard
+		// attestation with the daemon's key, and its predicate is this log.
+		for _, d := range []name.Digest{attested, keyless} {
+			cmd := exec.Command(cosign.bin, "verify-attestation", "--key", "cosign.pub", "--type", reconciler.PredicateDeploymentLog,
+				"--insecure-ignore-tlog=true", "--insecure-ignore-sct=true", d.String())
+			cmd.Dir, cmd.Env = cosign.dir, append(os.Environ(), "HOME="+cosign.dir, "TUF_ROOT="+filepath.Join(cosign.dir, "tuf"))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("cosign verify-attestation %s: %v\n%s%s", d, err, stdout, stderr.String())
+			}
+			var env struct {
+				Payload string `json:"payload"`
+			}
+			if err := json.Unmarshal(bytes.SplitN(bytes.TrimSpace(stdout), []byte("\n"), 2)[0], &env); err != nil {
+				t.Fatalf("cosign output %q: %v", stdout, err)
+			}
+			statement, _ := base64.StdEncoding.DecodeString(env.Payload)
+			var st struct {
+				PredicateType string                               `json:"predicateType"`
+				Subject       []struct{ Digest map[string]string } `json:"subject"`
+				Predicate     reconciler.DeploymentPredicate       `json:"predicate"`
+			}
+			if err := json.Unmarshal(statement, &st); err != nil {
+				t.Fatalf("statement %s: %v", statement, err)
+			}
+			if st.PredicateType != reconciler.PredicateDeploymentLog || len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != d.DigestStr() ||
+				st.Predicate.Release != ns+"/shop" || st.Predicate.Log.ID != l.ID || st.Predicate.Log.Status != v1alpha1.LogSuccess || len(st.Predicate.Log.Evidence) != 2 {
+				t.Errorf("attestation on %s: type %s, subject %v, release %s, log #%d %s", d, st.PredicateType, st.Subject, st.Predicate.Release, st.Predicate.Log.ID, st.Predicate.Log.Status)
 			}
 		}
 	})
