@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,21 +18,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/webhook/imagesig"
 )
 
 // verifyOptions are the flags of `bollard verify`.
 type verifyOptions struct {
-	Keys     []string
-	Policies []string
-	Output   string
-	Timeout  time.Duration
+	Deployments bool
+	Keys        []string
+	Policies    []string
+	Output      string
+	Timeout     time.Duration
 }
 
 func (o *verifyOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Keys, "key", nil, "cosign public key (PEM file, repeatable): any one signature by them verifies")
 	fs.StringSliceVar(&o.Policies, "policy", nil, "ClusterImagePolicy file or folder (repeatable): every policy matching IMAGE must be satisfied, as in the webhook")
 	fs.StringVarP(&o.Output, "output", "o", "", "output format: json")
+	fs.BoolVar(&o.Deployments, "deployments", false, "with --key (the daemon's attestation key): the Deployment Logs bollard attached to the digest — where and when it ran and what it passed")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound on the registry calls")
 }
 
@@ -45,6 +49,8 @@ type verifyResult struct {
 	Policy string `json:"policy,omitempty"`
 	Mode   string `json:"mode,omitempty"`
 	imagesig.Verdict
+	// Deployments are the Deployment Logs attested on the digest (--deployments).
+	Deployments []reconciler.DeploymentPredicate `json:"deployments,omitempty"`
 }
 
 func newVerifyCommand() *cobra.Command {
@@ -66,6 +72,9 @@ Exit codes: 0 verified (one line per verdict with the digest), 1 not verified (t
 			if len(opts.Keys) == 0 && len(opts.Policies) == 0 {
 				return usageError{errors.New("give at least one --key or --policy")}
 			}
+			if opts.Deployments && (len(opts.Keys) == 0 || len(opts.Policies) > 0) {
+				return usageError{errors.New("--deployments verifies with --key (the daemon's attestation key) only")}
+			}
 			if opts.Output != "" && opts.Output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", opts.Output)}
 			}
@@ -83,9 +92,23 @@ Exit codes: 0 verified (one line per verdict with the digest), 1 not verified (t
 					if err != nil {
 						return usageError{err}
 					}
+					if opts.Deployments {
+						if k, err = k.WithAttestations([]imagesig.AttestationSpec{{Name: "deployment-log", PredicateType: reconciler.PredicateDeploymentLog}}); err != nil {
+							return usageError{err}
+						}
+					}
 					keys = append(keys, k)
 				}
-				results = append(results, verifyResult{Verdict: v.Verify(cmd.Context(), image, keys)})
+				r := verifyResult{Verdict: v.Verify(cmd.Context(), image, keys)}
+				for _, a := range r.Attested {
+					var st struct {
+						Predicate reconciler.DeploymentPredicate `json:"predicate"`
+					}
+					if a.PredicateType == reconciler.PredicateDeploymentLog && json.Unmarshal(a.Statement, &st) == nil {
+						r.Deployments = append(r.Deployments, st.Predicate)
+					}
+				}
+				results = append(results, r)
 			}
 			if len(opts.Policies) > 0 {
 				policies, err := loadImagePolicies(opts.Policies)
@@ -170,6 +193,16 @@ func printVerdicts(out io.Writer, format string, results []verifyResult) error {
 				by = " (ClusterImagePolicy " + r.Policy + ")"
 			}
 			switch {
+			case r.Verified && len(r.Deployments) > 0:
+				for _, d := range r.Deployments {
+					l := d.Log
+					where := cmp.Or(l.Target, "namespace "+l.Namespace)
+					if d.Cluster != "" && !strings.Contains(where, "cluster ") {
+						where += ", cluster " + d.Cluster
+					}
+					fmt.Fprintf(out, "deployed %s (%s): Release %s, %s — Deployment Log #%d %s, finished %s, revision %s (signed by %s)\n",
+						r.Image, digest, d.Release, where, l.ID, l.Status, l.Finished.UTC().Format(time.RFC3339), short(l.Revision), r.Authority)
+				}
 			case r.Verified && len(r.Attestations) > 0:
 				fmt.Fprintf(out, "verified %s (%s) attested %s by %s%s\n", r.Image, digest, strings.Join(r.Attestations, ", "), r.Authority, by)
 			case r.Verified:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -317,6 +318,27 @@ spec:
 				st.Predicate.Release != ns+"/shop" || st.Predicate.Log.ID != l.ID || st.Predicate.Log.Status != v1alpha1.LogSuccess || len(st.Predicate.Log.Evidence) != 2 {
 				t.Errorf("attestation on %s: type %s, subject %v, release %s, log #%d %s", d, st.PredicateType, st.Subject, st.Predicate.Release, st.Predicate.Log.ID, st.Predicate.Log.Status)
 			}
+		}
+		// bollard verify reads it too: where and when the digest ran; a digest never deployed has none.
+		pubPath := filepath.Join(cosign.dir, "cosign.pub")
+		verify := func(image string) (string, int) {
+			out, err := exec.Command(os.Getenv("BOLLARD_BIN"), "verify", "--key", pubPath, "--deployments", image).CombinedOutput()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return string(out), exit.ExitCode()
+			}
+			if err != nil {
+				t.Fatalf("bollard verify: %v", err)
+			}
+			return string(out), 0
+		}
+		out, code = verify(attested.String())
+		if want := fmt.Sprintf("deployed %s (%s): Release %s/shop, staging (namespace %s) — Deployment Log #%d SUCCESS, finished ", attested, attested.DigestStr(), ns, ns, l.ID); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("bollard verify --deployments (exit %d) lacks %q:\n%s", code, want, out)
+		}
+		out, code = verify(classic.String())
+		if code != 1 || !strings.Contains(out, "attestation deployment-log (https://bollard.dev/deployment-log/v1) signed by key cosign.pub is missing") {
+			t.Errorf("bollard verify --deployments of a digest never deployed (exit %d):\n%s", code, out)
 		}
 	})
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -124,6 +125,8 @@ type Attested struct {
 	PredicateType string `json:"predicateType"`
 	Digest        string `json:"digest"`
 	Signer        string `json:"signer"`
+	// Statement is the verified in-toto statement (JSON).
+	Statement []byte `json:"-"`
 }
 
 // signer describes who signed: the key authority, or the keyless authority with the identity
@@ -320,12 +323,15 @@ func (at *attached) checkAttestations(ctx context.Context, a Authority) (result,
 				return result{reason: fmt.Sprintf("attestation %s (%s) by %s fails its policy: %v", want.Name, want.PredicateType, a.describe(), err)}, nil
 			}
 			formats[s.format] = true
-			if !found {
-				sum := sha256.Sum256(s.json)
-				res.attestations = append(res.attestations, Attested{Name: want.Name, PredicateType: want.PredicateType,
-					Digest: "sha256:" + hex.EncodeToString(sum[:]), Signer: s.signer})
-			}
 			found = true
+			// Each statement of the type: a digest deployed to staging and production carries two
+			// Deployment Logs.
+			sum := sha256.Sum256(s.json)
+			digest := "sha256:" + hex.EncodeToString(sum[:])
+			if !slices.ContainsFunc(res.attestations, func(x Attested) bool { return x.Digest == digest }) {
+				res.attestations = append(res.attestations, Attested{Name: want.Name, PredicateType: want.PredicateType,
+					Digest: digest, Signer: s.signer, Statement: s.json})
+			}
 		}
 		if !found {
 			reason := fmt.Sprintf("attestation %s (%s) signed by %s is missing", want.Name, want.PredicateType, a.describe())

@@ -12,6 +12,7 @@ package imagesig
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -230,7 +231,9 @@ func (v *Verifier) verify(ctx context.Context, digest name.Digest, authorities [
 		if res.reason == "" {
 			verdict.Verified, verdict.Authority, verdict.Format, verdict.Signer, verdict.Attested = true, a.Name, res.format, res.signer, res.attestations
 			for _, at := range res.attestations {
-				verdict.Attestations = append(verdict.Attestations, at.Name)
+				if !slices.Contains(verdict.Attestations, at.Name) {
+					verdict.Attestations = append(verdict.Attestations, at.Name)
+				}
 			}
 			return verdict, false
 		}
