@@ -94,7 +94,7 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 		case len(old) == 0:
 			lines = append(lines, "Deployment "+d+": no earlier instances")
 		case running == 0:
-			lines = append(lines, fmt.Sprintf("Deployment %s: old instances drained (ReplicaSets at 0 pods: %s)", d, strings.Join(names(old), ", ")))
+			lines = append(lines, fmt.Sprintf("Deployment %s: old instances drained (ReplicaSets at 0 pods: %s; pods stopping finish their grace period)", d, strings.Join(names(old), ", ")))
 		default:
 			step.Result = v1alpha1.ResultWarn
 			lines = append(lines, fmt.Sprintf("Deployment %s: %d old pods still running (%s)", d, running, strings.Join(old, ", ")))

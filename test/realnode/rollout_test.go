@@ -406,7 +406,11 @@ func rolloutWithRealTraffic(t *testing.T, env *kubetest.Env, ns, gitURL string, 
 	if c["v1 500"]+c["v4 500"] > 0 || c["v4 200"] == 0 {
 		t.Errorf("v4's canary: answers by version %v", c)
 	}
-	if c := tally(l.since(time.Now().Add(-2 * time.Second))); c["v4 200"] == 0 || len(c) != 1 {
+	// The v1 pods replaced last stop gracefully (webapp serves 2 s more on SIGTERM, until
+	// kube-proxy has dropped them): from then on only v4 answers.
+	settled := time.Now()
+	time.Sleep(2 * time.Second)
+	if c := tally(l.since(settled)); c["v4 200"] == 0 || len(c) != 1 {
 		t.Errorf("after v4's promotion, by version: %v (want v4 200 only)", c)
 	}
 }
