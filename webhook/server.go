@@ -278,14 +278,16 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	if tr == nil { // a Server made without New (tests)
 		tr = otel.Tracer("bollard.dev/bollard/webhook")
 	}
-	ctx, span := tr.Start(r.Context(), "admission "+string(ar.Operation)+" "+ar.Kind.Kind, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("k8s.namespace.name", ar.Namespace), attribute.String("bollard.kind", ar.Kind.Kind),
-			attribute.String("bollard.name", ar.Name), attribute.String("bollard.operation", string(ar.Operation)),
-			attribute.String("bollard.user", ar.UserInfo.Username), attribute.Bool("bollard.dry_run", req.DryRun)))
+	ctx, span := tr.Start(r.Context(), "admission "+string(ar.Operation)+" "+ar.Kind.Kind, trace.WithSpanKind(trace.SpanKindServer))
 	resp, verdict := s.decide(ctx, ar, req)
-	span.SetAttributes(attribute.String("bollard.verdict", verdict), attribute.Bool("bollard.allowed", resp.Allowed))
-	if resp.Result != nil {
-		span.SetAttributes(attribute.String("bollard.reason", resp.Result.Message))
+	if span.IsRecording() { // nothing to build when not traced: this is every admission's path
+		span.SetAttributes(attribute.String("k8s.namespace.name", ar.Namespace), attribute.String("bollard.kind", ar.Kind.Kind),
+			attribute.String("bollard.name", ar.Name), attribute.String("bollard.operation", string(ar.Operation)),
+			attribute.String("bollard.user", ar.UserInfo.Username), attribute.Bool("bollard.dry_run", req.DryRun),
+			attribute.String("bollard.verdict", verdict), attribute.Bool("bollard.allowed", resp.Allowed))
+		if resp.Result != nil {
+			span.SetAttributes(attribute.String("bollard.reason", resp.Result.Message))
+		}
 	}
 	span.End()
 	writeReview(w, review, resp)

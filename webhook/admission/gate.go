@@ -150,15 +150,7 @@ func (g *Gate) Review(ctx context.Context, req Request) (Decision, error) {
 		return Decision{}, err
 	}
 	d.Digests, d.Images = in.Images.pins(), in.Images.Summary(g.images != nil)
-	var images []string
-	if w, werr := workload.FromObject(req.Object); werr == nil {
-		for _, c := range w.Containers() {
-			if !slices.Contains(images, c.Image) {
-				images = append(images, c.Image)
-			}
-		}
-	}
-	d.Evidence = in.Images.Evidence(g.images != nil, images)
+	d.Evidence = in.Images.Evidence(g.images != nil)
 	return d, nil
 }
 
@@ -299,11 +291,13 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 		g.breakGlassInput(in, cur, applying, frozenBy)
 		return in, frozenBy, nil
 	}
-	names := make([]string, 0, len(applying))
-	for _, p := range applying {
-		names = append(names, p.Name)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() { // nothing to build when not traced
+		names := make([]string, 0, len(applying))
+		for _, p := range applying {
+			names = append(names, p.Name)
+		}
+		span.SetAttributes(attribute.StringSlice("bollard.deploy_policies", names), attribute.StringSlice("bollard.frozen_by", frozenBy))
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attribute.StringSlice("bollard.deploy_policies", names), attribute.StringSlice("bollard.frozen_by", frozenBy))
 	// A span per concern that reads something: its share of the decision's time.
 	tracer := tracerOf(ctx)
 	sctx, span := tracer.Start(ctx, "flags")
@@ -318,11 +312,13 @@ func (g *Gate) buildInput(ctx context.Context, req Request) (*Input, []string, e
 	span.End()
 	sctx, span = tracer.Start(ctx, "signatures")
 	err = g.imagesInput(sctx, in, old, cur)
-	var images []string
-	for _, c := range in.Images.Checks {
-		images = append(images, fmt.Sprintf("%s@%s verified=%t", c.Image, c.Digest, c.Verified))
+	if span.IsRecording() {
+		var images []string
+		for _, c := range in.Images.Checks {
+			images = append(images, fmt.Sprintf("%s@%s verified=%t", c.Image, c.Digest, c.Verified))
+		}
+		span.SetAttributes(attribute.StringSlice("bollard.images", images), attribute.Bool("bollard.images_checked", in.Images.Checked))
 	}
-	span.SetAttributes(attribute.StringSlice("bollard.images", images), attribute.Bool("bollard.images_checked", in.Images.Checked))
 	span.End()
 	if err != nil {
 		return nil, nil, err

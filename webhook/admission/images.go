@@ -43,6 +43,9 @@ type ImagesInput struct {
 	NoMatchPolicy string       `json:"noMatchPolicy"`
 	Checks        []ImageCheck `json:"checks"`
 	Unmatched     []ImageRef   `json:"unmatched"`
+	// Images are the object's images, each once, in order (for the Deployment Log's evidence
+	// when nothing was checked).
+	Images []string `json:"-"`
 }
 
 // ImageCheck is one image against one ClusterImagePolicy that matches it.
@@ -90,16 +93,16 @@ func (in ImagesInput) Summary(enabled bool) []string {
 // Evidence is, per image and matching policy, what the gate established — for the Deployment
 // Log. Verified only where an authority verified; otherwise the reason (verification off, no
 // policy matched, the check failed, or an UPDATE that kept every image).
-func (in ImagesInput) Evidence(enabled bool, images []string) []v1alpha1.ArtifactEvidence {
+func (in ImagesInput) Evidence(enabled bool) []v1alpha1.ArtifactEvidence {
 	var out []v1alpha1.ArtifactEvidence
 	switch {
 	case !enabled:
-		for _, image := range images {
+		for _, image := range in.Images {
 			out = append(out, v1alpha1.ArtifactEvidence{Image: image, Reason: "verification is off: --verify-images=false"})
 		}
 		return out
 	case !in.Checked:
-		for _, image := range images {
+		for _, image := range in.Images {
 			out = append(out, v1alpha1.ArtifactEvidence{Image: image, Reason: "not verified again: no image changed"})
 		}
 		return out
@@ -138,6 +141,11 @@ type compiledImagePolicy struct {
 
 func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Workload) error {
 	in.Images = ImagesInput{NoMatchPolicy: g.noMatch, Checks: []ImageCheck{}, Unmatched: []ImageRef{}}
+	for _, c := range cur.Containers() {
+		if !slices.Contains(in.Images.Images, c.Image) {
+			in.Images.Images = append(in.Images.Images, c.Image)
+		}
+	}
 	if g.images == nil || (old != nil && slices.Equal(imageList(old), imageList(cur))) {
 		return nil
 	}
