@@ -73,7 +73,7 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 	var lines []string
 	sort.Strings(deps)
 	for _, d := range deps {
-		var old []string
+		var oldNames, oldCounts []string // each earlier ReplicaSet, and with the pods it still runs
 		running := int32(0)
 		newest := int64(-1)
 		var owned []appsv1.ReplicaSet
@@ -87,17 +87,18 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 			if revisionOf(&rs) == newest {
 				continue
 			}
-			old = append(old, fmt.Sprintf("%s %d", rs.Name, rs.Status.Replicas))
+			oldNames = append(oldNames, rs.Name)
+			oldCounts = append(oldCounts, fmt.Sprintf("%s %d", rs.Name, rs.Status.Replicas))
 			running += rs.Status.Replicas
 		}
 		switch {
-		case len(old) == 0:
+		case len(oldNames) == 0:
 			lines = append(lines, "Deployment "+d+": no earlier instances")
 		case running == 0:
-			lines = append(lines, fmt.Sprintf("Deployment %s: old instances drained (ReplicaSets at 0 pods: %s; pods stopping finish their grace period)", d, strings.Join(names(old), ", ")))
+			lines = append(lines, fmt.Sprintf("Deployment %s: old instances drained (ReplicaSets at 0 pods: %s; pods stopping finish their grace period)", d, strings.Join(oldNames, ", ")))
 		default:
 			step.Result = v1alpha1.ResultWarn
-			lines = append(lines, fmt.Sprintf("Deployment %s: %d old pods still running (%s)", d, running, strings.Join(old, ", ")))
+			lines = append(lines, fmt.Sprintf("Deployment %s: %d old pods still running (%s)", d, running, strings.Join(oldCounts, ", ")))
 		}
 	}
 	step.Detail = strings.Join(lines, "; ")
@@ -109,13 +110,4 @@ func revisionOf(rs *appsv1.ReplicaSet) int64 {
 	var n int64
 	_, _ = fmt.Sscan(rs.Annotations["deployment.kubernetes.io/revision"], &n)
 	return n
-}
-
-// names are the first words of "name count" entries.
-func names(entries []string) []string {
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i], _, _ = strings.Cut(e, " ")
-	}
-	return out
 }

@@ -26,10 +26,7 @@ func (r *Reconciler) notifyLogs(rel *v1alpha1.Release, before, after *v1alpha1.R
 	if r.Notifier == nil {
 		return func() {}
 	}
-	old := map[int64]v1alpha1.DeploymentLog{}
-	for _, l := range before.History {
-		old[l.ID] = l
-	}
+	old := logsByID(before.History)
 	var events []notify.Event
 	for _, l := range after.History {
 		kind, ok := notifyKinds[l.Status]

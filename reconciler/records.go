@@ -29,6 +29,16 @@ func finished(l v1alpha1.DeploymentLog) bool {
 	return l.Status != "" && l.Status != v1alpha1.LogVerifying
 }
 
+// logsByID indexes Deployment Logs by their ID: what a status write changes is found by
+// comparing the logs before and after it.
+func logsByID(h []v1alpha1.DeploymentLog) map[int64]v1alpha1.DeploymentLog {
+	m := make(map[int64]v1alpha1.DeploymentLog, len(h))
+	for _, l := range h {
+		m[l.ID] = l
+	}
+	return m
+}
+
 // recordName names the DeploymentRecord of rel's log id: RELEASE-UID8-ID.
 func recordName(rel *v1alpha1.Release, id int64) string {
 	return recordPrefix(rel) + strconv.FormatInt(id, 10)

@@ -33,10 +33,7 @@ func (r *Reconciler) traceLogs(ctx context.Context, rel *v1alpha1.Release, befor
 			f()
 		}
 	}
-	old := map[int64]v1alpha1.DeploymentLog{}
-	for _, l := range before.History {
-		old[l.ID] = l
-	}
+	old := logsByID(before.History)
 	for i := range after.History {
 		lp := &after.History[i]
 		prev, seen := old[lp.ID]
