@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/test/charttest"
 )
 
 const (
@@ -74,13 +75,13 @@ func TestAlertRules(t *testing.T) {
 	})
 
 	t.Run("chart", func(t *testing.T) {
-		for _, o := range renderChart(t) {
+		for _, o := range charttest.Render(t, chartDir) {
 			if o.GetKind() == "PrometheusRule" || o.GetLabels()["grafana_dashboard"] != "" {
 				t.Errorf("with default values the chart renders %s %s: monitoring.rules and monitoring.dashboard are off by default", o.GetKind(), o.GetName())
 			}
 		}
 		var rule, dashboard *manifest.Object
-		for _, o := range renderChart(t, "--set", "monitoring.rules.enabled=true,monitoring.dashboard.enabled=true",
+		for _, o := range charttest.Render(t, chartDir, "--set", "monitoring.rules.enabled=true,monitoring.dashboard.enabled=true",
 			"--set", "monitoring.rules.labels.release=kube-prometheus-stack") {
 			switch {
 			case o.GetKind() == "PrometheusRule":
@@ -248,37 +249,6 @@ func runPromtool(t *testing.T, promtool string, args ...string) {
 	if err != nil {
 		t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-// helmBinary is the helm CLI make test builds ($BOLLARD_HELM), or one on PATH.
-func helmBinary(t *testing.T) string {
-	if h := os.Getenv("BOLLARD_HELM"); h != "" {
-		return h
-	}
-	h, err := exec.LookPath("helm")
-	if err != nil {
-		t.Fatal("no helm CLI: make test builds one and sets BOLLARD_HELM, or put helm on PATH")
-	}
-	return h
-}
-
-// renderChart is `helm template bollard charts/bollard` with args, as objects.
-func renderChart(t *testing.T, args ...string) []manifest.Object {
-	t.Helper()
-	args = append([]string{"template", "bollard", chartDir}, args...)
-	out, err := exec.Command(helmBinary(t), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("helm %v: %v\n%s", args, err, out)
-	}
-	rendered := filepath.Join(t.TempDir(), "chart.yaml")
-	if err := os.WriteFile(rendered, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Load(rendered)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
 }
 
 func readYAML(t *testing.T, file string, v any) {

@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,23 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"bollard.dev/bollard/internal/manifest"
+	"bollard.dev/bollard/test/charttest"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
 	"bollard.dev/bollard/webhook/workload"
 )
 
-// helmBinary is the helm CLI make test builds ($BOLLARD_HELM), or one on PATH.
-func helmBinary(t testing.TB) string {
-	if h := os.Getenv("BOLLARD_HELM"); h != "" {
-		return h
-	}
-	h, err := exec.LookPath("helm")
-	if err != nil {
-		t.Skip("no helm CLI: make test builds one and sets BOLLARD_HELM")
-	}
-	return h
-}
+// chartDir is bollard's Helm chart.
+const chartDir = "../../charts/bollard"
 
 // TestChartObjectsAreAccepted renders the chart and has the real API server accept every object
 // (server-side dry run: validated and admitted, not stored — pods are kwok's, so the webhook
@@ -42,7 +31,7 @@ func TestChartObjectsAreAccepted(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
-	objs := renderChart(t, "--namespace", ns, "--set", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	objs := charttest.Render(t, chartDir, "--namespace", ns, "--set", "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"--set", "daemon.tenants={"+ns+"}")
 	kinds := map[string]int{}
 	for _, o := range objs {
@@ -81,7 +70,7 @@ func TestChartCertManagerMode(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	env.InstallCRDs(t, "testdata/cert-manager-v1.21.2/cert-manager.io_*.yaml")
-	objs := renderChart(t, "--namespace", ns, "--set", "certs.mode=cert-manager", "--show-only", "templates/webhook-tls.yaml")
+	objs := charttest.Render(t, chartDir, "--namespace", ns, "--set", "certs.mode=cert-manager", "--show-only", "templates/webhook-tls.yaml")
 	byName := map[string]*unstructured.Unstructured{}
 	for _, o := range objs {
 		byName[o.GetKind()+"/"+o.GetName()] = o.Unstructured
@@ -110,25 +99,6 @@ func TestChartCertManagerMode(t *testing.T) {
 			t.Errorf("%s: inject-ca-from %q, want the serving certificate (its Secret's ca.crt is the CA)", kind, got)
 		}
 	}
-}
-
-// renderChart is `helm template bollard charts/bollard` with args, as objects.
-func renderChart(t testing.TB, args ...string) []manifest.Object {
-	t.Helper()
-	args = append([]string{"template", "bollard", "../../charts/bollard"}, args...)
-	out, err := exec.Command(helmBinary(t), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("helm %v: %v\n%s", args, err, out)
-	}
-	rendered := filepath.Join(t.TempDir(), "chart.yaml")
-	if err := os.WriteFile(rendered, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Load(rendered)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
 }
 
 // compareWithRegistration keeps the chart's webhook rules and exclusions equal to the ones
@@ -177,7 +147,7 @@ func TestChartSignedImages(t *testing.T) {
 		if value != "" {
 			args = append(args, "--set", "signedImages="+value)
 		}
-		objs := renderChart(t, args...)
+		objs := charttest.Render(t, chartDir, args...)
 		seen := 0
 		for _, o := range objs {
 			if o.GetKind() != "Deployment" {
@@ -200,7 +170,7 @@ func TestChartSignedImages(t *testing.T) {
 			t.Errorf("signedImages=%q: %d Deployments, want the webhook's and the daemon's", value, seen)
 		}
 	}
-	if out, err := exec.Command(helmBinary(t), "template", "bollard", "../../charts/bollard", "--set", "signedImages=maybe").CombinedOutput(); err == nil || !strings.Contains(string(out), `signedImages: "maybe": want enforce, warn or off`) {
+	if out, err := exec.Command(charttest.Helm(t), "template", "bollard", "../../charts/bollard", "--set", "signedImages=maybe").CombinedOutput(); err == nil || !strings.Contains(string(out), `signedImages: "maybe": want enforce, warn or off`) {
 		t.Errorf("signedImages=maybe: %v\n%s", err, out)
 	}
 }

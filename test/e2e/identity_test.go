@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/test/charttest"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook/admission"
 )
@@ -61,7 +62,7 @@ func installDaemonIdentity(t testing.TB, env *kubetest.Env) (*rest.Config, error
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: daemonNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	for _, o := range renderChart(t, "--namespace", daemonNamespace, "--show-only", "templates/daemon-rbac.yaml") {
+	for _, o := range charttest.Render(t, chartDir, "--namespace", daemonNamespace, "--show-only", "templates/daemon-rbac.yaml") {
 		if err := env.Client.Create(ctx, o.DeepCopy()); apierrors.IsAlreadyExists(err) {
 			err = env.Client.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner("e2e"), client.ForceOwnership)
 		} else if err != nil {
@@ -113,7 +114,7 @@ func onboard(t testing.TB, env *kubetest.Env, namespaces ...string) {
 	t.Helper()
 	daemonConfig(t) // the ClusterRoles the bindings name
 	for _, ns := range namespaces {
-		for _, o := range renderChart(t, "--namespace", daemonNamespace, "--show-only", "templates/tenants.yaml", "--set", "daemon.tenants={"+ns+"}") {
+		for _, o := range charttest.Render(t, chartDir, "--namespace", daemonNamespace, "--show-only", "templates/tenants.yaml", "--set", "daemon.tenants={"+ns+"}") {
 			if err := env.Client.Create(context.Background(), o.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatalf("onboard %s: %s %s: %v", ns, o.GetKind(), o.GetName(), err)
 			}

@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"bollard.dev/bollard/test/charttest"
 	"bollard.dev/bollard/test/kubetest"
 )
 
@@ -108,7 +109,7 @@ func TestImage(t *testing.T) {
 	// bollard verifies itself with the chart's ClusterImagePolicy: the index and each image signed
 	// by the release key, with its SBOM and provenance.
 	pub := filepath.Join(work, "keys", "cosign.pub")
-	policy, err := exec.Command(helmBinary(t), "template", "bollard", "../../charts/bollard", "--show-only", "templates/image-policy.yaml",
+	policy, err := exec.Command(charttest.Helm(t), "template", "bollard", "../../charts/bollard", "--show-only", "templates/image-policy.yaml",
 		"--set", "image.repository="+ref.Context().String(), "--set-file", "image.verify.publicKey="+pub).CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm template: %v\n%s", err, policy)
@@ -176,7 +177,7 @@ func installFromOCI(t *testing.T, reg *dockerRegistry, image name.Digest, cosign
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
 	env.InstallCRDs(t, "../../charts/bollard/crds/*.yaml")
-	stdout := makeScript(t, "hack/chart.sh", reg, cosign, cacheDir, out, "HELM="+helmBinary(t), "IMAGE="+image.String())
+	stdout := makeScript(t, "hack/chart.sh", reg, cosign, cacheDir, out, "HELM="+charttest.Helm(t), "IMAGE="+image.String())
 	want := "helm install bollard oci://" + reg.Host + "/platform/charts/bollard --version 0.0.1-e2e --plain-http"
 	if got := strings.TrimSpace(string(stdout)); got != want {
 		t.Errorf("make chart printed %q, want %q", got, want)
@@ -190,7 +191,7 @@ func installFromOCI(t *testing.T, reg *dockerRegistry, image name.Digest, cosign
 	}
 	args := append(strings.Fields(strings.TrimPrefix(want, "helm ")), "--namespace", ns, "--kubeconfig", env.Kubeconfig, "--dry-run=server",
 		"--set-file", "image.verify.publicKey="+pub, "--set", "daemon.enabled=false", "--set", "webhook.nodeSelector.kubernetes\\.io/os=linux")
-	manifest, err := exec.Command(helmBinary(t), args...).CombinedOutput()
+	manifest, err := exec.Command(charttest.Helm(t), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, manifest)
 	}
