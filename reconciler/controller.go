@@ -68,7 +68,8 @@ const (
 	rolloutPriority = 5
 )
 
-// historyLimit is how many Deployment Logs a Release keeps in its status.
+// historyLimit is how many Deployment Logs a Release keeps in its status while they are not
+// kept as DeploymentRecords yet (the one under way, those whose record could not be written).
 const historyLimit = 10
 
 // Reconciler reconciles Releases.
@@ -287,6 +288,7 @@ type passState struct {
 	commit   source.Commit
 	files    source.Files
 	artifact string // the bollard.dev/artifact pin asked for
+	promoted string // the bollard.dev/promoted-from record the pin rests on
 	running  string // the revision that runs
 	// failed: git points at the failed revision; held: it is not applied again (git has not
 	// moved on, the spec is the same, nobody asked).
@@ -307,14 +309,27 @@ func (r *Reconciler) fetch(ctx context.Context, eng *engine.Engine, p *passState
 		res, err := r.fail(ctx, rel, p.log, "source", err, p.interval)
 		return true, res, err
 	}
+	ref := rel.Spec.Source.Ref
+	if pinned := rel.Annotations[v1alpha1.AnnotationRevision]; pinned != "" {
+		ref = pinned // bollard deploy --revision: a one-off, the spec untouched
+	}
 	fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout())
-	p.commit, p.files, err = r.Git.Fetch(fctx, rel.Spec.Source.URL, rel.Spec.Source.Ref, rel.Spec.Source.Path, creds)
+	p.commit, p.files, err = r.Git.Fetch(fctx, rel.Spec.Source.URL, ref, rel.Spec.Source.Path, creds)
 	cancel()
 	if err != nil {
 		res, err := r.fail(ctx, rel, p.log, "fetch", err, p.interval)
 		return true, res, err
 	}
 	p.artifact = rel.Annotations[v1alpha1.AnnotationArtifact]
+	p.promoted = rel.Annotations[v1alpha1.AnnotationPromotedFrom]
+	if pinned := rel.Annotations[v1alpha1.AnnotationRevision]; pinned != "" {
+		follows := rel.Spec.Source.Ref
+		if follows == "" {
+			follows = "main"
+		}
+		p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "revision", Result: v1alpha1.ResultOK,
+			Detail: fmt.Sprintf("%s (%s) asked for by bollard deploy --revision: spec.source.ref %s is not followed until a deploy without it", pinned, short(p.commit.Hash), follows)})
+	}
 	p.running = rel.Status.ObservedRevision
 	// A revision that failed is not applied again until git moves on, the spec changes or a
 	// person asks (bollard deploy, bollard rollback).
@@ -427,6 +442,16 @@ func (r *Reconciler) gate(ctx context.Context, eng *engine.Engine, p *passState)
 		return false, ctrl.Result{}, nil
 	}
 	rel := &p.rel
+	if p.promoted != "" {
+		// A promotion: the record it rests on must still verify every pinned digest.
+		ref, step, why := r.checkPromotion(ctx, rel, p.promoted, p.artifact)
+		p.rec.Gates = append(p.rec.Gates, step)
+		p.rec.PromotedFrom = ref
+		if why != "" {
+			res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "PromotionRefused", why, p.interval)
+			return true, res, err
+		}
+	}
 	if r.Gate != nil {
 		steps, denied, digests, evidence := r.preflight(ctx, eng, p.objs, p.targets, rel)
 		p.rec.Gates = append(p.rec.Gates, steps...)
@@ -511,7 +536,7 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 			s.Phase, s.Message = "Synced", applyStep.Detail
 			setCondition(s, metav1.ConditionTrue, "Synced", applyStep.Detail, rel.Generation)
 		}
-		s.History = pushHistory(s.History, rec)
+		pushHistory(s, rec)
 		if verify {
 			s.Phase, s.Message = string(PhaseVerifying), "verifying revision "+short(commit.Hash)
 			ro := rollout.Start(strategyOf(rel, v1alpha1.RolloutStatus{Strategy: v1alpha1.StrategyRolling}),
@@ -838,13 +863,13 @@ func (r *Reconciler) refuse(ctx context.Context, rel *v1alpha1.Release, log logr
 	r.event(rel, corev1.EventTypeWarning, reason, "%s", msg)
 	log.Info("refused", "revision", commit.Hash, "reason", why)
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
-		if rec.Trigger != "deploy" && s.DesiredRevision == commit.Hash && s.Phase == "Refused" && len(s.History) > 0 && s.History[0].Revision == commit.Hash {
+		if rec.Trigger != "deploy" && s.DesiredRevision == commit.Hash && s.Phase == "Refused" && s.Message == msg {
 			return // already recorded: a poll of the same refused revision adds nothing
 		}
 		s.DesiredRevision, s.Phase, s.Message = commit.Hash, "Refused", msg
 		s.ObservedGeneration = rel.Generation
 		setCondition(s, metav1.ConditionFalse, reason, msg, rel.Generation)
-		s.History = pushHistory(s.History, rec)
+		pushHistory(s, rec)
 	})
 	return ctrl.Result{RequeueAfter: interval}, err
 }
@@ -914,7 +939,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 		change(&cur.Status)
 		spans := r.traceLogs(ctx, &cur, before, &cur.Status) // a new log's trace IDs; spans of what the logs gained
 		notes := r.notifyLogs(&cur, before, &cur.Status)
-		r.record(ctx, &cur, &cur.Status) // finished logs kept as DeploymentRecords; the pointer advanced
+		r.record(ctx, &cur, before, &cur.Status) // finished logs kept as DeploymentRecords, and out of status; the pointer advanced
 		if equality.Semantic.DeepEqual(before, &cur.Status) {
 			return nil // nothing new: no write (a rollout waiting for its pods asks every 500 ms)
 		}
@@ -973,17 +998,15 @@ func setCondition(s *v1alpha1.ReleaseStatus, status metav1.ConditionStatus, reas
 	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: "Ready", Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
 }
 
-func pushHistory(h []v1alpha1.DeploymentLog, rec v1alpha1.DeploymentLog) []v1alpha1.DeploymentLog {
-	if len(h) > 0 {
-		rec.ID = h[0].ID + 1
-	} else {
-		rec.ID = 1
+func pushHistory(s *v1alpha1.ReleaseStatus, rec v1alpha1.DeploymentLog) {
+	rec.ID = s.LastRecordID + 1 // the logs kept as records are gone from status
+	if len(s.History) > 0 && s.History[0].ID >= rec.ID {
+		rec.ID = s.History[0].ID + 1
 	}
-	h = append([]v1alpha1.DeploymentLog{rec}, h...)
-	if len(h) > historyLimit {
-		h = h[:historyLimit]
+	s.History = append([]v1alpha1.DeploymentLog{rec}, s.History...)
+	if len(s.History) > historyLimit {
+		s.History = s.History[:historyLimit]
 	}
-	return h
 }
 
 func appendDrift(list, more []v1alpha1.DriftRecord) []v1alpha1.DriftRecord {

@@ -26,6 +26,9 @@ func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
 		artifact += " by " + rec.Author
 	}
 	fmt.Fprintf(w, "> **Revision**: %s\n", artifact)
+	if rec.PromotedFrom != nil {
+		fmt.Fprintf(w, "> **Promoted from**: %s\n", describeRecord(rec.PromotedFrom))
+	}
 	if len(rec.Evidence) > 0 {
 		writeEvidence(w, rec.Evidence)
 	} else if len(rec.Artifacts) > 0 { // a log written before evidence was kept
@@ -103,6 +106,10 @@ func icon(s v1alpha1.LogStep) string {
 		return "⏪"
 	case s.Name == "drain":
 		return "🧹"
+	case s.Name == "promotion":
+		return "🔗"
+	case s.Name == "revision":
+		return "📌"
 	case s.Name == "halt":
 		return "⏸️"
 	case strings.HasPrefix(s.Name, "canary"):

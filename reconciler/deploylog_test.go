@@ -64,6 +64,14 @@ func TestDeploymentLogGolden(t *testing.T) {
 			Gates:  []v1alpha1.LogStep{{Name: "pre-flight", Result: "OK", Detail: "1 workloads checked (freeze, flags, risky changes, schema, signatures)"}},
 			Steps:  []v1alpha1.LogStep{{Name: "apply", Result: "OK", Detail: "1 created, 0 updated, 0 pruned (revision 5a4b3c2)"}, {Name: "health", Result: "OK", Detail: "1/1 Ready"}},
 			Status: "SUCCESS", Created: 1},
+		// A promotion: production deploys the digests staging verified, and links its record.
+		"promoted": func() v1alpha1.DeploymentLog {
+			l := base(13, "SUCCESS", v1alpha1.LogStep{Name: "health", Result: "OK", Detail: "10/10 Ready in 2.1 s", DurationMillis: 2100})
+			l.Trigger = "manual"
+			l.PromotedFrom = &v1alpha1.RecordRef{Namespace: "shop-staging", Name: "web-1b2c3d4e-7", Release: "web", ID: 7, Environment: "staging", Revision: "3f9c2e1a7b6d5c4b3a2918273645546372819a0b"}
+			l.Gates = []v1alpha1.LogStep{l.Gates[0], {Name: "promotion", Result: "OK", Detail: "from staging (namespace shop-staging), Release web, Deployment Log #7 (revision 3f9c2e1, DeploymentRecord web-1b2c3d4e-7): 1 digest(s) verified there and deployed with SUCCESS"}, l.Gates[1]}
+			return l
+		}(),
 		// A log kept before evidence and strategy were recorded prints as it did, and says
 		// where the strategy comes from.
 		"legacy": {ID: 3, Started: at, Finished: at, Trigger: "push", Revision: "5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b", Target: "namespace shop",

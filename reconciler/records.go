@@ -1,7 +1,10 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,8 +42,8 @@ func logsByID(h []v1alpha1.DeploymentLog) map[int64]v1alpha1.DeploymentLog {
 	return m
 }
 
-// recordName names the DeploymentRecord of rel's log id: RELEASE-UID8-ID.
-func recordName(rel *v1alpha1.Release, id int64) string {
+// RecordName names the DeploymentRecord of rel's log id: RELEASE-UID8-ID.
+func RecordName(rel *v1alpha1.Release, id int64) string {
 	return recordPrefix(rel) + strconv.FormatInt(id, 10)
 }
 
@@ -58,28 +61,44 @@ func recordPrefix(rel *v1alpha1.Release) string {
 
 // record keeps every finished log of status that has no DeploymentRecord yet (ID above
 // status.lastRecordID) as one, and advances lastRecordID past those written — in the status
-// about to be written, so the pointer costs no request of its own. A record that cannot be
-// written is retried at the next status write; its log stays in status.history meanwhile.
-func (r *Reconciler) record(ctx context.Context, rel *v1alpha1.Release, s *v1alpha1.ReleaseStatus) {
+// about to be written, so the pointer costs no request of its own — then drops from status the
+// logs their records now hold: status keeps only the pointer, the log under way, a
+// ROLLBACK_FAILED one whose rollback is still retried (its record follows each change), and any
+// whose record could not be written (retried at the next status write).
+func (r *Reconciler) record(ctx context.Context, rel *v1alpha1.Release, before, s *v1alpha1.ReleaseStatus) {
+	old := logsByID(before.History)
 	for i := len(s.History) - 1; i >= 0; i-- { // oldest first: lastRecordID only moves past written ones
 		l := s.History[i]
 		if l.ID <= s.LastRecordID {
+			if prev, ok := old[l.ID]; ok && !equality.Semantic.DeepEqual(prev, l) {
+				if err := r.writeRecord(ctx, rel, l); err != nil { // a retried rollback's log, changed
+					r.Log.Error(err, "DeploymentRecord not updated (retried at the next status write)", "release", rel.Namespace+"/"+rel.Name, "id", l.ID)
+					return
+				}
+			}
 			continue
 		}
 		if !finished(l) {
-			return
+			break
 		}
 		if err := r.writeRecord(ctx, rel, l); err != nil {
 			r.Log.Error(err, "Deployment Log not kept as a DeploymentRecord (retried at the next status write)", "release", rel.Namespace+"/"+rel.Name, "id", l.ID)
-			return
+			break
 		}
 		s.LastRecordID = l.ID
 		r.prune(ctx, rel, l.ID)
 	}
+	var kept []v1alpha1.DeploymentLog
+	for _, l := range s.History {
+		if l.ID > s.LastRecordID || l.Status == v1alpha1.LogRollbackFailed {
+			kept = append(kept, l)
+		}
+	}
+	s.History = kept
 }
 
 func (r *Reconciler) writeRecord(ctx context.Context, rel *v1alpha1.Release, l v1alpha1.DeploymentLog) error {
-	rec := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: recordName(rel, l.ID),
+	rec := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: RecordName(rel, l.ID),
 		Labels: map[string]string{LabelRecordRelease: rel.Name, LabelRecordReleaseUID: string(rel.UID)}},
 		Release: rel.Name, ReleaseUID: string(rel.UID), Log: l}
 	err := r.Client.Create(ctx, rec)
@@ -107,7 +126,7 @@ func (r *Reconciler) prune(ctx context.Context, rel *v1alpha1.Release, id int64)
 	if id <= keep {
 		return
 	}
-	old := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: recordName(rel, id-keep)}}
+	old := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: RecordName(rel, id-keep)}}
 	if err := r.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
 		r.Log.Error(err, "DeploymentRecord beyond the retention not deleted", "record", old.Name)
 	}
@@ -125,4 +144,61 @@ func (r *Reconciler) prune(ctx context.Context, rel *v1alpha1.Release, id int64)
 			_ = r.Client.Delete(ctx, &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: it.Namespace, Name: it.Name}})
 		}
 	}
+}
+
+// logs are rel's Deployment Logs, newest first: its DeploymentRecords and what its status holds
+// that no record does yet.
+func (r *Reconciler) logs(ctx context.Context, rel *v1alpha1.Release) ([]v1alpha1.DeploymentLog, error) {
+	var list v1alpha1.DeploymentRecordList
+	if err := r.Reader.List(ctx, &list, client.InNamespace(rel.Namespace), client.MatchingLabels{LabelRecordReleaseUID: string(rel.UID)}); err != nil {
+		return nil, fmt.Errorf("the Release's DeploymentRecords: %w", err)
+	}
+	return MergeLogs(list.Items, rel.Status.History), nil
+}
+
+// MergeLogs is one list of Deployment Logs, newest first, from a Release's records and its
+// status (which holds the log under way, and any whose record is not written yet).
+func MergeLogs(records []v1alpha1.DeploymentRecord, history []v1alpha1.DeploymentLog) []v1alpha1.DeploymentLog {
+	byID := make(map[int64]v1alpha1.DeploymentLog, len(records)+len(history))
+	for _, rec := range records {
+		byID[rec.Log.ID] = rec.Log
+	}
+	for _, l := range history {
+		byID[l.ID] = l // the status is newer than a record of a log still changing
+	}
+	logs := make([]v1alpha1.DeploymentLog, 0, len(byID))
+	for _, l := range byID {
+		logs = append(logs, l)
+	}
+	slices.SortFunc(logs, func(a, b v1alpha1.DeploymentLog) int { return cmp.Compare(b.ID, a.ID) })
+	return logs
+}
+
+// LatestID is the ID of rel's newest Deployment Log, in its status or kept as a record.
+func LatestID(rel *v1alpha1.Release) int64 {
+	id := rel.Status.LastRecordID
+	if len(rel.Status.History) > 0 && rel.Status.History[0].ID > id {
+		id = rel.Status.History[0].ID
+	}
+	return id
+}
+
+// LatestLog is rel's newest Deployment Log: from its status while it is under way (or its record
+// is not written yet), else its DeploymentRecord, which status points at. ok is false when rel
+// has none.
+func LatestLog(ctx context.Context, c client.Reader, rel *v1alpha1.Release) (l v1alpha1.DeploymentLog, ok bool, err error) {
+	id := LatestID(rel)
+	if id == 0 {
+		return l, false, nil
+	}
+	for _, h := range rel.Status.History {
+		if h.ID == id {
+			return h, true, nil
+		}
+	}
+	var rec v1alpha1.DeploymentRecord
+	if err := c.Get(ctx, client.ObjectKey{Namespace: rel.Namespace, Name: RecordName(rel, id)}, &rec); err != nil {
+		return l, false, fmt.Errorf("Deployment Log #%d of Release %s/%s: %w", id, rel.Namespace, rel.Name, err)
+	}
+	return rec.Log, true, nil
 }

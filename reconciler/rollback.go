@@ -69,10 +69,11 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	var err error
 	ctx = asRollback(ctx, rel, lastGood)
 	if unpin {
-		// A pinned artifact failed: back to the revision's own images, and the pin removed.
+		// A pinned artifact failed: back to the revision's own images, and the pin (and the
+		// promotion it came from) removed.
 		from, err = r.apply(ctx, eng, rel, lastGood, "", false)
 		if err == nil && rel.Annotations[v1alpha1.AnnotationArtifact] != "" {
-			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null}}}`))
+			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null,"`+v1alpha1.AnnotationPromotedFrom+`":null}}}`))
 			r.writing(rel)
 			err = r.Client.Patch(ctx, rel, patch)
 		}
@@ -211,7 +212,11 @@ func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v
 // without analysis, keep the revision it replaces from coming back until git moves on, record it,
 // and clear the request.
 func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, to string, log logr.Logger) (ctrl.Result, error) {
-	target, err := rollbackTarget(rel, to)
+	logs, err := r.logs(ctx, rel)
+	target := ""
+	if err == nil {
+		target, err = rollbackTarget(rel, logs, to)
+	}
 	source := ""
 	started := metav1.Now()
 	step := v1alpha1.LogStep{Name: "rollback", Result: "OK"}
@@ -244,7 +249,7 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 		} else {
 			s.Message = "rollback requested, not done: " + err.Error()
 		}
-		s.History = pushHistory(s.History, rec)
+		pushHistory(s, rec)
 	}); serr != nil {
 		return ctrl.Result{}, serr
 	}
@@ -264,11 +269,11 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 }
 
 // rollbackTarget resolves a rollback request: a revision (or its start) from the Release's
-// history, or the last good revision.
-func rollbackTarget(rel *v1alpha1.Release, to string) (string, error) {
+// Deployment Logs (newest first), or the last good revision.
+func rollbackTarget(rel *v1alpha1.Release, logs []v1alpha1.DeploymentLog, to string) (string, error) {
 	if to == "" || to == "last-good" {
 		// The newest verified revision other than the one running now.
-		for _, l := range rel.Status.History {
+		for _, l := range logs {
 			if l.Status == "SUCCESS" && l.Revision != rel.Status.ObservedRevision {
 				return l.Revision, nil
 			}
@@ -281,7 +286,7 @@ func rollbackTarget(rel *v1alpha1.Release, to string) (string, error) {
 	if len(to) == 40 {
 		return to, nil
 	}
-	for _, l := range rel.Status.History {
+	for _, l := range logs {
 		if strings.HasPrefix(l.Revision, to) {
 			return l.Revision, nil
 		}

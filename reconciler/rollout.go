@@ -156,7 +156,7 @@ func (r *Reconciler) startRollout(ctx context.Context, eng *engine.Engine, rel *
 	rec.Steps = append(rec.Steps, step)
 	uerr := r.updateStatus(ctx, rel, func(st *v1alpha1.ReleaseStatus) {
 		st.ObservedGeneration = rel.Generation
-		st.History = pushHistory(st.History, rec)
+		pushHistory(st, rec)
 		st.DesiredRevision, st.ObservedRevision = revision, revision
 		st.Phase, st.Message = string(PhaseVerifying), ro.Message
 		ro.LogID = st.History[0].ID
@@ -189,7 +189,7 @@ func (r *Reconciler) startFailed(ctx context.Context, eng *engine.Engine, rel *v
 		if err == nil {
 			s.ObservedRevision, s.Artifact = from, rel.Status.Artifact // what runs: from, as it ran
 		}
-		s.History = pushHistory(s.History, rec)
+		pushHistory(s, rec)
 		s.Phase, s.Message = "Failed", msg
 		setCondition(s, metav1.ConditionFalse, "RolloutFailed", msg, rel.Generation)
 	})

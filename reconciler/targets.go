@@ -216,16 +216,19 @@ func pinDigests(targets []*unstructured.Unstructured, digests map[string]string)
 	return err
 }
 
-// pinArtifact sets every container image of artifact's repository to artifact (repo@sha256:…).
+// pinArtifact sets every container image of each pin's repository to that pin
+// (repository@sha256:…); artifact holds one pin or several, separated by commas.
 func pinArtifact(targets []*unstructured.Unstructured, artifact string) error {
-	repo, digest, ok := strings.Cut(artifact, "@")
-	if !ok || !strings.HasPrefix(digest, "sha256:") {
-		return fmt.Errorf("%s %q: want repository@sha256:<digest>", v1alpha1.AnnotationArtifact, artifact)
-	}
-	if rewriteImages(targets, func(image string) (string, bool) {
-		return artifact, imageRepository(image) == repo
-	}) == 0 {
-		return fmt.Errorf("%s %s: no container of the revision runs an image of %s", v1alpha1.AnnotationArtifact, artifact, repo)
+	for _, pin := range splitPins(artifact) {
+		repo, digest, ok := strings.Cut(pin, "@")
+		if !ok || !strings.HasPrefix(digest, "sha256:") {
+			return fmt.Errorf("%s %q: want repository@sha256:<digest>", v1alpha1.AnnotationArtifact, pin)
+		}
+		if rewriteImages(targets, func(image string) (string, bool) {
+			return pin, imageRepository(image) == repo
+		}) == 0 {
+			return fmt.Errorf("%s %s: no container of the revision runs an image of %s", v1alpha1.AnnotationArtifact, pin, repo)
+		}
 	}
 	return nil
 }

@@ -3,7 +3,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // DeploymentRecord is one finished Deployment Log kept as its own object, in the Release's
-// namespace: the durable audit trail of a Release (status keeps only the latest logs). The daemon
+// namespace: the durable audit trail of a Release (status keeps only the change under way and a pointer to the newest record). The daemon
 // writes it, as itself, when a change ends (SUCCESS, FAILED, REFUSED, ROLLED_BACK, HALTED,
 // ROLLBACK_FAILED) and deletes the oldest beyond the Release's spec.recordRetention (default
 // 100). It outlives its Release: deleting a Release leaves its records (delete them by the

@@ -328,12 +328,14 @@ type ReleaseStatus struct {
 	DriftCount int `json:"driftCount,omitempty"`
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// History is the Deployment Log of the last changes, newest first (at most 10); each
-	// finished one is also kept as a DeploymentRecord.
+	// History holds the Deployment Logs not kept as DeploymentRecords yet, newest first: the
+	// change under way, a ROLLBACK_FAILED one whose rollback is retried, any whose record could
+	// not be written yet (at most 10). A finished log lives in its DeploymentRecord, which
+	// lastRecordID points at; `bollard log` reads both.
 	// +optional
 	History []DeploymentLog `json:"history,omitempty"`
 	// LastRecordID is the ID of the newest Deployment Log kept as a DeploymentRecord (named
-	// RELEASE-UID8-ID, labelled bollard.dev/release): the pointer to the durable record.
+	// RELEASE-UID8-ID, labelled bollard.dev/release): the pointer to the latest finished change.
 	// +optional
 	LastRecordID int64 `json:"lastRecordID,omitempty"`
 	// LastSyncTime is when the last sync finished.
@@ -502,6 +504,10 @@ type DeploymentLog struct {
 	// Steps are what was done, in order.
 	// +optional
 	Steps []LogStep `json:"steps,omitempty"`
+	// PromotedFrom is the record of the source environment whose verified digests this change
+	// deploys (bollard promote): the evidence the promotion rests on.
+	// +optional
+	PromotedFrom *RecordRef `json:"promotedFrom,omitempty"`
 	// TraceID is the OpenTelemetry trace of this change (a span per gate and step), when the
 	// daemon sends traces; SpanID its root span.
 	// +optional
@@ -513,6 +519,22 @@ type DeploymentLog struct {
 	Updated int       `json:"updated"`
 	Pruned  int       `json:"pruned"`
 	Status  LogStatus `json:"status"`
+}
+
+// RecordRef points at a DeploymentRecord: where it is, and what it says in short.
+type RecordRef struct {
+	Namespace string `json:"namespace"`
+	// Name of the DeploymentRecord.
+	Name string `json:"name"`
+	// Release the record is of.
+	Release string `json:"release"`
+	// ID of its Deployment Log.
+	ID int64 `json:"id"`
+	// +optional
+	Environment string `json:"environment,omitempty"`
+	// Revision the source deployed.
+	// +optional
+	Revision string `json:"revision,omitempty"`
 }
 
 // ArtifactEvidence is what the gate established about one image of a revision.
@@ -604,10 +626,22 @@ const AnnotationRollbackTo = "bollard.dev/rollback-to"
 // value (a timestamp) comes back in status.lastDeployRequest once the daemon has acted on it.
 const AnnotationDeployRequest = "bollard.dev/deploy-request"
 
-// AnnotationArtifact on a Release pins the image of its workloads' containers of that repository
-// to the reference it names (repository@sha256:…), whatever tag git gives: `bollard deploy
-// --artifact`. It goes through pre-flight (the signature of that digest) like any revision.
+// AnnotationArtifact on a Release pins the image of its workloads' containers of a repository to
+// the reference it names (repository@sha256:…), whatever tag git gives; several pins are
+// separated by commas: `bollard deploy --artifact`, `bollard promote`. It goes through pre-flight
+// (the signature of each digest) like any revision.
 const AnnotationArtifact = "bollard.dev/artifact"
+
+// AnnotationPromotedFrom on a Release names the DeploymentRecord (NAMESPACE/NAME) whose verified
+// digests its bollard.dev/artifact pin holds: `bollard promote`. Before pre-flight the daemon
+// checks the record still says so — it ended SUCCESS and verified every pinned digest — and the
+// Deployment Log links it; otherwise the change is refused.
+const AnnotationPromotedFrom = "bollard.dev/promoted-from"
+
+// AnnotationRevision on a Release deploys that revision (a branch, tag or commit) instead of the
+// head of spec.source.ref, until a deploy without it: `bollard deploy --revision`. The spec is
+// not changed; the Deployment Log records the request.
+const AnnotationRevision = "bollard.dev/revision"
 
 // SelfHealing reports spec.selfHeal (default true).
 func (r *Release) SelfHealing() bool { return r.Spec.SelfHeal == nil || *r.Spec.SelfHeal }

@@ -30,12 +30,18 @@ func newDeployCommand() *cobra.Command {
 	var namespace, target, revision, artifact string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:     "deploy RELEASE [-n NAMESPACE | --target ENVIRONMENT] [--revision REV | --artifact IMAGE@DIGEST]",
-		Aliases: []string{"ship-it", "promote", "rollout"},
+		Use:     "deploy RELEASE [-n NAMESPACE | --target ENVIRONMENT] [--revision REV] [--artifact IMAGE@DIGEST]",
+		Aliases: []string{"ship-it", "rollout"},
 		Short:   "Deploy a Release now and follow it: pre-flight, apply, health, SLO guard, the Deployment Log",
 		Long: `Ask the daemon to deploy RELEASE now — the head of its git ref, or --revision (a branch, tag or
-commit, written to spec.source.ref) — and follow it as it happens: a line per step with its state,
-the elapsed time and the values seen, then the Deployment Log.
+commit) — and follow it as it happens: a line per step with its state, the elapsed time and the
+values seen, then the Deployment Log.
+
+--revision is a one-off: the spec is not changed; the Release's bollard.dev/revision annotation
+holds it, the Deployment Log records it, and pushes to spec.source.ref are not deployed until a
+deploy without --revision (which returns to the ref's head). --artifact pins the image of its
+repository the same way (annotation bollard.dev/artifact) until a deploy without it. Both go
+through pre-flight like any revision.
 
 --target picks the Release by environment: the one named RELEASE in the namespace labelled
 bollard.dev/environment=ENVIRONMENT.
@@ -58,12 +64,12 @@ Exit codes: 0 deployed and verified (or nothing new to deploy), 1 rolled back or
 			if err != nil {
 				return err
 			}
-			return deploy(ctx, c, cmd.OutOrStdout(), key, revision, artifact, timeout)
+			return deploy(ctx, c, cmd.OutOrStdout(), key, deployRequest{revision: revision, artifact: artifact}, timeout)
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the Release's namespace (default: default)")
 	cmd.Flags().StringVar(&target, "target", "", "the environment (staging, production, …) whose namespace holds the Release")
-	cmd.Flags().StringVar(&revision, "revision", "", "deploy this branch, tag or commit (sets spec.source.ref)")
+	cmd.Flags().StringVar(&revision, "revision", "", "deploy this branch, tag or commit once, instead of the head of spec.source.ref (the spec is not changed)")
 	cmd.Flags().StringVar(&artifact, "artifact", "", "deploy this image (repository@sha256:…) for the containers of its repository, pinned until a deploy without it")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "how long to follow the rollout")
 	kube.BindFlags(cmd.Flags())
@@ -98,34 +104,43 @@ func findRelease(ctx context.Context, c client.Client, name, namespace, environm
 	return client.ObjectKey{}, usageError{fmt.Errorf("Release %s is in %d namespaces labelled %s=%s: give -n", name, len(found), v1alpha1.LabelEnvironment, environment)}
 }
 
-func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, revision, artifact string, timeout time.Duration) error {
+// deployRequest is what a deploy asks of the daemon beyond "now": a one-off revision, an artifact
+// pin, and the record a promotion rests on. Each empty one is cleared.
+type deployRequest struct {
+	revision, artifact, promotedFrom string
+}
+
+// annotations is the merge patch of the Release's annotations that asks for req now.
+func (req deployRequest) annotations(request string) string {
+	value := func(v string) string {
+		if v == "" {
+			return "null"
+		}
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%s,%q:%s,%q:%s}}}`, v1alpha1.AnnotationDeployRequest, request,
+		v1alpha1.AnnotationArtifact, value(req.artifact), v1alpha1.AnnotationPromotedFrom, value(req.promotedFrom),
+		v1alpha1.AnnotationRevision, value(req.revision))
+}
+
+func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, req deployRequest, timeout time.Duration) error {
 	var rel v1alpha1.Release
 	if err := c.Get(ctx, key, &rel); err != nil {
 		return err
 	}
-	before := int64(0)
-	if len(rel.Status.History) > 0 {
-		before = rel.Status.History[0].ID
-	}
-	if revision != "" && revision != rel.Spec.Source.Ref {
-		patch := fmt.Sprintf(`{"spec":{"source":{"ref":%q}}}`, revision)
-		if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "spec.source.ref: %s\n", revision)
-	}
+	before := reconciler.LatestID(&rel)
 	request := time.Now().UTC().Format(time.RFC3339Nano)
-	pin := "null" // a deploy without --artifact returns to git's images
-	if artifact != "" {
-		pin = fmt.Sprintf("%q", artifact)
-		fmt.Fprintf(out, "artifact: %s\n", artifact)
+	if req.revision != "" {
+		fmt.Fprintf(out, "revision: %s (once; spec.source.ref %s is not changed)\n", req.revision, orDefault(rel.Spec.Source.Ref, "main"))
 	}
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%s}}}`, v1alpha1.AnnotationDeployRequest, request, v1alpha1.AnnotationArtifact, pin)
-	if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+	if req.artifact != "" && req.promotedFrom == "" {
+		fmt.Fprintf(out, "artifact: %s\n", req.artifact)
+	}
+	if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(req.annotations(request)))); err != nil {
 		return err
 	}
 	start := time.Now()
-	fmt.Fprintf(out, "deploying Release %s (git %s, ref %s)\n", key, source.Redact(rel.Spec.Source.URL), orDefault(rel.Spec.Source.Ref, "main"))
+	fmt.Fprintf(out, "deploying Release %s (git %s, ref %s)\n", key, source.Redact(rel.Spec.Source.URL), orDefault(req.revision, orDefault(rel.Spec.Source.Ref, "main")))
 	last := ""
 	deadline := start.Add(timeout)
 	for {
@@ -137,7 +152,7 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 			fmt.Fprintf(out, "[%5.1fs] %s\n", time.Since(start).Seconds(), line)
 			last = line
 		}
-		newLog := len(rel.Status.History) > 0 && rel.Status.History[0].ID > before
+		newLog := reconciler.LatestID(&rel) > before
 		if rel.Status.LastDeployRequest == request && !newLog {
 			if rel.Status.Phase == "Refused" {
 				return deployOutcome{2, "refused: " + rel.Status.Message}
@@ -146,7 +161,11 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 			return nil
 		}
 		if newLog {
-			if l := rel.Status.History[0]; l.Status != "VERIFYING" {
+			l, _, err := reconciler.LatestLog(ctx, c, &rel)
+			if err != nil {
+				return err
+			}
+			if l.Status != "VERIFYING" {
 				fmt.Fprintln(out)
 				reconciler.WriteLog(out, &rel, l)
 				switch l.Status {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -63,22 +61,12 @@ printed; -o json exports them as stored.`,
 			if gone && len(records.Items) == 0 {
 				return fmt.Errorf("no Release %s/%s and no DeploymentRecord of one", namespace, args[0])
 			}
-			byID := map[int64]v1alpha1.DeploymentLog{}
-			for _, r := range records.Items {
-				byID[r.Log.ID] = r.Log
-			}
-			for _, l := range rel.Status.History {
-				if _, ok := byID[l.ID]; !ok {
-					byID[l.ID] = l
-				}
-			}
 			var logs []v1alpha1.DeploymentLog
-			for _, l := range byID {
+			for _, l := range reconciler.MergeLogs(records.Items, rel.Status.History) {
 				if id == 0 || l.ID == id {
 					logs = append(logs, l)
 				}
 			}
-			slices.SortFunc(logs, func(a, b v1alpha1.DeploymentLog) int { return cmp.Compare(b.ID, a.ID) })
 			if id != 0 && len(logs) == 0 {
 				return fmt.Errorf("Release %s/%s keeps no Deployment Log #%d", namespace, args[0], id)
 			}

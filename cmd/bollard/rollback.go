@@ -48,10 +48,7 @@ Exit codes: 0 rolled back, 1 the daemon could not, 2 usage error.`,
 			if err := c.Get(ctx, key, rel); err != nil {
 				return err
 			}
-			before := int64(0)
-			if len(rel.Status.History) > 0 {
-				before = rel.Status.History[0].ID
-			}
+			before := reconciler.LatestID(rel)
 			value := to
 			if value == "" {
 				value = "last-good"
@@ -65,7 +62,7 @@ Exit codes: 0 rolled back, 1 the daemon could not, 2 usage error.`,
 				if err := c.Get(ctx, key, rel); err != nil {
 					return err
 				}
-				if _, pending := rel.Annotations[v1alpha1.AnnotationRollbackTo]; !pending && len(rel.Status.History) > 0 && rel.Status.History[0].ID > before {
+				if _, pending := rel.Annotations[v1alpha1.AnnotationRollbackTo]; !pending && reconciler.LatestID(rel) > before {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -73,7 +70,10 @@ Exit codes: 0 rolled back, 1 the daemon could not, 2 usage error.`,
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			l := rel.Status.History[0]
+			l, _, err := reconciler.LatestLog(ctx, c, rel)
+			if err != nil {
+				return err
+			}
 			reconciler.WriteLog(cmd.OutOrStdout(), rel, l)
 			if l.Status != "ROLLED_BACK" {
 				return rolledBackError{"not rolled back: " + rel.Status.Message}

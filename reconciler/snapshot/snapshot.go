@@ -251,7 +251,7 @@ func (s *Store) update(ctx context.Context, rel *v1alpha1.Release, change func(*
 	if done, err := s.patchFromMemo(ctx, k, change); done {
 		return err
 	}
-	fresh := rel.Status.ObservedRevision == "" && len(rel.Status.History) == 0
+	fresh := rel.Status.ObservedRevision == "" && len(rel.Status.History) == 0 && rel.Status.LastRecordID == 0
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var sec *corev1.Secret
 		var index []entry

@@ -91,7 +91,7 @@ func TestBlueGreen(t *testing.T) {
 			return nil
 		})
 		r := f.ended(t, second)
-		got := stepsOf(r.Status.History[0])
+		got := stepsOf(latestLog(t, r))
 		if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(got, "switch OK: web now selects green (v2)") || !strings.Contains(got, "promote OK: blue runs the new version; green deleted") {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, got)
 		}
@@ -106,7 +106,7 @@ func TestBlueGreen(t *testing.T) {
 		phase(t, third, "switch", func() error { return nil })
 		exp.set("v3", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
 		r := f.ended(t, third)
-		got := stepsOf(r.Status.History[0])
+		got := stepsOf(latestLog(t, r))
 		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "switched back to blue, green deleted") {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, got)
 		}
@@ -119,7 +119,7 @@ func TestBlueGreen(t *testing.T) {
 	t.Run("a failure before the switch deletes green; the active Service never left blue", func(t *testing.T) {
 		fourth := f.commitAndPush(t, "v4", 2)
 		r := f.ended(t, fourth)
-		got := stepsOf(r.Status.History[0])
+		got := stepsOf(latestLog(t, r))
 		if r.Status.Rollout.Phase != "RolledBack" || !strings.Contains(got, "green deleted, the active Service never left blue") || strings.Contains(got, "switch OK") {
 			t.Fatalf("rollout %+v: %s", r.Status.Rollout, got)
 		}

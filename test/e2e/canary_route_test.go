@@ -75,7 +75,7 @@ func TestCanaryHTTPRoute(t *testing.T) {
 		return seen["10"] && seen["50"], nil
 	})
 	r := f.ended(t, second)
-	got := stepsOf(r.Status.History[0])
+	got := stepsOf(latestLog(t, r))
 	if r.Status.Rollout.Phase != "Succeeded" || !strings.Contains(got, "canary 10% OK: 10% of requests by HTTPRoute shop (exact weights)") {
 		t.Fatalf("rollout %+v: %s", r.Status.Rollout, got)
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 )
 
 // TestCanary: a canary 1 → 10 → 50 → 100 by replica ratio (no Gateway API route here): each step
@@ -38,7 +39,7 @@ func TestCanary(t *testing.T) {
 	})
 	release := func() *v1alpha1.Release { return f.get(t) }
 	ended := f.ended
-	steps := func(r *v1alpha1.Release) string { return stepsOf(r.Status.History[0]) }
+	steps := func(r *v1alpha1.Release) string { return stepsOf(latestLog(t, r)) }
 	// whole checks that one Deployment runs image on all 10 replicas and no canary is left.
 	whole := func(t *testing.T, image string) {
 		t.Helper()
@@ -74,7 +75,7 @@ func TestCanary(t *testing.T) {
 				t.Errorf("log lacks %q: %s", want, got)
 			}
 		}
-		if r.Status.Rollout.Phase != "Succeeded" || r.Status.History[0].Status != "SUCCESS" {
+		if r.Status.Rollout.Phase != "Succeeded" || latestLog(t, r).Status != "SUCCESS" {
 			t.Errorf("rollout %+v", r.Status.Rollout)
 		}
 		whole(t, "registry.local/shop/web:v2")
@@ -130,7 +131,7 @@ func TestCanary(t *testing.T) {
 			ro := release().Status.Rollout
 			return ro != nil && ro.Revision == fifth && ro.Phase == "Paused", nil
 		})
-		logs := len(release().Status.History)
+		logs := reconciler.LatestID(release())
 		f.d.push(t, repo, fifth, key)
 		time.Sleep(2 * time.Second)
 		var stable, canary appsv1.Deployment
@@ -142,9 +143,9 @@ func TestCanary(t *testing.T) {
 		}
 		r := release()
 		if img := stable.Spec.Template.Spec.Containers[0].Image; img != "registry.local/shop/web:v4" || canary.Spec.Template.Spec.Containers[0].Image != "registry.local/shop/web:v5" ||
-			r.Status.Rollout.Phase != "Paused" || len(r.Status.History) != logs || r.Status.History[0].Status != "VERIFYING" {
-			t.Errorf("after the second push: stable %s, canary %s, rollout %+v, %d logs (was %d), newest %s", img, canary.Spec.Template.Spec.Containers[0].Image,
-				r.Status.Rollout, len(r.Status.History), logs, r.Status.History[0].Status)
+			r.Status.Rollout.Phase != "Paused" || reconciler.LatestID(r) != logs || latestLog(t, r).Status != "VERIFYING" {
+			t.Errorf("after the second push: stable %s, canary %s, rollout %+v, newest log #%d (was #%d), %s", img, canary.Spec.Template.Spec.Containers[0].Image,
+				r.Status.Rollout, reconciler.LatestID(r), logs, latestLog(t, r).Status)
 		}
 		exp.set("v5", behaviour{Latency: 30 * time.Millisecond}) // data: the hold starts, then on
 		env.Eventually(t, 90*time.Second, "v5 promoted once its data came", func(context.Context) (bool, error) {

@@ -215,14 +215,7 @@ func TestCosignCLISignatures(t *testing.T) {
 		if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "receiver"}, Data: map[string][]byte{"secret": []byte("k")}}); err != nil {
 			t.Fatal(err)
 		}
-		var nsObj corev1.Namespace
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &nsObj); err != nil {
-			t.Fatal(err)
-		}
-		nsObj.Labels["bollard.dev/environment"] = "staging"
-		if err := env.Client.Update(ctx, &nsObj); err != nil {
-			t.Fatal(err)
-		}
+		labelEnvironment(t, env, ns, "staging")
 		repo := newGitRepo(t)
 		repo.commit(t, "web, attested", map[string]string{"web.yaml": `apiVersion: apps/v1
 kind: Deployment
@@ -250,10 +243,7 @@ spec:
 			err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
 			return err == nil && r.Status.Rollout != nil && r.Status.Rollout.Phase == "Succeeded", nil
 		})
-		if len(r.Status.History) == 0 {
-			t.Fatal("no Deployment Log")
-		}
-		l := r.Status.History[0]
+		l := latestLog(t, &r)
 		if l.Environment != "staging" || l.Namespace != ns || l.Target != "staging (namespace "+ns+")" || l.Strategy != "rolling: rollout" {
 			t.Errorf("target %q (environment %q, namespace %q), strategy %q", l.Target, l.Environment, l.Namespace, l.Strategy)
 		}

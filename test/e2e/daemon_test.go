@@ -284,11 +284,12 @@ func TestDaemon(t *testing.T) {
 		if cm.Labels[engine.LabelRelease] != "shop" || cm.Labels[engine.LabelReleaseNamespace] != ns {
 			t.Errorf("settings labels %v", cm.Labels)
 		}
-		if len(r.Status.History) != 1 || r.Status.History[0].Status != "SUCCESS" || r.Status.History[0].Created != 2 || r.Status.History[0].Revision != first {
-			t.Errorf("history %+v", r.Status.History)
+		logs := env.Logs(t, r)
+		if len(logs) != 1 || logs[0].Status != "SUCCESS" || logs[0].Created != 2 || logs[0].Revision != first {
+			t.Errorf("Deployment Logs %+v", logs)
 		}
 		var b bytes.Buffer
-		reconciler.WriteLog(&b, r, r.Status.History[0])
+		reconciler.WriteLog(&b, r, logs[0])
 		for _, want := range []string{"**Revision**: commit " + first[:7] + ` "web v1 and its settings" by Dev`, "registry.local/shop/web:v1", "2 created", "**STATUS**: 🟢 SUCCESS."} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("Deployment Log lacks %q:\n%s", want, b.String())
@@ -335,8 +336,8 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("the hand-made ConfigMap: %v", err)
 		}
 		r := waitRelease("the prune in the log", func(r *v1alpha1.Release) bool { return r.Status.ObservedRevision == third })
-		if r.Status.History[0].Pruned != 1 || image() != "registry.local/shop/web:v3" {
-			t.Errorf("log %+v, image %s", r.Status.History[0], image())
+		if l := latestLog(t, r); l.Pruned != 1 || image() != "registry.local/shop/web:v3" {
+			t.Errorf("log %+v, image %s", l, image())
 		}
 	})
 
@@ -401,8 +402,8 @@ func TestDaemon(t *testing.T) {
 		r := waitRelease("the refusal", func(r *v1alpha1.Release) bool {
 			return r.Status.Phase == "Refused" && r.Status.DesiredRevision == broken
 		})
-		if !strings.Contains(r.Status.Message, "deploy/web.yaml:") || r.Status.History[0].Status != "REFUSED" {
-			t.Errorf("status %q, log %+v", r.Status.Message, r.Status.History[0])
+		if l := latestLog(t, r); !strings.Contains(r.Status.Message, "deploy/web.yaml:") || l.Status != "REFUSED" {
+			t.Errorf("status %q, log %+v", r.Status.Message, l)
 		}
 		if image() != "registry.local/shop/web:v3" {
 			t.Errorf("a broken revision changed web to %s", image())

@@ -38,7 +38,7 @@ func TestProve(t *testing.T) {
 		Prove: &v1alpha1.Prove{HTTP: &v1alpha1.HTTPProve{URL: app.URL + "/smoke/{{version}}"}, Timeout: &metav1.Duration{Duration: 2 * time.Second}},
 	})
 	first, repo, d, key, rel, ended := f.first, f.repo, f.d, f.key, f.rel, f.ended
-	steps := func(r *v1alpha1.Release) string { return stepsOf(r.Status.History[0]) }
+	steps := func(r *v1alpha1.Release) string { return stepsOf(latestLog(t, r)) }
 
 	t.Run("the HTTP check answers: verified", func(t *testing.T) {
 		r := ended(t, first)

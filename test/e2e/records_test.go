@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/test/kubetest"
 )
 
@@ -47,8 +48,9 @@ func TestDeploymentRecords(t *testing.T) {
 		env.Eventually(t, 30*time.Second, "revision "+rev[:7]+" recorded", func(ctx context.Context) (bool, error) {
 			var r v1alpha1.Release
 			err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r)
-			return err == nil && r.Status.ObservedRevision == rev && len(r.Status.History) > 0 && r.Status.History[0].Revision == rev &&
-				r.Status.LastRecordID == r.Status.History[0].ID, nil
+			// Finished, kept as a record, and out of status: the status keeps only the pointer.
+			return err == nil && r.Status.ObservedRevision == rev && r.Status.LastRecordID > 0 && len(r.Status.History) == 0 &&
+				latestLog(t, &r).Revision == rev, nil
 		})
 	}
 	applied(rev)
@@ -61,8 +63,8 @@ func TestDeploymentRecords(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
 		t.Fatal(err)
 	}
-	newest := r.Status.History[0].ID
-	if newest < 150 || r.Status.LastRecordID != newest {
+	newest := reconciler.LatestID(&r)
+	if newest < 150 || r.Status.LastRecordID != newest || len(r.Status.History) != 0 {
 		t.Fatalf("newest log #%d, lastRecordID %d: want 150 deploys recorded", newest, r.Status.LastRecordID)
 	}
 	var records v1alpha1.DeploymentRecordList

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/reconciler/snapshot"
 	"bollard.dev/bollard/test/kubetest"
 	"bollard.dev/bollard/webhook"
@@ -34,7 +35,7 @@ func neverReady(replicas int, version string) string {
 // noSuccessFor fails when any Deployment Log of revision says SUCCESS.
 func noSuccessFor(t *testing.T, r *v1alpha1.Release, revision string) {
 	t.Helper()
-	for _, l := range r.Status.History {
+	for _, l := range kubetest.Get(t).Logs(t, r) {
 		if l.Revision == revision && l.Status == "SUCCESS" {
 			t.Errorf("Deployment Log #%d says SUCCESS for the failed revision %s: %s", l.ID, revision[:7], stepsOf(l))
 		}
@@ -42,9 +43,10 @@ func noSuccessFor(t *testing.T, r *v1alpha1.Release, revision string) {
 }
 
 // logsOf counts the Deployment Logs of revision.
-func logsOf(r *v1alpha1.Release, revision string) int {
+func logsOf(t *testing.T, r *v1alpha1.Release, revision string) int {
+	t.Helper()
 	n := 0
-	for _, l := range r.Status.History {
+	for _, l := range kubetest.Get(t).Logs(t, r) {
 		if l.Revision == revision {
 			n++
 		}
@@ -166,7 +168,7 @@ func TestRedButtonWithoutGit(t *testing.T) {
 			t.Errorf("web runs %s, observed %s", f.image(), r.Status.ObservedRevision)
 		}
 		noSuccessFor(t, r, bad)
-		if n := logsOf(r, bad); n != 1 {
+		if n := logsOf(t, r, bad); n != 1 {
 			t.Errorf("%d Deployment Logs for the failed revision, want 1", n)
 		}
 		notAgain(t, "on a push of the failed revision")
@@ -187,9 +189,9 @@ func TestRedButtonWithoutGit(t *testing.T) {
 		env.Eventually(t, 30*time.Second, "the rollback to v1", func(context.Context) (bool, error) {
 			r = f.get(t)
 			_, pending := r.Annotations["bollard.dev/rollback-to"]
-			return !pending && r.Status.History[0].Trigger == "manual", nil
+			return !pending && latestLog(t, r).Trigger == "manual", nil
 		})
-		if l := r.Status.History[0]; l.Status != "ROLLED_BACK" || !strings.Contains(stepsOf(l), "(its snapshot") {
+		if l := latestLog(t, r); l.Status != "ROLLED_BACK" || !strings.Contains(stepsOf(l), "(its snapshot") {
 			t.Fatalf("log %s: %s", l.Status, stepsOf(l))
 		}
 		env.Eventually(t, 30*time.Second, "web back on v1", func(context.Context) (bool, error) { return f.image() == "registry.local/shop/web:v1", nil })
@@ -226,8 +228,8 @@ func TestRedButtonHalts(t *testing.T) {
 		}
 		r := f.get(t)
 		noSuccessFor(t, r, revision)
-		if logsOf(r, revision) != 1 || len(r.Status.History) != len(before.Status.History) || r.Status.History[0].ID != before.Status.History[0].ID {
-			t.Errorf("new Deployment Logs after the failure: %d before, %d after (%d for the revision)", len(before.Status.History), len(r.Status.History), logsOf(r, revision))
+		if logsOf(t, r, revision) != 1 || reconciler.LatestID(r) != reconciler.LatestID(before) {
+			t.Errorf("new Deployment Logs after the failure: newest #%d before, #%d after (%d for the revision)", reconciler.LatestID(before), reconciler.LatestID(r), logsOf(t, r, revision))
 		}
 		if f.image() != image {
 			t.Errorf("web runs %s, want %s", f.image(), image)
@@ -258,7 +260,7 @@ func TestRedButtonHalts(t *testing.T) {
 		good := f.repo.commit(t, "web v3", map[string]string{"web.yaml": fmt.Sprintf(webYAML, 4, "v3")})
 		f.d.push(t, f.repo, good, f.key)
 		if r := f.ended(t, good); r.Status.Rollout.Phase != "Succeeded" {
-			t.Fatalf("v3 rollout %+v: %s", r.Status.Rollout, stepsOf(r.Status.History[0]))
+			t.Fatalf("v3 rollout %+v: %s", r.Status.Rollout, stepsOf(latestLog(t, r)))
 		}
 		setSpec(func(s *v1alpha1.ReleaseSpec) {
 			s.Strategy = &v1alpha1.Strategy{Type: "canary", Steps: []int32{25, 50, 100}}
@@ -294,9 +296,9 @@ func TestRedButtonHalts(t *testing.T) {
 		var r *v1alpha1.Release
 		env.Eventually(t, 30*time.Second, "the FAILED log", func(context.Context) (bool, error) {
 			r = f.get(t)
-			return logsOf(r, next) > 0 && r.Status.History[0].Status == "FAILED", nil
+			return logsOf(t, r, next) > 0 && latestLog(t, r).Status == "FAILED", nil
 		})
-		if l := r.Status.History[0]; !strings.Contains(stepsOf(l), "strategy.httpRoute missing: the revision has no HTTPRoute of that name") {
+		if l := latestLog(t, r); !strings.Contains(stepsOf(l), "strategy.httpRoute missing: the revision has no HTTPRoute of that name") {
 			t.Errorf("log: %s", stepsOf(l))
 		}
 		settled(t, next, "registry.local/shop/web:v3")
@@ -329,7 +331,7 @@ func TestRedButtonThroughTheGate(t *testing.T) {
 	f.create(t, v1alpha1.ReleaseSpec{Strategy: &v1alpha1.Strategy{Type: "canary", Steps: []int32{25, 50, 100}},
 		Prove: &v1alpha1.Prove{HTTP: &v1alpha1.HTTPProve{URL: app.URL + "/smoke/{{version}}"}, Timeout: &metav1.Duration{Duration: time.Hour}}})
 	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
-		t.Fatalf("first rollout %+v: %s", r.Status.Rollout, stepsOf(r.Status.History[0]))
+		t.Fatalf("first rollout %+v: %s", r.Status.Rollout, stepsOf(latestLog(t, r)))
 	}
 	bad := f.commitAndPush(t, "v2", 4)
 	env.Eventually(t, 30*time.Second, "the 25% canary being proven", func(context.Context) (bool, error) {

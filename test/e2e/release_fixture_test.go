@@ -99,13 +99,20 @@ func (f *releaseFixture) image() string {
 // logOf is the Deployment Log of revision's deploy.
 func logOf(t *testing.T, r *v1alpha1.Release, revision string) v1alpha1.DeploymentLog {
 	t.Helper()
-	for _, l := range r.Status.History {
+	logs := kubetest.Get(t).Logs(t, r)
+	for _, l := range logs {
 		if l.Revision == revision && l.Trigger != "drift" {
 			return l
 		}
 	}
-	t.Fatalf("no Deployment Log for %s in %+v", revision, r.Status.History)
+	t.Fatalf("no Deployment Log for %s in %+v", revision, logs)
 	return v1alpha1.DeploymentLog{}
+}
+
+// latestLog is r's newest Deployment Log (its record, or its status while under way).
+func latestLog(t *testing.T, r *v1alpha1.Release) v1alpha1.DeploymentLog {
+	t.Helper()
+	return kubetest.Get(t).LatestLog(t, r)
 }
 
 // stepsOf is a log's steps on one line: "name RESULT: detail | …".

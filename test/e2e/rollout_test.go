@@ -20,6 +20,7 @@ import (
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/internal/fakeapp"
+	"bollard.dev/bollard/reconciler"
 )
 
 // exporter is the application's metrics as the test wants them (internal/fakeapp), on loopback.
@@ -229,9 +230,9 @@ func TestRolloutVerification(t *testing.T) {
 		env.Eventually(t, 30*time.Second, "the rollback", func(context.Context) (bool, error) {
 			r = release()
 			_, pending := r.Annotations["bollard.dev/rollback-to"]
-			return !pending && len(r.Status.History) > 0 && r.Status.History[0].Trigger == "manual", nil
+			return !pending && reconciler.LatestID(r) > 0 && latestLog(t, r).Trigger == "manual", nil
 		})
-		l := r.Status.History[0]
+		l := latestLog(t, r)
 		if l.Status != "ROLLED_BACK" || l.Revision != good || r.Status.ObservedRevision != good || r.Status.FailedRevision != paused || r.Status.Rollout.Phase != "RolledBack" {
 			t.Fatalf("log %s %s (want %s): %s; status observed %s failed %s rollout %+v", l.Status, l.Revision, good, stepsOf(l), r.Status.ObservedRevision, r.Status.FailedRevision, r.Status.Rollout)
 		}

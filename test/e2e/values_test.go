@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/test/kubetest"
 )
 
@@ -100,10 +101,10 @@ func TestValuesChangeIsARevision(t *testing.T) {
 		var l v1alpha1.DeploymentLog
 		env.Eventually(t, 60*time.Second, "Deployment Log #"+string(rune('0'+n)), func(context.Context) (bool, error) {
 			r := get()
-			if len(r.Status.History) < n || r.Status.Rollout == nil || r.Status.Rollout.Phase == "Verifying" || r.Status.Rollout.Phase == "Failing" {
+			if reconciler.LatestID(r) < int64(n) || r.Status.Rollout == nil || r.Status.Rollout.Phase == "Verifying" || r.Status.Rollout.Phase == "Failing" {
 				return false, nil
 			}
-			l = r.Status.History[0]
+			l = latestLog(t, r)
 			return l.Status != v1alpha1.LogVerifying, nil
 		})
 		return l

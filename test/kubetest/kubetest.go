@@ -24,6 +24,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"bollard.dev/bollard/api"
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/test/cluster"
 )
 
@@ -210,3 +212,25 @@ func (e *Env) Eventually(t testing.TB, timeout time.Duration, what string, cond 
 }
 
 func clientKey(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
+
+// Logs are rel's Deployment Logs, newest first: its DeploymentRecords and what its status holds
+// that no record does yet (the change under way).
+func (e *Env) Logs(t testing.TB, rel *v1alpha1.Release) []v1alpha1.DeploymentLog {
+	t.Helper()
+	var records v1alpha1.DeploymentRecordList
+	if err := e.Client.List(context.Background(), &records, client.InNamespace(rel.Namespace),
+		client.MatchingLabels{reconciler.LabelRecordReleaseUID: string(rel.UID)}); err != nil {
+		t.Fatalf("DeploymentRecords of %s/%s: %v", rel.Namespace, rel.Name, err)
+	}
+	return reconciler.MergeLogs(records.Items, rel.Status.History)
+}
+
+// LatestLog is rel's newest Deployment Log; a test without one fails.
+func (e *Env) LatestLog(t testing.TB, rel *v1alpha1.Release) v1alpha1.DeploymentLog {
+	t.Helper()
+	l, ok, err := reconciler.LatestLog(context.Background(), e.Client, rel)
+	if err != nil || !ok {
+		t.Fatalf("the newest Deployment Log of %s/%s: none (%v)", rel.Namespace, rel.Name, err)
+	}
+	return l
+}

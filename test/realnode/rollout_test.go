@@ -236,11 +236,12 @@ func rolloutWithRealTraffic(t *testing.T, env *kubetest.Env, ns, gitURL string, 
 	})
 	l := startLoad(t, "http://"+svc.Spec.ClusterIP+"/")
 
-	var last v1alpha1.ReleaseStatus
+	var lastRel v1alpha1.Release // as the last wait saw it
+	last := &lastRel.Status
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the shop Release's last status: phase %s: %s; rollout %+v; failed %s", last.Phase, last.Message, last.Rollout, last.FailedRevision)
-			for _, h := range last.History {
+			for _, h := range env.Logs(t, &lastRel) {
 				t.Logf("log %s %s: gates %+v steps %+v", h.Revision, h.Status, h.Gates, h.Steps)
 			}
 			for _, q := range []string{"/api/v1/targets?state=active", "/api/v1/query?query=http_requests_total"} {
@@ -259,22 +260,19 @@ func rolloutWithRealTraffic(t *testing.T, env *kubetest.Env, ns, gitURL string, 
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rel), &r); err != nil {
 				return false, err
 			}
-			last = r.Status
+			lastRel = r
 			return ok(&r), nil
 		})
 	}
 	step := func(name string) v1alpha1.LogStep { // the newest Deployment Log's last step so named
 		t.Helper()
-		if len(last.History) == 0 {
-			t.Fatal("no Deployment Log")
-		}
-		steps := last.History[0].Steps
+		steps := env.LatestLog(t, &lastRel).Steps
 		for i := len(steps) - 1; i >= 0; i-- {
 			if strings.Contains(steps[i].Name, name) {
 				return steps[i]
 			}
 		}
-		t.Fatalf("no %q step in %+v", name, last.History[0].Steps)
+		t.Fatalf("no %q step in %+v", name, steps)
 		return v1alpha1.LogStep{}
 	}
 	shopPods := func(version string) []corev1.Pod {
