@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel/trace"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -122,6 +123,11 @@ func Run(ctx context.Context, opts Options) error {
 		Cache:  cacheOptions(opts.Namespaces),
 	})
 	if err != nil {
+		return err
+	}
+	// The drain step reads a Deployment's ReplicaSets by this index, not by scanning (and
+	// copying) every ReplicaSet of the namespace per Release.
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1.ReplicaSet{}, indexDeploymentOwner, deploymentOwner); err != nil {
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,

@@ -65,10 +65,6 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 	if len(deps) == 0 {
 		return v1alpha1.LogStep{}, false
 	}
-	var sets appsv1.ReplicaSetList
-	if err := r.Client.List(ctx, &sets, client.InNamespace(rel.Target())); err != nil {
-		return v1alpha1.LogStep{Name: "drain", Result: v1alpha1.ResultWarn, Detail: "old instances not read: " + err.Error()}, true
-	}
 	step := v1alpha1.LogStep{Name: "drain", Result: v1alpha1.ResultOK}
 	var lines []string
 	sort.Strings(deps)
@@ -76,15 +72,16 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 		var oldNames, oldCounts []string // each earlier ReplicaSet, and with the pods it still runs
 		running := int32(0)
 		newest := int64(-1)
-		var owned []appsv1.ReplicaSet
-		for _, rs := range sets.Items {
-			if ref := metav1.GetControllerOf(&rs); ref != nil && ref.Kind == "Deployment" && ref.Name == d {
-				owned = append(owned, rs)
-				newest = max(newest, revisionOf(&rs))
-			}
+		var owned appsv1.ReplicaSetList
+		if err := r.Client.List(ctx, &owned, client.InNamespace(rel.Target()), client.MatchingFields{indexDeploymentOwner: d}, client.UnsafeDisableDeepCopy); err != nil {
+			return v1alpha1.LogStep{Name: "drain", Result: v1alpha1.ResultWarn, Detail: "old instances not read: " + err.Error()}, true
 		}
-		for _, rs := range owned {
-			if revisionOf(&rs) == newest {
+		for i := range owned.Items {
+			newest = max(newest, revisionOf(&owned.Items[i]))
+		}
+		for i := range owned.Items {
+			rs := &owned.Items[i] // the cache's own copy: read, never changed
+			if revisionOf(rs) == newest {
 				continue
 			}
 			oldNames = append(oldNames, rs.Name)
@@ -103,6 +100,17 @@ func (r *Reconciler) drained(ctx context.Context, rel *v1alpha1.Release) (v1alph
 	}
 	step.Detail = strings.Join(lines, "; ")
 	return step, true
+}
+
+// indexDeploymentOwner indexes the daemon's cache of ReplicaSets by the Deployment that
+// controls them.
+const indexDeploymentOwner = "bollard.dev/deployment-owner"
+
+func deploymentOwner(o client.Object) []string {
+	if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Deployment" {
+		return []string{ref.Name}
+	}
+	return nil
 }
 
 // revisionOf is a ReplicaSet's deployment.kubernetes.io/revision (its template's turn).
