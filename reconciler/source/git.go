@@ -92,7 +92,7 @@ type Git struct {
 
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
-	fetched map[string]time.Time // when the last fetch of a URL with given credentials completed
+	fetched map[string]time.Time // when the last successful fetch of a URL with given credentials started
 	trees   []tree               // the files of recent revisions, newest last
 }
 
@@ -180,9 +180,10 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	if err != nil {
 		return Commit{}, nil, err
 	}
-	// Releases of one repository fetch once: a fetch with the same credentials that completed
+	// Releases of one repository fetch once: a fetch with the same credentials that started
 	// after this call began saw the remote as it is now (1,000 Releases of a monorepo pushed at
-	// once make one fetch, not 1,000 in a row).
+	// once make one or two fetches, not 1,000 in a row). One that only completed after it began
+	// may have missed a push made just before it.
 	fkey := url + "\x00" + creds.key()
 	g.mu.Lock()
 	fresh := g.fetched[fkey].After(began)
@@ -192,6 +193,7 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 	// history, once, and from then on.
 	full := g.isFull(url)
 	if !fresh {
+		started := time.Now()
 		if err := fetch(ctx, repo, auth, !full && !plumbing.IsHash(ref)); err != nil {
 			return Commit{}, nil, fmt.Errorf("fetch %s: %w", url, err)
 		}
@@ -199,7 +201,7 @@ func (g *Git) Fetch(ctx context.Context, url, ref, dir string, creds Credentials
 		if g.fetched == nil {
 			g.fetched = map[string]time.Time{}
 		}
-		g.fetched[fkey] = time.Now()
+		g.fetched[fkey] = started
 		g.mu.Unlock()
 	}
 	hash, err := resolve(repo, ref)
