@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bollard.dev/bollard/channel/codesign/codesigntest"
+)
+
+// TestChannelVerifyCommand: bollard channel verify on binaries signed by Debian's osslsigncode —
+// exit 0 with the signer and digest, 1 for a file not verified (and the reason), 2 for usage.
+func TestChannelVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := codesigntest.NewCA(t, dir, "Shop"), codesigntest.NewCA(t, dir, "Other")
+	unsigned := codesigntest.WindowsBinary(t, dir)
+	signed := filepath.Join(dir, "app-signed.exe")
+	ca.SignAuthenticode(t, unsigned, signed)
+	roots, otherRoots := filepath.Join(dir, "roots.pem"), filepath.Join(dir, "other-roots.pem")
+	for path, c := range map[string]codesigntest.CA{roots: ca, otherRoots: other} {
+		data, err := os.ReadFile(c.CertPEM) // leaf then root: the pool takes both, the chain needs the root
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"signed", []string{"channel", "verify", signed, "--roots", roots, "--subject", "CN=Shop publisher,.*"}, 0,
+			`🔐 ` + signed + `: authenticode signature verified — signer "CN=Shop publisher,O=Shop" (issuer "CN=Shop root"), signed digest sha256:`},
+		{"one of two unsigned", []string{"channel", "verify", signed, unsigned, "--roots", roots}, 1, "❌ " + unsigned + ": not verified: authenticode: PECOFF contains no signatures"},
+		{"untrusted root", []string{"channel", "verify", signed, "--roots", otherRoots}, 1, "chain"},
+		{"subject", []string{"channel", "verify", signed, "--roots", roots, "--subject", "CN=Other.*"}, 1, "does not match"},
+		{"no roots", []string{"channel", "verify", signed}, 2, ""},
+		{"no file", []string{"channel", "verify", "--roots", roots}, 2, ""},
+		{"missing file", []string{"channel", "verify", filepath.Join(dir, "gone.exe"), "--roots", roots}, 2, ""},
+		{"roots not PEM", []string{"channel", "verify", signed, "--roots", unsigned}, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := execute(t, tc.args...)
+			code := 0
+			if err != nil {
+				code = exitCode(err)
+			}
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d (%v), want %d; output %q lacks %q", code, err, tc.code, out, tc.want)
+			}
+		})
+	}
+	out, err := execute(t, "channel", "verify", signed, "--roots", roots, "-o", "json")
+	var v []struct {
+		File, Format, Signer, Digest, SHA256 string
+	}
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || len(v) != 1 || v[0].Format != "authenticode" || v[0].Signer != "CN=Shop publisher,O=Shop" || len(v[0].SHA256) != 64 {
+		t.Errorf("-o json: %v %+v\n%s", err, v, out)
+	}
+}
