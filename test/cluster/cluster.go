@@ -184,7 +184,7 @@ func (c *Cluster) start(ctx context.Context, opts Options, ports []int) error {
 		"--tls-min-version", "VersionTLS12",
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", p.path("sa.pub"), "--service-account-signing-key-file", p.path("sa.key"),
-		"--cert-dir", p.dir, "--profiling=false")...)
+		"--cert-dir", p.dir, "--profiling="+strconv.FormatBool(os.Getenv("BOLLARD_APISERVER_PROFILING") == "1"))...)
 	if err != nil {
 		return err
 	}
