@@ -1,6 +1,6 @@
 // Package codesign verifies the platform signatures of desktop and mobile artifacts offline, as a
-// channel's pre-flight does before anything reaches a store or a feed: Windows Authenticode
-// today. Each verifier checks the signed digest against the file itself, the signature over it,
+// channel's pre-flight does before anything reaches a store or a feed: Windows Authenticode and
+// macOS Mach-O code signatures. Each verifier checks the signed digest against the file itself, the signature over it,
 // and the signer's chain to roots the caller trusts — never the machine's own trust store.
 package codesign
 
@@ -48,6 +48,18 @@ type Result struct {
 // ErrNotVerified wraps every reason a file is not verified (as opposed to a usage error).
 var ErrNotVerified = errors.New("not verified")
 
+// subjectMatcher is the signer subject's regular expression, anchored (nil when none is given).
+func subjectMatcher(subject string) (*regexp.Regexp, error) {
+	if subject == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile("^(?:" + subject + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("subject %q: %w", subject, err)
+	}
+	return re, nil
+}
+
 func notVerified(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrNotVerified, fmt.Sprintf(format, args...))
 }
@@ -60,12 +72,9 @@ func Authenticode(r io.ReadSeeker, opts Options) (Result, error) {
 	if opts.Roots == nil {
 		return Result{}, errors.New("no roots to verify the signer against")
 	}
-	var subject *regexp.Regexp
-	if opts.Subject != "" {
-		var err error
-		if subject, err = regexp.Compile("^(?:" + opts.Subject + ")$"); err != nil {
-			return Result{}, fmt.Errorf("subject %q: %w", opts.Subject, err)
-		}
+	subject, err := subjectMatcher(opts.Subject)
+	if err != nil {
+		return Result{}, err
 	}
 	h := sha256.New()
 	if _, err := r.Seek(0, io.SeekStart); err != nil {

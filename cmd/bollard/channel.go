@@ -26,14 +26,23 @@ func newChannelCommand() *cobra.Command {
 
 func newChannelVerifyCommand() *cobra.Command {
 	var roots []string
-	var subject, output string
+	var subject, output, teamID string
+	var hardened bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE… --roots CA.pem [--subject REGEXP] [-o json]",
-		Short: "Verify the Authenticode signature of Windows binaries offline, against roots you trust",
-		Long: `Verify each FILE's platform code signature offline — today Windows Authenticode (.exe, .dll,
-.sys): the signed image digest and page hashes recomputed from the file, the CMS signature over
-them, the signer's chain to --roots (PEM certificates; the machine's trust store is never used)
-for code signing, and --subject, a regular expression the signer's subject (RFC 2253, e.g.
+		Use:   "verify FILE… --roots CA.pem [--subject REGEXP] [--team-id ID] [--hardened-runtime] [-o json]",
+		Short: "Verify the code signature of Windows and macOS binaries offline, against roots you trust",
+		Long: `Verify each FILE's platform code signature offline, by its format:
+
+- Windows PE (.exe, .dll, .sys), Authenticode: the signed image digest and page hashes
+  recomputed from the file and the CMS signature over them;
+- macOS thin Mach-O (executables, dylibs): every page hash of every code directory recomputed
+  from the file, the requirements and entitlements against their slots, the CMS signature over
+  the code directory; --team-id and --hardened-runtime when given. Notarization is not
+  verifiable offline (a bare Mach-O carries no ticket): the verdict says so. Ad-hoc signatures
+  (no signer) are refused.
+
+For both, the signer's chain to --roots (PEM certificates; the machine's trust store is never
+used) for code signing, and --subject, a regular expression the signer's subject (RFC 2253, e.g.
 "CN=Shop Ltd,O=Shop Ltd,C=DE") must match whole. A timestamped signature is checked at its
 timestamp's time.
 
@@ -61,7 +70,7 @@ reason), 2 usage error.`,
 			}
 			type verdict struct {
 				File string `json:"file"`
-				codesign.Result
+				codesign.MachOResult
 				Error string `json:"error,omitempty"`
 			}
 			var verdicts []verdict
@@ -71,9 +80,9 @@ reason), 2 usage error.`,
 				if err != nil {
 					return usageError{err}
 				}
-				res, err := codesign.Authenticode(f, codesign.Options{Roots: pool, Subject: subject})
+				res, err := codesign.Verify(f, codesign.MachOOptions{Options: codesign.Options{Roots: pool, Subject: subject}, TeamID: teamID, HardenedRuntime: hardened})
 				f.Close()
-				v := verdict{File: path, Result: res}
+				v := verdict{File: path, MachOResult: res}
 				if err != nil {
 					if !errors.Is(err, codesign.ErrNotVerified) {
 						return usageError{fmt.Errorf("%s: %w", path, err)}
@@ -100,8 +109,12 @@ reason), 2 usage error.`,
 					if v.Timestamped {
 						stamp = "timestamped"
 					}
-					fmt.Fprintf(out, "🔐 %s: %s signature verified — signer %q (issuer %q), signed digest %s, %s; file sha256:%s\n",
-						v.File, v.Format, v.Signer, v.Issuer, v.Digest, stamp, v.SHA256)
+					extra := ""
+					if v.Format == "mach-o" {
+						extra = fmt.Sprintf(", identifier %s, Team ID %q, hardened runtime %t; notarization %s", v.Identifier, v.TeamID, v.HardenedRuntime, v.Notarization)
+					}
+					fmt.Fprintf(out, "🔐 %s: %s signature verified — signer %q (issuer %q), signed digest %s, %s%s; file sha256:%s\n",
+						v.File, v.Format, v.Signer, v.Issuer, v.Digest, stamp, extra, v.SHA256)
 				}
 			}
 			if len(failed) > 0 {
@@ -112,6 +125,8 @@ reason), 2 usage error.`,
 	}
 	cmd.Flags().StringSliceVar(&roots, "roots", nil, "PEM file of CA certificates a signer must chain to (repeatable)")
 	cmd.Flags().StringVar(&subject, "subject", "", "regular expression the signer certificate's subject must match whole")
+	cmd.Flags().StringVar(&teamID, "team-id", "", "Mach-O: the Team ID the code directory must carry")
+	cmd.Flags().BoolVar(&hardened, "hardened-runtime", false, "Mach-O: require the hardened runtime (notarization does)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
 	return cmd
 }

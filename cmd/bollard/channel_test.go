@@ -10,7 +10,8 @@ import (
 	"bollard.dev/bollard/channel/codesign/codesigntest"
 )
 
-// TestChannelVerifyCommand: bollard channel verify on binaries signed by Debian's osslsigncode —
+// TestChannelVerifyCommand: bollard channel verify on Windows binaries signed by Debian's
+// osslsigncode and a macOS binary signed by goreleaser/quill —
 // exit 0 with the signer and digest, 1 for a file not verified (and the reason), 2 for usage.
 func TestChannelVerifyCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -18,6 +19,8 @@ func TestChannelVerifyCommand(t *testing.T) {
 	unsigned := codesigntest.WindowsBinary(t, dir)
 	signed := filepath.Join(dir, "app-signed.exe")
 	ca.SignAuthenticode(t, unsigned, signed)
+	mac := codesigntest.DarwinBinary(t, t.TempDir())
+	ca.SignMachO(t, mac, "dev.shop.app")
 	roots, otherRoots := filepath.Join(dir, "roots.pem"), filepath.Join(dir, "other-roots.pem")
 	for path, c := range map[string]codesigntest.CA{roots: ca, otherRoots: other} {
 		data, err := os.ReadFile(c.CertPEM) // leaf then root: the pool takes both, the chain needs the root
@@ -43,6 +46,12 @@ func TestChannelVerifyCommand(t *testing.T) {
 		{"no file", []string{"channel", "verify", "--roots", roots}, 2, ""},
 		{"missing file", []string{"channel", "verify", filepath.Join(dir, "gone.exe"), "--roots", roots}, 2, ""},
 		{"roots not PEM", []string{"channel", "verify", signed, "--roots", unsigned}, 2, ""},
+		{"a Mach-O signed by quill", []string{"channel", "verify", mac, "--roots", roots, "--subject", "CN=Shop publisher,.*"}, 0,
+			`: mach-o signature verified — signer "CN=Shop publisher,O=Shop" (issuer "CN=Shop root"), signed digest cdhash:`},
+		{"a Mach-O and its notarization", []string{"channel", "verify", mac, "--roots", roots}, 0, "identifier dev.shop.app, Team ID \"\", hardened runtime"},
+		{"a Mach-O of another Team ID", []string{"channel", "verify", mac, "--roots", roots, "--team-id", "ABCDE12345"}, 1, "Team ID"},
+		{"Team ID on a PE", []string{"channel", "verify", signed, "--roots", roots, "--team-id", "ABCDE12345"}, 1, "no Team ID"},
+		{"neither PE nor Mach-O", []string{"channel", "verify", roots, "--roots", roots}, 1, "not a thin Mach-O"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := execute(t, tc.args...)

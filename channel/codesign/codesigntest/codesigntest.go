@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -15,6 +16,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/goreleaser/quill/quill"
 )
 
 // CA is a root ("CN=NAME root") and a code-signing certificate it issued ("CN=NAME
@@ -36,7 +39,10 @@ func NewCA(t testing.TB, dir, name string) CA {
 		t.Fatal(err)
 	}
 	root, _ := x509.ParseCertificate(rootDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafKey, err := rsa.GenerateKey(rand.Reader, 2048) // RSA: what Apple's code signing (and quill) use
+	if err != nil {
+		t.Fatal(err)
+	}
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name + " publisher", Organization: []string{name}}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
@@ -65,17 +71,45 @@ func (ca CA) Pool() *x509.CertPool {
 // WindowsBinary builds a small Go program for windows/amd64: a real PE image.
 func WindowsBinary(t testing.TB, dir string) string {
 	t.Helper()
+	return goBuild(t, dir, "windows", "app.exe")
+}
+
+func goBuild(t testing.TB, dir, goos, name string) string {
+	t.Helper()
 	src := filepath.Join(dir, "main.go")
 	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello from the shop app\") }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "app.exe")
+	out := filepath.Join(dir, name)
+	arch := "amd64"
+	if goos == "darwin" {
+		arch = "arm64"
+	}
 	cmd := exec.Command("go", "build", "-o", out, src)
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS=-trimpath")
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=-trimpath")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build for windows: %v\n%s", err, b)
+		t.Fatalf("go build for %s: %v\n%s", goos, err, b)
 	}
 	return out
+}
+
+// DarwinBinary builds a small Go program for darwin/arm64: a real thin Mach-O image.
+func DarwinBinary(t testing.TB, dir string) string {
+	t.Helper()
+	return goBuild(t, dir, "darwin", "app")
+}
+
+// SignMachO signs the Mach-O at path in place with goreleaser/quill (an implementation
+// independent of bollard's verifier) as ca's publisher, with identifier id.
+func (ca CA) SignMachO(t testing.TB, path, id string) {
+	t.Helper()
+	cfg, err := quill.NewSigningConfigFromPEMs(path, ca.CertPEM, ca.KeyPEM, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quill.Sign(*cfg.WithIdentity(id)); err != nil {
+		t.Fatalf("quill sign: %v", err)
+	}
 }
 
 // SignAuthenticode signs the PE in with Debian's osslsigncode (SHA-256) as ca's publisher; a
