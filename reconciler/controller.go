@@ -6,6 +6,7 @@ package reconciler
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -394,6 +395,11 @@ func (r *Reconciler) desired(ctx context.Context, eng *engine.Engine, p *passSta
 		}
 		p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "render", Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("%d object(s)", len(p.objs))})
 		if p.targets, p.version, err = r.prepare(ctx, rel, p.objs, p.artifact); err != nil {
+			if pe := (pinError{}); errors.As(err, &pe) {
+				p.rec.Gates = append(p.rec.Gates, v1alpha1.LogStep{Name: "artifact", Result: v1alpha1.ResultFail, Detail: err.Error()})
+				res, err := r.refuse(ctx, rel, p.log, p.rec, p.commit, "ArtifactRefused", err.Error(), p.interval)
+				return true, res, err
+			}
 			return true, ctrl.Result{}, err
 		}
 		if p.commit.Hash == p.running && !p.failed {
@@ -443,8 +449,13 @@ func (r *Reconciler) gate(ctx context.Context, eng *engine.Engine, p *passState)
 	}
 	rel := &p.rel
 	if p.promoted != "" {
-		// A promotion: the record it rests on must still verify every pinned digest.
+		// A promotion: the record it rests on must verify every pinned digest. Once the pin ran
+		// verified here, a new revision under it is not refused for a record pruned since.
 		ref, step, why := r.checkPromotion(ctx, rel, p.promoted, p.artifact)
+		if why != "" && p.artifact == rel.Status.Artifact {
+			step.Result, step.Detail = v1alpha1.ResultWarn, why+" (the pin was verified when it was promoted, and runs)"
+			why = ""
+		}
 		p.rec.Gates = append(p.rec.Gates, step)
 		p.rec.PromotedFrom = ref
 		if why != "" {
@@ -863,8 +874,9 @@ func (r *Reconciler) refuse(ctx context.Context, rel *v1alpha1.Release, log logr
 	r.event(rel, corev1.EventTypeWarning, reason, "%s", msg)
 	log.Info("refused", "revision", commit.Hash, "reason", why)
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
-		if rec.Trigger != "deploy" && s.DesiredRevision == commit.Hash && s.Phase == "Refused" && s.Message == msg {
-			return // already recorded: a poll of the same refused revision adds nothing
+		if c := meta.FindStatusCondition(s.Conditions, "Ready"); rec.Trigger != "deploy" && s.DesiredRevision == commit.Hash && s.Phase == "Refused" &&
+			c != nil && c.Reason == reason {
+			return // already recorded: a poll of the same refused revision adds nothing (a freeze's message counts down)
 		}
 		s.DesiredRevision, s.Phase, s.Message = commit.Hash, "Refused", msg
 		s.ObservedGeneration = rel.Generation

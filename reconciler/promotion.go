@@ -24,6 +24,7 @@ func PromotionPins(l v1alpha1.DeploymentLog) ([]string, error) {
 		return nil, fmt.Errorf("Deployment Log #%d (revision %s) holds no verified digest: signatures were not checked for it", l.ID, short(l.Revision))
 	}
 	seen := map[string]bool{}
+	repos := map[string]string{}
 	var pins []string
 	for _, e := range l.Evidence {
 		if !e.Verified || e.Digest == "" {
@@ -33,7 +34,13 @@ func PromotionPins(l v1alpha1.DeploymentLog) ([]string, error) {
 			}
 			return nil, fmt.Errorf("image %s of Deployment Log #%d was never verified there: %s", e.Image, l.ID, why)
 		}
-		pin := imageRepository(e.Image) + "@" + e.Digest
+		repo := imageRepository(e.Image)
+		pin := repo + "@" + e.Digest
+		if d, ok := repos[repo]; ok && d != e.Digest {
+			// A pin names a repository: both digests cannot be pinned as they ran.
+			return nil, fmt.Errorf("Deployment Log #%d ran two digests of %s (%s and %s): a promotion pins one digest per repository", l.ID, repo, d, e.Digest)
+		}
+		repos[repo] = e.Digest
 		if !seen[pin] {
 			seen[pin] = true
 			pins = append(pins, pin)

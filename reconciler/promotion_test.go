@@ -29,6 +29,8 @@ func TestPromotionPins(t *testing.T) {
 			"", "Deployment Log #5 (revision abcdef1) ended ROLLED_BACK, not SUCCESS"},
 		{"refused", v1alpha1.DeploymentLog{ID: 6, Status: "REFUSED"}, "", "ended REFUSED"},
 		{"verification off", v1alpha1.DeploymentLog{ID: 7, Status: "SUCCESS"}, "", "holds no verified digest"},
+		{"two digests of one repository", v1alpha1.DeploymentLog{ID: 9, Status: "SUCCESS", Evidence: []v1alpha1.ArtifactEvidence{ok("r/web:v3", d1), ok("r/web:v4", d2)}},
+			"", "ran two digests of r/web"},
 		{"one image not verified", v1alpha1.DeploymentLog{ID: 8, Status: "SUCCESS", Evidence: []v1alpha1.ArtifactEvidence{ok("r/web:v3", d1),
 			{Image: "r/side:1", Digest: d2, Reason: "enforce mode: no signatures found"}}},
 			"", "image r/side:1 of Deployment Log #8 was never verified there: enforce mode: no signatures found"},

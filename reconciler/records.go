@@ -62,18 +62,22 @@ func recordPrefix(rel *v1alpha1.Release) string {
 // record keeps every finished log of status that has no DeploymentRecord yet (ID above
 // status.lastRecordID) as one, and advances lastRecordID past those written — in the status
 // about to be written, so the pointer costs no request of its own — then drops from status the
-// logs their records now hold: status keeps only the pointer, the log under way, a
-// ROLLBACK_FAILED one whose rollback is still retried (its record follows each change), and any
-// whose record could not be written (retried at the next status write).
+// logs their records now hold: status keeps only the pointer, the log under way, the
+// ROLLBACK_FAILED log of the rollback still being retried (its record follows each change), and
+// any whose record could not be written (retried at the next status write). A log leaves status
+// only once its record holds it as it is.
 func (r *Reconciler) record(ctx context.Context, rel *v1alpha1.Release, before, s *v1alpha1.ReleaseStatus) {
 	old := logsByID(before.History)
+	unwritten := map[int64]bool{}
 	for i := len(s.History) - 1; i >= 0; i-- { // oldest first: lastRecordID only moves past written ones
 		l := s.History[i]
 		if l.ID <= s.LastRecordID {
-			if prev, ok := old[l.ID]; ok && !equality.Semantic.DeepEqual(prev, l) {
-				if err := r.writeRecord(ctx, rel, l); err != nil { // a retried rollback's log, changed
+			// Recorded while it could still change (ROLLBACK_FAILED): its record is written again
+			// when it changed, and when it leaves status.
+			if prev, ok := old[l.ID]; !ok || !equality.Semantic.DeepEqual(prev, l) || !retrying(s, l) {
+				if err := r.writeRecord(ctx, rel, l); err != nil {
 					r.Log.Error(err, "DeploymentRecord not updated (retried at the next status write)", "release", rel.Namespace+"/"+rel.Name, "id", l.ID)
-					return
+					unwritten[l.ID] = true
 				}
 			}
 			continue
@@ -90,11 +94,17 @@ func (r *Reconciler) record(ctx context.Context, rel *v1alpha1.Release, before, 
 	}
 	var kept []v1alpha1.DeploymentLog
 	for _, l := range s.History {
-		if l.ID > s.LastRecordID || l.Status == v1alpha1.LogRollbackFailed {
+		if l.ID > s.LastRecordID || unwritten[l.ID] || retrying(s, l) {
 			kept = append(kept, l)
 		}
 	}
 	s.History = kept
+}
+
+// retrying tells whether l is the ROLLBACK_FAILED log of the rollback status says is still
+// being retried (a later change may end it).
+func retrying(s *v1alpha1.ReleaseStatus, l v1alpha1.DeploymentLog) bool {
+	return l.Status == v1alpha1.LogRollbackFailed && s.Rollout != nil && s.Rollout.LogID == l.ID && s.Rollout.Phase == PhaseRollbackFailed
 }
 
 func (r *Reconciler) writeRecord(ctx context.Context, rel *v1alpha1.Release, l v1alpha1.DeploymentLog) error {
@@ -160,11 +170,11 @@ func (r *Reconciler) logs(ctx context.Context, rel *v1alpha1.Release) ([]v1alpha
 // status (which holds the log under way, and any whose record is not written yet).
 func MergeLogs(records []v1alpha1.DeploymentRecord, history []v1alpha1.DeploymentLog) []v1alpha1.DeploymentLog {
 	byID := make(map[int64]v1alpha1.DeploymentLog, len(records)+len(history))
-	for _, rec := range records {
-		byID[rec.Log.ID] = rec.Log
-	}
 	for _, l := range history {
-		byID[l.ID] = l // the status is newer than a record of a log still changing
+		byID[l.ID] = l
+	}
+	for _, rec := range records {
+		byID[rec.Log.ID] = rec.Log // written before the status write that records it: never older
 	}
 	logs := make([]v1alpha1.DeploymentLog, 0, len(byID))
 	for _, l := range byID {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,13 +52,16 @@ func (r *Reconciler) failRollout(ctx context.Context, eng *engine.Engine, rel *v
 	return r.rollback(ctx, eng, rel, ro, log)
 }
 
-// rollback returns to the last good revision (or, when a pinned artifact failed, to the
-// revision's own images). A failed attempt is retried with backoff (phase RollbackFailed, log
+// rollback returns to the last good revision with the pin it was verified with (when a pinned
+// artifact or a promotion failed on the good revision, to that pin, or to the revision's own
+// images when it had none). A failed attempt is retried with backoff (phase RollbackFailed, log
 // ROLLBACK_FAILED).
 func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, log logr.Logger) (ctrl.Result, error) {
 	var steps []v1alpha1.LogStep
-	lastGood := rel.Status.LastGoodRevision
-	unpin := lastGood == ro.Revision && ro.Artifact != ""
+	lastGood, goodPin := rel.Status.LastGoodRevision, rel.Status.LastGoodArtifact
+	// A pin (an artifact, a promotion) on the good revision failed: back to the pin it was
+	// verified with (git's images when none).
+	unpin := lastGood == ro.Revision && ro.Artifact != goodPin
 	// The same commit rendered otherwise (a values change) failed: back to how it was verified.
 	rerender := lastGood == ro.Revision && !unpin && ro.Render != "" && rel.Status.LastGoodRender != "" && ro.Render != rel.Status.LastGoodRender
 	if !unpin && !rerender && (lastGood == "" || lastGood == ro.Revision) {
@@ -69,18 +73,29 @@ func (r *Reconciler) rollback(ctx context.Context, eng *engine.Engine, rel *v1al
 	var err error
 	ctx = asRollback(ctx, rel, lastGood)
 	if unpin {
-		// A pinned artifact failed: back to the revision's own images, and the pin (and the
-		// promotion it came from) removed.
-		from, err = r.apply(ctx, eng, rel, lastGood, "", false)
-		if err == nil && rel.Annotations[v1alpha1.AnnotationArtifact] != "" {
-			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationArtifact+`":null,"`+v1alpha1.AnnotationPromotedFrom+`":null}}}`))
-			r.writing(rel)
-			err = r.Client.Patch(ctx, rel, patch)
+		// The pin (and the promotion it came from) goes back to what was verified.
+		from, err = r.apply(ctx, eng, rel, lastGood, goodPin, goodPin != "")
+		if err == nil {
+			err = r.restorePins(ctx, rel)
 		}
-		detail = "artifact " + ro.Artifact + " unpinned: back to the images of " + short(lastGood)
+		failed := "artifact " + ro.Artifact
+		if ro.Artifact == "" {
+			failed = "git's images"
+		}
+		if goodPin == "" {
+			detail = failed + " unpinned: back to the images of " + short(lastGood)
+		} else {
+			detail = failed + " replaced: back to " + goodPin + " as verified on " + short(lastGood)
+		}
 	} else {
-		from, err = r.apply(ctx, eng, rel, lastGood, "", true)
+		from, err = r.apply(ctx, eng, rel, lastGood, goodPin, true)
+		if err == nil {
+			err = r.restorePins(ctx, rel)
+		}
 		detail = "to " + short(lastGood)
+		if goodPin != "" {
+			detail += " with artifact " + goodPin
+		}
 		if rerender {
 			detail += " as it was verified (the render settings before this change)"
 		}
@@ -176,11 +191,11 @@ func (r *Reconciler) endRollout(ctx context.Context, rel *v1alpha1.Release, ro v
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
 		switch {
-		case phase == PhaseRolledBack && ro.Artifact != "" && lastGood == ro.Revision:
-			s.Artifact = "" // the pinned artifact was the failure
+		case phase == PhaseRolledBack && ro.Artifact != s.LastGoodArtifact && lastGood == ro.Revision:
+			s.Artifact = s.LastGoodArtifact // the pinned artifact was the failure
 			s.Phase, s.Message = "Synced", fmt.Sprintf("artifact rolled back: %s", ro.Message)
 		case phase == PhaseRolledBack:
-			s.ObservedRevision, s.FailedRevision, s.Artifact = lastGood, ro.Revision, ""
+			s.ObservedRevision, s.FailedRevision, s.Artifact = lastGood, ro.Revision, s.LastGoodArtifact
 			s.ObservedRender = s.LastGoodRender
 			s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s rolled back to %s: %s", short(ro.Revision), short(lastGood), ro.Message)
 		case phase == PhaseRollbackFailed:
@@ -292,4 +307,24 @@ func rollbackTarget(rel *v1alpha1.Release, logs []v1alpha1.DeploymentLog, to str
 		}
 	}
 	return "", fmt.Errorf("revision %q is not in the Release's history: give the full commit hash", to)
+}
+
+// restorePins sets rel's bollard.dev/artifact and bollard.dev/promoted-from back to what the last
+// good revision was verified with, when they say otherwise: a pass would else roll the failed
+// pin out again.
+func (r *Reconciler) restorePins(ctx context.Context, rel *v1alpha1.Release) error {
+	pin, from := rel.Status.LastGoodArtifact, rel.Status.LastGoodPromotedFrom
+	if rel.Annotations[v1alpha1.AnnotationArtifact] == pin && rel.Annotations[v1alpha1.AnnotationPromotedFrom] == from {
+		return nil
+	}
+	value := func(v string) string {
+		if v == "" {
+			return "null"
+		}
+		return strconv.Quote(v)
+	}
+	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%s,%q:%s}}}`,
+		v1alpha1.AnnotationArtifact, value(pin), v1alpha1.AnnotationPromotedFrom, value(from))))
+	r.writing(rel)
+	return r.Client.Patch(ctx, rel, patch)
 }

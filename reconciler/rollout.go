@@ -217,10 +217,14 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
 		s.LastGoodRevision, s.LastGoodRender, s.FailedRevision = ro.Revision, ro.Render, ""
+		s.LastGoodArtifact, s.LastGoodPromotedFrom = ro.Artifact, ""
 		s.Phase, s.Message = "Synced", fmt.Sprintf("revision %s verified", short(ro.Revision))
 		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
 			l.Steps = append(l.Steps, steps...)
 			l.Status, l.Finished = v1alpha1.LogSuccess, metav1.Now()
+			if from := l.PromotedFrom; from != nil && ro.Artifact != "" {
+				s.LastGoodPromotedFrom = from.Namespace + "/" + from.Name
+			}
 		})
 	})
 	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, "SUCCESS").Inc()

@@ -135,7 +135,7 @@ func (r *Reconciler) prepare(ctx context.Context, rel *v1alpha1.Release, objs []
 	}
 	if artifact != "" {
 		if err := pinArtifact(targets, artifact); err != nil {
-			return nil, "", err
+			return nil, "", pinError{err}
 		}
 	}
 	version, err := tagVersions(targets)
@@ -215,6 +215,12 @@ func pinDigests(targets []*unstructured.Unstructured, digests map[string]string)
 	_, err := tagVersions(targets)
 	return err
 }
+
+// pinError is an artifact pin the revision cannot take (no container of its repository): the
+// revision is refused with it, not retried.
+type pinError struct{ error }
+
+func (e pinError) Unwrap() error { return e.error }
 
 // pinArtifact sets every container image of each pin's repository to that pin
 // (repository@sha256:…); artifact holds one pin or several, separated by commas.

@@ -315,6 +315,13 @@ type ReleaseStatus struct {
 	// LastGoodRender is the RenderDigest the last good revision was verified with.
 	// +optional
 	LastGoodRender string `json:"lastGoodRender,omitempty"`
+	// LastGoodArtifact is the bollard.dev/artifact pin the last good revision was verified with
+	// ("" for git's images), and LastGoodPromotedFrom the record that pin was promoted from: a
+	// failed pin or promotion rolls back to them.
+	// +optional
+	LastGoodArtifact string `json:"lastGoodArtifact,omitempty"`
+	// +optional
+	LastGoodPromotedFrom string `json:"lastGoodPromotedFrom,omitempty"`
 	// Message says what went wrong, or what was done last.
 	// +optional
 	Message string `json:"message,omitempty"`

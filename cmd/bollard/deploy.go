@@ -154,8 +154,11 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 		}
 		newLog := reconciler.LatestID(&rel) > before
 		if rel.Status.LastDeployRequest == request && !newLog {
-			if rel.Status.Phase == "Refused" {
+			switch rel.Status.Phase {
+			case "Refused":
 				return deployOutcome{2, "refused: " + rel.Status.Message}
+			case "Failed": // no change was made: git, the render or the API failed first
+				return deployOutcome{1, "failed: " + rel.Status.Message}
 			}
 			fmt.Fprintf(out, "nothing new to deploy: revision %s is live (%s)\n", short(rel.Status.ObservedRevision), rel.Status.Phase)
 			return nil

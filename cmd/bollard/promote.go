@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +90,8 @@ Exit codes: 0 deployed and verified, 1 rolled back or failed, 2 refused (here or
 
 // promotionSource is the DeploymentRecord a promotion rests on: log id of the source Release, or
 // its newest change that went through pre-flight (one with evidence, or one that did not end
-// SUCCESS — a failure is never skipped for an older success).
+// SUCCESS — a failure is never skipped for an older success). A change still under way in the
+// source, or not kept as a record yet, is no evidence: refused.
 func promotionSource(ctx context.Context, c client.Client, src client.ObjectKey, id int64) (*v1alpha1.DeploymentRecord, error) {
 	var rel v1alpha1.Release
 	if err := c.Get(ctx, src, &rel); err != nil {
@@ -105,15 +104,25 @@ func promotionSource(ctx context.Context, c client.Client, src client.ObjectKey,
 	if err := c.List(ctx, &records, client.InNamespace(src.Namespace), client.MatchingLabels{reconciler.LabelRecordReleaseUID: string(rel.UID)}); err != nil {
 		return nil, fmt.Errorf("the DeploymentRecords of %s: %w", src, err)
 	}
-	slices.SortFunc(records.Items, func(a, b v1alpha1.DeploymentRecord) int { return cmp.Compare(b.Log.ID, a.Log.ID) })
+	byID := map[int64]*v1alpha1.DeploymentRecord{}
 	for i := range records.Items {
-		r := &records.Items[i]
-		if id != 0 && r.Log.ID == id || id == 0 && (len(r.Log.Evidence) > 0 || r.Log.Status != v1alpha1.LogSuccess) {
-			return r, nil
+		byID[records.Items[i].Log.ID] = &records.Items[i]
+	}
+	for _, l := range reconciler.MergeLogs(records.Items, rel.Status.History) {
+		if id != 0 && l.ID != id || id == 0 && len(l.Evidence) == 0 && l.Status == v1alpha1.LogSuccess {
+			continue
 		}
+		if l.Status == v1alpha1.LogVerifying {
+			return nil, deployOutcome{2, fmt.Sprintf("refused: Release %s is still verifying Deployment Log #%d (revision %s): promote once it ends", src, l.ID, short(l.Revision))}
+		}
+		rec, ok := byID[l.ID]
+		if !ok {
+			return nil, deployOutcome{2, fmt.Sprintf("refused: Deployment Log #%d of Release %s (%s) is not kept as a DeploymentRecord yet: try again", l.ID, src, l.Status)}
+		}
+		return rec, nil
 	}
 	if id != 0 {
-		return nil, deployOutcome{2, fmt.Sprintf("refused: Release %s keeps no DeploymentRecord #%d", src, id)}
+		return nil, deployOutcome{2, fmt.Sprintf("refused: Release %s keeps no Deployment Log #%d", src, id)}
 	}
 	return nil, deployOutcome{2, fmt.Sprintf("refused: Release %s has no finished change through pre-flight to promote (%d record(s))", src, len(records.Items))}
 }

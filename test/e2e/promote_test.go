@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +39,8 @@ func labelEnvironment(t *testing.T, env *kubetest.Env, ns, environment string) {
 // pre-flight and rollout; production's log links the staging record. A change that failed in
 // staging is refused, a freeze in production refuses the promotion, a hand-made promotion
 // annotation naming a failed record is refused by the daemon, and deploy --revision is a
-// one-off that leaves spec.source.ref alone.
+// one-off that leaves spec.source.ref alone; a promotion that fails in production rolls back to
+// the pin production ran before.
 func TestPromote(t *testing.T) {
 	t.Parallel()
 	env := kubetest.Get(t)
@@ -57,6 +60,13 @@ func TestPromote(t *testing.T) {
 	repo := newGitRepo(t)
 	first := repo.commit(t, "staging v1, production v0", map[string]string{"staging/web.yaml": web("v1"), "production/web.yaml": web("v0")})
 	startDaemonOpts(t, nil, stg, "receiver", t.TempDir(), func(o *reconciler.Options) { o.VerifyImages = true }, prd)
+	// Production proves each version; v3's digest (and only it) fails there.
+	smoke := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/"+v3.DigestStr()[7:19]) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(smoke.Close)
 	var stage, prod *releaseFixture
 	for _, f := range []struct {
 		ns, path string
@@ -64,6 +74,9 @@ func TestPromote(t *testing.T) {
 	}{{stg, "staging", &stage}, {prd, "production", &prod}} {
 		rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "checkout"},
 			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo.url(), Path: f.path}, Interval: metav1.Duration{Duration: time.Hour}}}
+		if f.ns == prd {
+			rel.Spec.Prove = &v1alpha1.Prove{HTTP: &v1alpha1.HTTPProve{URL: smoke.URL + "/smoke/{{version}}"}, Timeout: &metav1.Duration{Duration: 3 * time.Second}}
+		}
 		if err := env.Client.Create(ctx, rel); err != nil {
 			t.Fatal(err)
 		}
@@ -180,6 +193,41 @@ func TestPromote(t *testing.T) {
 		out, code = bollardCLI(t, env, "deploy", "checkout", "-n", stg)
 		if code != 0 || stage.image() != reg.Host+"/shop/web:v3@"+v3.DigestStr() || stage.get(t).Annotations[v1alpha1.AnnotationRevision] != "" {
 			t.Errorf("a deploy without --revision: exit %d, staging runs %s:\n%s", code, stage.image(), out)
+		}
+	})
+
+	t.Run("a promotion that fails in production rolls back to the pin before it", func(t *testing.T) {
+		before := reconciler.LatestID(prod.get(t))
+		out, code := bollardCLI(t, env, "promote", "checkout", "--from", "staging", "--to", "production")
+		v1pin := reg.Host + "/shop/web@" + v1.DigestStr()
+		if code != 1 || !strings.Contains(out, "**STATUS**: 🔴 ROLLED_BACK.") || !strings.Contains(out, " with artifact "+v1pin+" (its snapshot") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+		r := prod.get(t)
+		if prod.image() != v1pin || r.Annotations[v1alpha1.AnnotationArtifact] != v1pin || r.Status.Artifact != v1pin ||
+			!strings.HasPrefix(r.Annotations[v1alpha1.AnnotationPromotedFrom], stg+"/") || reconciler.LatestID(r) <= before {
+			t.Errorf("after the rollback production runs %s; pin %q from %q; status artifact %q", prod.image(),
+				r.Annotations[v1alpha1.AnnotationArtifact], r.Annotations[v1alpha1.AnnotationPromotedFrom], r.Status.Artifact)
+		}
+		// The restored pin is what runs: a pass brings no new rollout.
+		time.Sleep(2 * time.Second)
+		if after := reconciler.LatestID(prod.get(t)); after != reconciler.LatestID(r) {
+			t.Errorf("a new Deployment Log (#%d) after the rollback", after)
+		}
+	})
+
+	t.Run("a pin or a revision the target cannot take: refused or failed, never exit 0", func(t *testing.T) {
+		out, code := bollardCLI(t, env, "deploy", "checkout", "-n", stg, "--revision", "no-such-tag")
+		if code != 1 || !strings.Contains(out, "failed: ") || !strings.Contains(out, "no-such-tag") {
+			t.Errorf("--revision no-such-tag: exit %d:\n%s", code, out)
+		}
+		other := reg.Host + "/other/tool@" + v1.DigestStr()
+		out, code = bollardCLI(t, env, "deploy", "checkout", "-n", prd, "--artifact", other)
+		if code != 2 || !strings.Contains(out, "no container of the revision runs an image of "+reg.Host+"/other/tool") {
+			t.Errorf("--artifact of a repository production does not run: exit %d:\n%s", code, out)
+		}
+		if prod.image() != reg.Host+"/shop/web@"+v1.DigestStr() {
+			t.Errorf("production runs %s", prod.image())
 		}
 	})
 }
