@@ -32,7 +32,7 @@ progressively, watches SLOs and rolls back when anything fails.`,
 		SilenceErrors: false,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCommand(), newWebhookCommand(), newDaemonCommand(), newDeployCommand(), newPromoteCommand(), newCheckCommand(), newVerifyCommand(), newLogCommand(), newRollbackCommand(), newChannelCommand())
+	root.AddCommand(newVersionCommand(), newWebhookCommand(), newDaemonCommand(), newDeployCommand(), newPromoteCommand(), newCheckCommand(), newVerifyCommand(), newLogCommand(), newRollbackCommand(), newChannelCommand(), newFeedCommand())
 	return root
 }
 

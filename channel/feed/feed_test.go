@@ -1,0 +1,198 @@
+package feed
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFeedStagedRollout: a feed published, served over loopback and read by 200 installations
+// through go-tuf's real updater — each step offers the new version to a share of installations
+// within a binomial bound (a cohort kept from 10 % to 50 %), halt offers it to nobody new, a
+// rollback offers the earlier version back to those who updated; a tampered target and a replayed
+// timestamp are refused.
+func TestFeedStagedRollout(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, size int) string {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	v100, v110 := file("shop.tar.gz", 64<<10), file("shop.tar.gz", 70<<10)
+	if _, err := repo.Publish("stable", "linux-amd64", "1.0.0", 100, v100); err != nil {
+		t.Fatal(err)
+	}
+	var requests int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		Handler(dir).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	if resp, err := http.Get(srv.URL + "/keys/root.pem"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the feed's keys are served: %v %v", resp.Status, err)
+	}
+	root, err := os.ReadFile(filepath.Join(dir, "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := make([]*Client, 200)
+	for i := range clients {
+		clients[i] = &Client{URL: srv.URL, Root: root, Dir: t.TempDir(), InstallID: fmt.Sprintf("install-%03d", i), Platform: "linux-amd64", Channel: "stable"}
+	}
+	// First install: everyone is offered 1.0.0, and the download is what was published.
+	o, ok, err := clients[0].Check()
+	if err != nil || !ok || o.Version != "1.0.0" {
+		t.Fatalf("a new installation: offer %+v %t %v", o, ok, err)
+	}
+	got, err := clients[0].Download(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(v100)
+	if data, _ := os.ReadFile(got); string(data) != string(want) {
+		t.Fatal("the downloaded 1.0.0 differs from the published file")
+	}
+	for _, c := range clients {
+		c.Current = "1.0.0"
+	}
+	offered := func() map[int]bool {
+		t.Helper()
+		m := map[int]bool{}
+		for i, c := range clients {
+			o, ok, err := c.Check()
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			if ok {
+				m[i] = o.Version == "1.1.0"
+			}
+		}
+		return m
+	}
+	within := func(n, total int, p float64) bool { // 4.5 standard deviations of Binomial(total, p)
+		mean, sd := float64(total)*p, math.Sqrt(float64(total)*p*(1-p))
+		return math.Abs(float64(n)-mean) <= 4.5*sd
+	}
+
+	if _, err := repo.Publish("stable", "linux-amd64", "1.1.0", 10, v110); err != nil {
+		t.Fatal(err)
+	}
+	at10 := offered()
+	if !within(len(at10), 200, 0.10) || len(at10) == 0 {
+		t.Errorf("10 %%: %d of 200 offered 1.1.0", len(at10))
+	}
+	if _, err := repo.SetPercent("stable", "linux-amd64", 50); err != nil {
+		t.Fatal(err)
+	}
+	at50 := offered()
+	if !within(len(at50), 200, 0.50) {
+		t.Errorf("50 %%: %d of 200 offered 1.1.0", len(at50))
+	}
+	t.Logf("offered 1.1.0: %d of 200 at 10 %%, %d at 50 %%", len(at10), len(at50))
+	for i := range at10 {
+		if !at50[i] {
+			t.Errorf("installation %d was offered 1.1.0 at 10 %% but not at 50 %%", i)
+		}
+	}
+	// Those offered update.
+	for i := range at50 {
+		o, _, _ := clients[i].Check()
+		path, err := clients[i].Download(o)
+		if err != nil {
+			t.Fatalf("client %d download: %v", i, err)
+		}
+		if data, _ := os.ReadFile(path); len(data) != 70<<10 {
+			t.Fatalf("client %d downloaded %d bytes", i, len(data))
+		}
+		clients[i].Current = "1.1.0"
+	}
+	// The red button: nobody new is offered 1.1.0.
+	if _, err := repo.Halt("stable", "linux-amd64"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(offered()); n != 0 {
+		t.Errorf("halted: %d installations still offered an update", n)
+	}
+	// Rollback: those on 1.1.0 are offered 1.0.0 back; the others nothing.
+	if _, err := repo.Rollback("stable", "linux-amd64"); err != nil {
+		t.Fatal(err)
+	}
+	back := 0
+	for i, c := range clients {
+		o, ok, err := c.Check()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case at50[i] && (!ok || o.Version != "1.0.0" || !o.Downgrade):
+			t.Errorf("installation %d on 1.1.0 after the rollback: offer %+v %t", i, o, ok)
+		case !at50[i] && ok:
+			t.Errorf("installation %d on 1.0.0 offered %+v after the rollback", i, o)
+		case ok:
+			back++
+		}
+	}
+	if back != len(at50) {
+		t.Errorf("%d of %d installations on 1.1.0 offered 1.0.0 back", back, len(at50))
+	}
+
+	// A tampered target (the mirror's copy changed): refused against the signed hash.
+	if _, err := repo.SetPercent("stable", "linux-amd64", 100); err != nil { // points at 1.0.0 for everyone
+		t.Fatal(err)
+	}
+	stored, _ := filepath.Glob(filepath.Join(dir, "targets", "app", "linux-amd64", "1.0.0", "*.shop.tar.gz"))
+	if len(stored) != 1 {
+		t.Fatalf("stored targets %v", stored)
+	}
+	bad, _ := os.ReadFile(stored[0])
+	bad[100] ^= 1
+	if err := os.WriteFile(stored[0], bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &Client{URL: srv.URL, Root: root, Dir: t.TempDir(), InstallID: "new", Platform: "linux-amd64", Channel: "stable"}
+	o, ok, err = fresh.Check()
+	if err != nil || !ok {
+		t.Fatalf("fresh installation: %+v %t %v", o, ok, err)
+	}
+	if _, err := fresh.Download(o); err == nil || !strings.Contains(strings.ToLower(err.Error()), "hash") {
+		t.Errorf("a tampered target downloaded: %v", err)
+	} else {
+		t.Logf("tampered target: %v", err)
+	}
+
+	// A replayed timestamp (an attacker or a stale mirror serving an older one): refused by a
+	// client that saw a newer one.
+	old, err := os.ReadFile(filepath.Join(dir, "metadata", "timestamp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.SetPercent("stable", "linux-amd64", 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fresh.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "metadata", "timestamp.json"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fresh.Check(); err == nil || !strings.Contains(err.Error(), "timestamp") {
+		t.Errorf("a replayed timestamp accepted: %v", err)
+	} else {
+		t.Logf("replayed timestamp: %v", err)
+	}
+	t.Logf("%d requests to the feed", requests)
+}

@@ -1,0 +1,371 @@
+// Package feed is bollard's desktop update feed: a TUF repository (go-tuf v2) of an
+// application's versions per platform, with a pointer per channel (stable, beta) that names the
+// version offered and the share of installations it is offered to. A rollout step is a new
+// pointer; halting sets the share to 0; rolling back points at an earlier version. Every change is
+// signed metadata (targets, snapshot, timestamp), so a client trusts no file, mirror or replayed
+// answer the keys did not sign. Client (client.go) is the installed side.
+package feed
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// The four top-level TUF roles, each with a key of its own.
+var roles = []string{"root", "targets", "snapshot", "timestamp"}
+
+// Expiry of each role's metadata from its last signing: the timestamp is re-signed on every
+// change (a client refuses metadata older than that, so a frozen mirror shows).
+var expiry = map[string]time.Duration{"root": 365 * 24 * time.Hour, "targets": 90 * 24 * time.Hour, "snapshot": 90 * 24 * time.Hour, "timestamp": 24 * time.Hour}
+
+// Pointer is what a channel offers, as the signed targets metadata holds it (the custom field of
+// the channel's pointer target).
+type Pointer struct {
+	// Version offered and its target (app/PLATFORM/NAME-VERSION/FILE).
+	Version string `json:"version"`
+	Target  string `json:"target"`
+	// Percent of installations (0–100) the version is offered to, by a deterministic cohort.
+	Percent int `json:"rolloutPercent"`
+	// Halted: offered to nobody new (the red button); installations that updated keep it.
+	Halted bool `json:"halted"`
+	// Previous is the version the channel offered before this one (what a rollback returns to).
+	Previous string `json:"previous,omitempty"`
+	// Withdrawn is the version a rollback took back: installations on it are offered Version.
+	Withdrawn string `json:"withdrawn,omitempty"`
+}
+
+// Handler serves the feed's metadata under /metadata/ and its targets under /targets/ — and
+// nothing else of DIR (never its keys).
+func Handler(dir string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metadata/", http.StripPrefix("/metadata/", http.FileServer(http.Dir(filepath.Join(dir, "metadata")))))
+	mux.Handle("/targets/", http.StripPrefix("/targets/", http.FileServer(http.Dir(filepath.Join(dir, "targets")))))
+	return mux
+}
+
+// Repo is a feed on disk: DIR/keys (the signing keys, 0600), DIR/metadata (what is served under
+// /metadata/) and DIR/targets (under /targets/, named SHA256.NAME as consistent snapshots want).
+type Repo struct {
+	Dir  string
+	Now  func() time.Time
+	keys map[string]ed25519.PrivateKey
+}
+
+var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+// Init creates a feed in dir: a key per role and version 1 of each role's metadata, no targets.
+func Init(dir string) (*Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, "metadata", "1.root.json")); err == nil {
+		return nil, fmt.Errorf("%s holds a feed already", dir)
+	}
+	for _, d := range []string{"keys", "metadata", "targets"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return nil, err
+	}
+	r := &Repo{Dir: dir, keys: map[string]ed25519.PrivateKey{}}
+	root := metadata.Root(r.expires("root"))
+	root.Signed.ConsistentSnapshot = true
+	for _, role := range roles {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "keys", role+".pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, err
+		}
+		r.keys[role] = key
+		pub, err := metadata.KeyFromPublicKey(key.Public())
+		if err != nil {
+			return nil, err
+		}
+		if err := root.Signed.AddKey(pub, role); err != nil {
+			return nil, err
+		}
+	}
+	if err := sign(root, r.keys["root"]); err != nil {
+		return nil, err
+	}
+	if err := root.ToFile(r.meta("1.root.json"), true); err != nil {
+		return nil, err
+	}
+	targets := metadata.Targets(r.expires("targets"))
+	return r, r.commit(targets, 0)
+}
+
+// Open reads a feed made by Init.
+func Open(dir string) (*Repo, error) {
+	r := &Repo{Dir: dir, keys: map[string]ed25519.PrivateKey{}}
+	for _, role := range roles {
+		data, err := os.ReadFile(filepath.Join(dir, "keys", role+".pem"))
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w (made by bollard feed init?)", dir, err)
+		}
+		b, _ := pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("feed %s: keys/%s.pem is not PEM", dir, role)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: keys/%s.pem: %w", dir, role, err)
+		}
+		ed, ok := k.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("feed %s: keys/%s.pem is not an ed25519 key", dir, role)
+		}
+		r.keys[role] = ed
+	}
+	return r, nil
+}
+
+// Publish adds version of the application for platform (its files as targets
+// app/PLATFORM/VERSION/FILE) and points channel at it for percent of installations.
+func (r *Repo) Publish(channel, platform, version string, percent int, files ...string) (Pointer, error) {
+	for _, v := range []string{channel, platform, version} {
+		if !name.MatchString(v) {
+			return Pointer{}, fmt.Errorf("%q: want letters, digits and . _ + -", v)
+		}
+	}
+	if len(files) == 0 {
+		return Pointer{}, errors.New("no file to publish")
+	}
+	targets, err := r.targets()
+	if err != nil {
+		return Pointer{}, err
+	}
+	var first string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return Pointer{}, err
+		}
+		path := fmt.Sprintf("app/%s/%s/%s", platform, version, filepath.Base(f))
+		if old, ok := targets.Signed.Targets[path]; ok && old.Length != int64(len(data)) {
+			return Pointer{}, fmt.Errorf("%s is published already with other content: a version is never changed", path)
+		}
+		tf, err := metadata.TargetFile().FromBytes(path, data, "sha256")
+		if err != nil {
+			return Pointer{}, err
+		}
+		targets.Signed.Targets[path] = tf
+		if err := r.store(path, tf, data); err != nil {
+			return Pointer{}, err
+		}
+		if first == "" {
+			first = path
+		}
+	}
+	prev, _ := pointerOf(targets, channel, platform)
+	p := Pointer{Version: version, Target: first, Percent: percent, Previous: prev.Version}
+	if prev.Version == version {
+		p.Previous = prev.Previous
+	}
+	return p, r.point(targets, channel, platform, p)
+}
+
+// SetPercent moves channel's rollout to percent (a step), lifting a halt.
+func (r *Repo) SetPercent(channel, platform string, percent int) (Pointer, error) {
+	return r.change(channel, platform, func(p *Pointer) error {
+		p.Percent, p.Halted = percent, false
+		return nil
+	})
+}
+
+// Halt offers channel's version to nobody new: the red button. Installations that updated keep
+// it (a desktop feed can also roll back: Rollback).
+func (r *Repo) Halt(channel, platform string) (Pointer, error) {
+	return r.change(channel, platform, func(p *Pointer) error {
+		p.Halted = true
+		return nil
+	})
+}
+
+// Rollback points channel back at the version it offered before, to everyone: installations on
+// the halted version are offered the earlier one (a downgrade).
+func (r *Repo) Rollback(channel, platform string) (Pointer, error) {
+	targets, err := r.targets()
+	if err != nil {
+		return Pointer{}, err
+	}
+	cur, err := pointerOf(targets, channel, platform)
+	if err != nil {
+		return Pointer{}, err
+	}
+	if cur.Previous == "" {
+		return Pointer{}, fmt.Errorf("channel %s (%s) offered nothing before %s", channel, platform, cur.Version)
+	}
+	var target string
+	for path := range targets.Signed.Targets {
+		if strings.HasPrefix(path, fmt.Sprintf("app/%s/%s/", platform, cur.Previous)) && (target == "" || path < target) {
+			target = path
+		}
+	}
+	if target == "" {
+		return Pointer{}, fmt.Errorf("version %s of %s is not in the feed", cur.Previous, platform)
+	}
+	p := Pointer{Version: cur.Previous, Target: target, Percent: 100, Withdrawn: cur.Version}
+	return p, r.point(targets, channel, platform, p)
+}
+
+// Pointer is what channel offers on platform now.
+func (r *Repo) Pointer(channel, platform string) (Pointer, error) {
+	targets, err := r.targets()
+	if err != nil {
+		return Pointer{}, err
+	}
+	return pointerOf(targets, channel, platform)
+}
+
+func (r *Repo) change(channel, platform string, f func(*Pointer) error) (Pointer, error) {
+	targets, err := r.targets()
+	if err != nil {
+		return Pointer{}, err
+	}
+	p, err := pointerOf(targets, channel, platform)
+	if err != nil {
+		return Pointer{}, err
+	}
+	if err := f(&p); err != nil {
+		return Pointer{}, err
+	}
+	return p, r.point(targets, channel, platform, p)
+}
+
+// pointerPath is channel's pointer target: its content and its custom field are the Pointer.
+func pointerPath(channel, platform string) string {
+	return fmt.Sprintf("app/%s/channels/%s.json", platform, channel)
+}
+
+func pointerOf(targets *metadata.Metadata[metadata.TargetsType], channel, platform string) (Pointer, error) {
+	tf, ok := targets.Signed.Targets[pointerPath(channel, platform)]
+	if !ok || tf.Custom == nil {
+		return Pointer{}, fmt.Errorf("channel %s has no version for %s yet", channel, platform)
+	}
+	var p Pointer
+	return p, json.Unmarshal(*tf.Custom, &p)
+}
+
+// point writes p as channel's pointer and commits a new targets, snapshot and timestamp.
+func (r *Repo) point(targets *metadata.Metadata[metadata.TargetsType], channel, platform string, p Pointer) error {
+	if p.Percent < 0 || p.Percent > 100 {
+		return fmt.Errorf("percent %d: want 0 to 100", p.Percent)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	path := pointerPath(channel, platform)
+	tf, err := metadata.TargetFile().FromBytes(path, data, "sha256")
+	if err != nil {
+		return err
+	}
+	raw := json.RawMessage(data)
+	tf.Custom = &raw
+	targets.Signed.Targets[path] = tf
+	if err := r.store(path, tf, data); err != nil {
+		return err
+	}
+	return r.commit(targets, targets.Signed.Version)
+}
+
+// store writes a target's content where a consistent-snapshot client asks for it:
+// targets/DIR/SHA256.NAME.
+func (r *Repo) store(path string, tf *metadata.TargetFiles, data []byte) error {
+	dir := filepath.Join(r.Dir, "targets", filepath.Dir(path))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, tf.Hashes["sha256"].String()+"."+filepath.Base(path)), data, 0o644)
+}
+
+// commit signs targets as version+1, then a snapshot and a timestamp naming it.
+func (r *Repo) commit(targets *metadata.Metadata[metadata.TargetsType], version int64) error {
+	targets.Signed.Version = version + 1
+	targets.Signed.Expires = r.expires("targets")
+	if err := sign(targets, r.keys["targets"]); err != nil {
+		return err
+	}
+	if err := targets.ToFile(r.meta(fmt.Sprintf("%d.targets.json", targets.Signed.Version)), true); err != nil {
+		return err
+	}
+	snapshot := metadata.Snapshot(r.expires("snapshot"))
+	snapshot.Signed.Version = targets.Signed.Version
+	snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(targets.Signed.Version)
+	if err := sign(snapshot, r.keys["snapshot"]); err != nil {
+		return err
+	}
+	if err := snapshot.ToFile(r.meta(fmt.Sprintf("%d.snapshot.json", snapshot.Signed.Version)), true); err != nil {
+		return err
+	}
+	timestamp := metadata.Timestamp(r.expires("timestamp"))
+	timestamp.Signed.Version = snapshot.Signed.Version
+	timestamp.Signed.Meta["snapshot.json"] = metadata.MetaFile(snapshot.Signed.Version)
+	if err := sign(timestamp, r.keys["timestamp"]); err != nil {
+		return err
+	}
+	// Written last, and atomically: a client reading meanwhile sees the previous state whole.
+	tmp := r.meta(".timestamp.json.tmp")
+	if err := timestamp.ToFile(tmp, true); err != nil {
+		return err
+	}
+	return os.Rename(tmp, r.meta("timestamp.json"))
+}
+
+func (r *Repo) targets() (*metadata.Metadata[metadata.TargetsType], error) {
+	data, err := os.ReadFile(r.meta("timestamp.json"))
+	if err != nil {
+		return nil, err
+	}
+	ts, err := metadata.Timestamp().FromBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.Targets().FromFile(r.meta(fmt.Sprintf("%d.targets.json", ts.Signed.Meta["snapshot.json"].Version)))
+}
+
+func (r *Repo) meta(name string) string { return filepath.Join(r.Dir, "metadata", name) }
+
+func (r *Repo) expires(role string) time.Time {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	return now().UTC().Add(expiry[role]).Truncate(time.Second)
+}
+
+type signable interface {
+	Sign(signature.Signer) (*metadata.Signature, error)
+	ClearSignatures()
+}
+
+func sign(m signable, key ed25519.PrivateKey) error {
+	s, err := signature.LoadSigner(key, crypto.Hash(0))
+	if err != nil {
+		return err
+	}
+	m.ClearSignatures()
+	_, err = m.Sign(s)
+	return err
+}

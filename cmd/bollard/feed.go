@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"bollard.dev/bollard/channel/feed"
+)
+
+func newFeedCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "feed",
+		Short: "A desktop update feed (TUF): init, publish a version, step its rollout, halt, roll back, serve",
+		Long: `bollard's desktop update feed is a TUF repository (go-tuf v2) in a directory: keys/ (the four
+role keys — keep them safe), metadata/ and targets/ (what is served). Each channel (stable, beta)
+of each platform points at one version and offers it to a share of installations, chosen by a
+stable cohort per installation; every change is new signed metadata, so installations trust no
+mirror, tampered file or replayed answer. Installations use bollard.dev/bollard/channel/feed's
+Client with the feed's metadata/1.root.json shipped inside the application.`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, show, serve")}
+		},
+	}
+	var channel, platform string
+	pointed := func(cmd *cobra.Command, p feed.Pointer, err error) error {
+		if err != nil {
+			return err
+		}
+		out, _ := json.Marshal(p)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", channel, platform, out)
+		return nil
+	}
+	open := func(args []string, n int) (*feed.Repo, error) {
+		if len(args) != n {
+			return nil, usageError{fmt.Errorf("want %d argument(s), got %d", n, len(args))}
+		}
+		if channel == "" || platform == "" {
+			return nil, usageError{errors.New("give --channel and --platform")}
+		}
+		return feed.Open(args[0])
+	}
+	sub := func(use, short string, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, RunE: run}
+		c.Flags().StringVar(&channel, "channel", "stable", "the channel")
+		c.Flags().StringVar(&platform, "platform", "", "the platform (e.g. windows-amd64, darwin-arm64, linux-amd64)")
+		return c
+	}
+	var version string
+	var percent int
+	publish := sub("publish DIR FILE… --platform P --version V [--channel C] [--percent N]", "Add a version's files and point the channel at it for --percent of installations",
+		func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageError{errors.New("give DIR and at least one FILE")}
+			}
+			r, err := open(args[:1], 1)
+			if err != nil {
+				return err
+			}
+			p, err := r.Publish(channel, platform, version, percent, args[1:]...)
+			return pointed(cmd, p, err)
+		})
+	publish.Flags().StringVar(&version, "version", "", "the version published")
+	publish.Flags().IntVar(&percent, "percent", 100, "the share of installations offered it (0–100)")
+	step := sub("percent DIR N --platform P [--channel C]", "Step the channel's rollout to N % (lifts a halt)", func(cmd *cobra.Command, args []string) error {
+		if len(args) != 2 {
+			return usageError{errors.New("give DIR and the percent")}
+		}
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return usageError{fmt.Errorf("percent %q: %w", args[1], err)}
+		}
+		r, err := open(args[:1], 1)
+		if err != nil {
+			return err
+		}
+		p, err := r.SetPercent(channel, platform, n)
+		return pointed(cmd, p, err)
+	})
+	halt := sub("halt DIR --platform P [--channel C]", "The red button: offer the channel's version to nobody new", func(cmd *cobra.Command, args []string) error {
+		r, err := open(args, 1)
+		if err != nil {
+			return err
+		}
+		p, err := r.Halt(channel, platform)
+		return pointed(cmd, p, err)
+	})
+	rollback := sub("rollback DIR --platform P [--channel C]", "Point the channel back at the version before, for everyone (installations that updated are offered it back)",
+		func(cmd *cobra.Command, args []string) error {
+			r, err := open(args, 1)
+			if err != nil {
+				return err
+			}
+			p, err := r.Rollback(channel, platform)
+			return pointed(cmd, p, err)
+		})
+	show := sub("show DIR --platform P [--channel C]", "Print what the channel offers", func(cmd *cobra.Command, args []string) error {
+		r, err := open(args, 1)
+		if err != nil {
+			return err
+		}
+		p, err := r.Pointer(channel, platform)
+		return pointed(cmd, p, err)
+	})
+	var listen string
+	serve := &cobra.Command{Use: "serve DIR [--listen ADDR]", Short: "Serve the feed's metadata and targets over HTTP (never its keys)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("give DIR")}
+			}
+			if _, err := feed.Open(args[0]); err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "serving feed %s on http://%s (/metadata/, /targets/)\n", args[0], l.Addr())
+			srv := &http.Server{Handler: feed.Handler(args[0]), ReadHeaderTimeout: 10 * time.Second}
+			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
+			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}}
+	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8095", "address to listen on")
+	initCmd := &cobra.Command{Use: "init DIR", Short: "Create a feed: a key per TUF role and the first signed metadata",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("give DIR")}
+			}
+			if _, err := feed.Init(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "feed created in %s: ship %s/metadata/1.root.json with the application; keep %s/keys secret\n", args[0], args[0], args[0])
+			return nil
+		}}
+	cmd.AddCommand(initCmd, publish, step, halt, rollback, show, serve)
+	return cmd
+}
