@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
@@ -31,8 +32,10 @@ type Client struct {
 	InstallID string
 	Platform  string
 	Channel   string
-	// Current is the version installed.
-	Current string
+	// Current is the version installed, and Installed its file (a delta from it is downloaded
+	// instead of the whole file when the feed has one).
+	Current   string
+	Installed string
 	// HTTP, when set, fetches (tests count requests with it).
 	HTTP *http.Client
 }
@@ -75,19 +78,59 @@ func (c *Client) Check() (Offer, bool, error) {
 	return Offer{Pointer: p}, true, nil
 }
 
-// Download fetches the offer's target into the client's directory and returns its path; the
-// content is checked against the length and sha256 the targets role signed.
-func (c *Client) Download(o Offer) (string, error) {
+// Download fetches the offer's target into the client's directory and returns its path: from a
+// delta against the installed file when the feed has one (checked against the full target's
+// signed hash, the whole file downloaded instead when it does not match), else whole — always
+// checked against the length and sha256 the targets role signed. viaDelta says which.
+func (c *Client) Download(o Offer) (path string, viaDelta bool, err error) {
 	up, err := c.updater()
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	tf, err := up.GetTargetInfo(o.Target)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", o.Target, err)
+		return "", false, fmt.Errorf("%s: %w", o.Target, err)
 	}
-	path, _, err := up.DownloadTarget(tf, filepath.Join(c.Dir, "download", filepath.Base(o.Target)), "")
-	return path, err
+	dest := filepath.Join(c.Dir, "download", filepath.Base(o.Target))
+	if path, ok := c.viaDelta(up, o, tf, dest); ok {
+		return path, true, nil
+	}
+	path, _, err = up.DownloadTarget(tf, dest, "")
+	return path, false, err
+}
+
+// viaDelta builds the target from the installed file and a signed delta; false when there is no
+// delta from it, or the result is not the signed target.
+func (c *Client) viaDelta(up *updater.Updater, o Offer, full *metadata.TargetFiles, dest string) (string, bool) {
+	if c.Installed == "" {
+		return "", false
+	}
+	for _, d := range o.Deltas {
+		if d.From != c.Current {
+			continue
+		}
+		info, err := up.GetTargetInfo(d.Target)
+		if err != nil {
+			return "", false
+		}
+		_, patch, err := up.DownloadTarget(info, filepath.Join(c.Dir, "download", filepath.Base(d.Target)), "")
+		if err != nil {
+			return "", false
+		}
+		old, err := os.ReadFile(c.Installed)
+		if err != nil {
+			return "", false
+		}
+		out, err := ApplyDelta(old, patch, full.Length)
+		if err != nil || full.VerifyLengthHashes(out) != nil {
+			return "", false // the installed file is not what the delta was made from
+		}
+		if err := os.WriteFile(dest, out, 0o644); err != nil {
+			return "", false
+		}
+		return dest, true
+	}
+	return "", false
 }
 
 // updater is a go-tuf Updater for one refresh (go-tuf's Updater is single-use), trusting the

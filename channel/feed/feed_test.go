@@ -58,7 +58,7 @@ func TestFeedStagedRollout(t *testing.T) {
 	if err != nil || !ok || o.Version != "1.0.0" {
 		t.Fatalf("a new installation: offer %+v %t %v", o, ok, err)
 	}
-	got, err := clients[0].Download(o)
+	got, _, err := clients[0].Download(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestFeedStagedRollout(t *testing.T) {
 	// Those offered update.
 	for i := range at50 {
 		o, _, _ := clients[i].Check()
-		path, err := clients[i].Download(o)
+		path, _, err := clients[i].Download(o)
 		if err != nil {
 			t.Fatalf("client %d download: %v", i, err)
 		}
@@ -168,7 +168,7 @@ func TestFeedStagedRollout(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("fresh installation: %+v %t %v", o, ok, err)
 	}
-	if _, err := fresh.Download(o); err == nil || !strings.Contains(strings.ToLower(err.Error()), "hash") {
+	if _, _, err := fresh.Download(o); err == nil || !strings.Contains(strings.ToLower(err.Error()), "hash") {
 		t.Errorf("a tampered target downloaded: %v", err)
 	} else {
 		t.Logf("tampered target: %v", err)

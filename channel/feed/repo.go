@@ -47,6 +47,14 @@ type Pointer struct {
 	Previous string `json:"previous,omitempty"`
 	// Withdrawn is the version a rollback took back: installations on it are offered Version.
 	Withdrawn string `json:"withdrawn,omitempty"`
+	// Deltas are patches to Target from earlier versions (zstd --patch-from format).
+	Deltas []Delta `json:"deltas,omitempty"`
+}
+
+// Delta is a patch target from an earlier version's file to the pointer's target.
+type Delta struct {
+	From   string `json:"from"`
+	Target string `json:"target"`
 }
 
 // Handler serves the feed's metadata under /metadata/ and its targets under /targets/ — and
@@ -180,9 +188,47 @@ func (r *Repo) Publish(channel, platform, version string, percent int, files ...
 	prev, _ := pointerOf(targets, channel, platform)
 	p := Pointer{Version: version, Target: first, Percent: percent, Previous: prev.Version}
 	if prev.Version == version {
-		p.Previous = prev.Previous
+		p.Previous, p.Deltas = prev.Previous, prev.Deltas
+	} else if prev.Version != "" {
+		// A delta from the version the channel offered before: installations on it download
+		// the difference, not the whole file.
+		d, err := r.delta(targets, prev.Target, first, prev.Version)
+		if err != nil {
+			return Pointer{}, err
+		}
+		p.Deltas = []Delta{d}
 	}
 	return p, r.point(targets, channel, platform, p)
+}
+
+// delta adds the patch from the target from (of version fromVersion) to the target to.
+func (r *Repo) delta(targets *metadata.Metadata[metadata.TargetsType], from, to, fromVersion string) (Delta, error) {
+	read := func(path string) ([]byte, error) {
+		tf := targets.Signed.Targets[path]
+		if tf == nil {
+			return nil, fmt.Errorf("%s is not in the feed", path)
+		}
+		return os.ReadFile(filepath.Join(r.Dir, "targets", filepath.Dir(path), tf.Hashes["sha256"].String()+"."+filepath.Base(path)))
+	}
+	old, err := read(from)
+	if err != nil {
+		return Delta{}, err
+	}
+	cur, err := read(to)
+	if err != nil {
+		return Delta{}, err
+	}
+	patch, err := MakeDelta(old, cur)
+	if err != nil {
+		return Delta{}, err
+	}
+	path := to + ".from-" + fromVersion + ".zst"
+	tf, err := metadata.TargetFile().FromBytes(path, patch, "sha256")
+	if err != nil {
+		return Delta{}, err
+	}
+	targets.Signed.Targets[path] = tf
+	return Delta{From: fromVersion, Target: path}, r.store(path, tf, patch)
 }
 
 // SetPercent moves channel's rollout to percent (a step), lifting a halt.
