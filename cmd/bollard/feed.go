@@ -7,11 +7,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/channel/feed"
+	"bollard.dev/bollard/reconciler/analysis"
 )
 
 func newFeedCommand() *cobra.Command {
@@ -26,7 +30,7 @@ mirror, tampered file or replayed answer. Installations use bollard.dev/bollard/
 Client with the feed's metadata/1.root.json shipped inside the application.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, show, serve")}
+			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, show, serve")}
 		},
 	}
 	var channel, platform string
@@ -142,6 +146,57 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "feed created in %s: ship %s/metadata/1.root.json with the application; keep %s/keys secret\n", args[0], args[0], args[0])
 			return nil
 		}}
-	cmd.AddCommand(initCmd, publish, step, halt, rollback, show, serve)
+	var steps []int
+	var slos []string
+	var promURL, onNoData string
+	var hold, interval, delay time.Duration
+	var noRollback bool
+	rollout := sub("rollout DIR --platform P --steps 10,50,100 --prometheus URL --slo NAME:MAX:QUERY… [--channel C]",
+		"Step the channel's version through its shares under the SLO guard; halt and roll back on a breach",
+		func(cmd *cobra.Command, args []string) error {
+			r, err := open(args, 1)
+			if err != nil {
+				return err
+			}
+			if promURL == "" || len(slos) == 0 {
+				return usageError{errors.New("give --prometheus and at least one --slo NAME:MAX:QUERY")}
+			}
+			a := v1alpha1.Analysis{Prometheus: promURL, Interval: &metav1.Duration{Duration: interval}, Hold: &metav1.Duration{Duration: hold},
+				InitialDelay: &metav1.Duration{Duration: delay}, OnNoData: onNoData}
+			for _, s := range slos {
+				parts := strings.SplitN(s, ":", 3)
+				if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+					return usageError{fmt.Errorf("--slo %q: want NAME:MAX:QUERY ({{version}} in QUERY is the version rolled out)", s)}
+				}
+				if _, err := strconv.ParseFloat(parts[1], 64); err != nil {
+					return usageError{fmt.Errorf("--slo %q: max %q is not a number", s, parts[1])}
+				}
+				a.Metrics = append(a.Metrics, v1alpha1.SLOMetric{Name: parts[0], Max: parts[1], Query: parts[2]})
+			}
+			if onNoData != "fail" && onNoData != "pause" {
+				return usageError{fmt.Errorf("--on-no-data %q: want fail or pause", onNoData)}
+			}
+			prom, err := analysis.New(promURL, nil)
+			if err != nil {
+				return usageError{err}
+			}
+			outcome, err := feed.Rollout(cmd.Context(), r, feed.RolloutSpec{Channel: channel, Platform: platform, Steps: steps, Analysis: a, RollbackOnFailure: !noRollback}, prom, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if outcome != feed.Completed {
+				return deployOutcome{1, string(outcome)}
+			}
+			return nil
+		})
+	rollout.Flags().IntSliceVar(&steps, "steps", []int{1, 10, 50, 100}, "the shares offered in turn (percent, rising)")
+	rollout.Flags().StringVar(&promURL, "prometheus", "", "Prometheus to query for the SLO guard")
+	rollout.Flags().StringArrayVar(&slos, "slo", nil, "NAME:MAX:QUERY — QUERY (PromQL, {{version}} replaced by the version) must stay at or below MAX (repeatable)")
+	rollout.Flags().DurationVar(&hold, "hold", time.Minute, "how long each step's SLOs must hold")
+	rollout.Flags().DurationVar(&interval, "interval", 10*time.Second, "between evaluations")
+	rollout.Flags().DurationVar(&delay, "initial-delay", 0, "wait before a step's first evaluation (installations need time to update and report)")
+	rollout.Flags().StringVar(&onNoData, "on-no-data", "fail", "what no data means: fail (halt) or pause (wait for data)")
+	rollout.Flags().BoolVar(&noRollback, "no-rollback", false, "on a breach only halt; do not point the channel back at the earlier version")
+	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, show, serve)
 	return cmd
 }

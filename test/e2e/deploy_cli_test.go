@@ -19,16 +19,20 @@ import (
 	"bollard.dev/bollard/test/kubetest"
 )
 
-// bollardCLI runs the built binary ($BOLLARD_BIN, make test builds it) against the test cluster.
+// bollardCLI runs the built binary ($BOLLARD_BIN, make test builds it) against the test cluster
+// (env nil: a command that needs none).
 func bollardCLI(t *testing.T, env *kubetest.Env, args ...string) (string, int) {
 	t.Helper()
 	bin := os.Getenv("BOLLARD_BIN")
 	if bin == "" {
-		t.Skip("set BOLLARD_BIN to a built bollard binary (make test does)")
+		t.Fatal("set BOLLARD_BIN to a built bollard binary (make test does)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, append(args, "--kubeconfig", env.Kubeconfig)...).CombinedOutput()
+	if env != nil {
+		args = append(args, "--kubeconfig", env.Kubeconfig)
+	}
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
