@@ -60,6 +60,13 @@ func subjectMatcher(subject string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
+// malformed turns a panic of a parser on hostile input into a verdict: not verified.
+func malformed(err *error) {
+	if p := recover(); p != nil {
+		*err = notVerified("malformed file: %v", p)
+	}
+}
+
 func notVerified(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrNotVerified, fmt.Sprintf(format, args...))
 }
@@ -68,7 +75,8 @@ func notVerified(format string, args ...any) error {
 // the image digest (and page hashes, when signed) recomputed from r, the CMS signature over it,
 // the signer's chain to opts.Roots for code signing, and opts.Subject. Every signature the file
 // carries must verify.
-func Authenticode(r io.ReadSeeker, opts Options) (Result, error) {
+func Authenticode(r io.ReadSeeker, opts Options) (_ Result, err error) {
+	defer malformed(&err)
 	if opts.Roots == nil {
 		return Result{}, errors.New("no roots to verify the signer against")
 	}

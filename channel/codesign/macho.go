@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/sassoftware/relic/v8/lib/pkcs7"
 	"github.com/sassoftware/relic/v8/lib/pkcs9"
@@ -97,7 +96,8 @@ func sum(h crypto.Hash, b []byte) []byte {
 // blobs against their special slots, the CMS signature over the code directory, the signer's
 // chain to opts.Roots for code signing, opts.Subject, opts.TeamID and the hardened runtime.
 // Notarization is not verifiable offline and the result says so.
-func MachO(r io.ReaderAt, size int64, opts MachOOptions) (MachOResult, error) {
+func MachO(r io.ReaderAt, size int64, opts MachOOptions) (_ MachOResult, err error) {
+	defer malformed(&err)
 	if opts.Roots == nil {
 		return MachOResult{}, errors.New("no roots to verify the signer against")
 	}
@@ -123,8 +123,9 @@ func MachO(r io.ReaderAt, size int64, opts MachOOptions) (MachOResult, error) {
 	if n == 0 {
 		return MachOResult{}, notVerified("Mach-O: not signed (no LC_CODE_SIGNATURE)")
 	}
-	if int64(off)+int64(n) > size {
-		return MachOResult{}, notVerified("Mach-O: the code signature lies beyond the file")
+	if int64(off)+int64(n) != size {
+		// Bytes after the signature are hashed by no page: nothing vouches for them.
+		return MachOResult{}, notVerified("Mach-O: the code signature (bytes %d–%d) does not end the file (%d bytes)", off, int64(off)+int64(n), size)
 	}
 	blob := make([]byte, n)
 	if _, err := r.ReadAt(blob, int64(off)); err != nil {
@@ -134,36 +135,34 @@ func MachO(r io.ReaderAt, size int64, opts MachOOptions) (MachOResult, error) {
 	if err != nil {
 		return MachOResult{}, notVerified("Mach-O code signature: %v", err)
 	}
-	var primary *codeDir
-	hasSHA256 := false
-	for i := range dirs {
-		cd := &dirs[i]
-		h, err := cd.hash()
-		if err != nil {
-			return MachOResult{}, notVerified("Mach-O: %v", err)
-		}
-		if h != crypto.SHA1 {
-			hasSHA256 = true
-		}
-		if err := checkPages(r, cd, h); err != nil {
-			return MachOResult{}, notVerified("Mach-O: %v", err)
-		}
-		for slot, data := range blobs { // requirements (2), entitlements (5), DER entitlements (7)
-			if slot > cd.nSpecial {
-				continue
-			}
-			at := int(cd.hashOffset) - int(slot)*int(cd.hashSize)
-			want := cd.raw[at : at+int(cd.hashSize)]
-			if !hmac.Equal(sum(h, data)[:cd.hashSize], want) {
-				return MachOResult{}, notVerified("Mach-O: special slot %d (%s) does not match its blob", slot, slotName(slot))
-			}
-		}
-		if primary == nil {
-			primary = cd
+	// The CMS signature signs the primary code directory (slot 0); alternates would need the
+	// CDHashes attributes checked, which this verifier does not do: they are not trusted, and the
+	// primary must be SHA-256.
+	primary := &dirs[0]
+	h, _ := primary.hash()
+	if h == crypto.SHA1 {
+		return MachOResult{}, notVerified("Mach-O: the primary code directory is SHA-1 (a SHA-256 one is required; alternate directories are not authenticated by this verifier)")
+	}
+	if err := checkPages(r, primary, h, uint64(off)); err != nil {
+		return MachOResult{}, notVerified("Mach-O: %v", err)
+	}
+	for slot := uint32(1); slot <= primary.nSpecial; slot++ {
+		at := int(primary.hashOffset) - int(slot)*int(primary.hashSize)
+		want := primary.raw[at : at+int(primary.hashSize)]
+		data, ok := blobs[slot]
+		switch {
+		case slot == 1 || slot == 3: // Info.plist, resources: files of a bundle, not of a bare binary
+			continue
+		case !ok && !bytes.Equal(want, make([]byte, len(want))):
+			return MachOResult{}, notVerified("Mach-O: special slot %d (%s) is hashed but its blob is missing", slot, slotName(slot))
+		case ok && !hmac.Equal(sum(h, data)[:primary.hashSize], want):
+			return MachOResult{}, notVerified("Mach-O: special slot %d (%s) does not match its blob", slot, slotName(slot))
 		}
 	}
-	if !hasSHA256 {
-		return MachOResult{}, notVerified("Mach-O: only SHA-1 code directories (a SHA-256 one is required)")
+	for slot := range blobs {
+		if slot > primary.nSpecial {
+			return MachOResult{}, notVerified("Mach-O: a %s blob the code directory does not hash", slotName(slot))
+		}
 	}
 	if len(cms) == 0 {
 		return MachOResult{}, notVerified("Mach-O: ad-hoc signature (no CMS signature: nobody vouches for it)")
@@ -176,30 +175,21 @@ func MachO(r io.ReaderAt, size int64, opts MachOOptions) (MachOResult, error) {
 	if err != nil {
 		return MachOResult{}, notVerified("Mach-O CMS signature over the code directory: %v", err)
 	}
-	ts, err := pkcs9.VerifyPkcs7(sig)
+	tsig, err := pkcs9.VerifyOptionalTimestamp(sig)
 	if err != nil {
 		return MachOResult{}, notVerified("Mach-O CMS timestamp: %v", err)
 	}
-	at := time.Time{}
-	if ts != nil {
-		at = ts.SigningTime
-	}
-	if err := sig.VerifyChain(opts.Roots, nil, x509.ExtKeyUsageCodeSigning, at); err != nil {
+	// The signer's chain, at the timestamp's time only when the timestamp authority's own chain
+	// (to the same roots, for time stamping) verifies — as for Authenticode.
+	if err := tsig.VerifyChain(opts.Roots, nil, x509.ExtKeyUsageCodeSigning); err != nil {
 		return MachOResult{}, notVerified("Mach-O signer %q: chain: %v", sig.Certificate.Subject.String(), err)
 	}
+	ts := tsig.CounterSignature
 	signer := sig.Certificate.Subject.String()
 	if subject != nil && !subject.MatchString(signer) {
 		return MachOResult{}, notVerified("Mach-O signer %q does not match %q", signer, opts.Subject)
 	}
-	best := primary
-	for i := range dirs {
-		if h, _ := dirs[i].hash(); h == crypto.SHA256 {
-			best = &dirs[i]
-			break
-		}
-	}
-	bh, _ := best.hash()
-	cdHash := sum(bh, best.raw)[:20]
+	cdHash := sum(h, primary.raw)[:20]
 	res := MachOResult{
 		Result: Result{Format: "mach-o", Signer: signer, Issuer: sig.Certificate.Issuer.String(), Digest: "cdhash:" + hex.EncodeToString(cdHash),
 			PageHashes: true, Timestamped: ts != nil, SHA256: fileSHA256(r, size)},
@@ -254,7 +244,7 @@ func superBlob(b []byte) (dirs []codeDir, blobs map[uint32][]byte, cms []byte, e
 				return nil, nil, nil, errors.New("CMS blob has the wrong magic")
 			}
 			cms = data[8:]
-		case typ == 2 || typ == 5 || typ == 7:
+		case typ >= 1 && typ < slotAltCodeDir:
 			blobs[typ] = data
 		}
 	}
@@ -291,19 +281,29 @@ func parseCodeDir(b []byte) (codeDir, error) {
 			cd.codeLimit = l
 		}
 	}
+	h, err := cd.hash()
+	if err != nil {
+		return codeDir{}, err
+	}
+	if want := h.Size(); cd.hashType == 3 && cd.hashSize != 20 || cd.hashType != 3 && int(cd.hashSize) != want {
+		return codeDir{}, fmt.Errorf("code directory hash size %d does not fit hash type %d", cd.hashSize, cd.hashType)
+	}
+	if cd.pageBits < 12 || cd.pageBits > 16 { // 4 KiB (Intel) to 64 KiB; Apple signs with 4 or 16 KiB pages
+		return codeDir{}, fmt.Errorf("code directory page size 2^%d is not one Apple signs with", cd.pageBits)
+	}
 	end := uint64(cd.hashOffset) + uint64(cd.nCode)*uint64(cd.hashSize)
-	if cd.hashSize == 0 || uint64(cd.hashOffset) < uint64(cd.nSpecial)*uint64(cd.hashSize) || end > uint64(len(b)) || cd.pageBits > 30 {
+	if uint64(cd.hashOffset) < uint64(cd.nSpecial)*uint64(cd.hashSize) || end > uint64(len(b)) {
 		return codeDir{}, errors.New("code directory slots out of bounds")
 	}
 	return cd, nil
 }
 
 // checkPages recomputes every code slot: page i of the file (up to the code limit).
-func checkPages(r io.ReaderAt, cd *codeDir, h crypto.Hash) error {
-	page := uint64(1) << cd.pageBits
-	if cd.pageBits == 0 {
-		page = cd.codeLimit
+func checkPages(r io.ReaderAt, cd *codeDir, h crypto.Hash, sigOffset uint64) error {
+	if cd.codeLimit != sigOffset {
+		return fmt.Errorf("the code directory covers %d bytes, but the signature starts at %d: not everything before it is signed", cd.codeLimit, sigOffset)
 	}
+	page := uint64(1) << cd.pageBits
 	want := (cd.codeLimit + page - 1) / page
 	if uint64(cd.nCode) != want {
 		return fmt.Errorf("%d code slots for a code limit of %d bytes in pages of %d", cd.nCode, cd.codeLimit, page)
@@ -329,8 +329,10 @@ func slotName(slot uint32) string {
 		return "requirements"
 	case 5:
 		return "entitlements"
+	case 7:
+		return "DER entitlements"
 	}
-	return "DER entitlements"
+	return fmt.Sprintf("slot %d", slot)
 }
 
 func fileSHA256(r io.ReaderAt, size int64) string {
