@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestFeedStagedRollout: a feed published, served over loopback and read by 200 installations
@@ -195,4 +197,89 @@ func TestFeedStagedRollout(t *testing.T) {
 		t.Logf("replayed timestamp: %v", err)
 	}
 	t.Logf("%d requests to the feed", requests)
+}
+
+// TestFeedRefreshAndConcurrentWriters: a feed left alone past its timestamp's day is refused by
+// clients until it is refreshed; writers at once (publishes and steps) serialise — every change
+// lands, versions rise by one, and a client reads the result.
+func TestFeedRefreshAndConcurrentWriters(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "shop")
+	if err := os.WriteFile(f, []byte("shop 1.0.0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo.Now = func() time.Time { return time.Now().Add(-25 * time.Hour) } // signed yesterday
+	if _, err := repo.Publish("stable", "linux-amd64", "1.0.0", 100, f); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(dir))
+	t.Cleanup(srv.Close)
+	root, _ := os.ReadFile(filepath.Join(dir, "metadata", "1.root.json"))
+	c := &Client{URL: srv.URL, Root: root, Dir: t.TempDir(), InstallID: "a", Platform: "linux-amd64", Channel: "stable"}
+	if _, _, err := c.Check(); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("a feed whose timestamp expired: %v", err)
+	}
+	repo.Now = nil
+	if err := repo.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if exp, err := repo.Expires(); err != nil || time.Until(exp) < 23*time.Hour {
+		t.Fatalf("expires %s, %v", exp, err)
+	}
+	if o, ok, err := c.Check(); err != nil || !ok || o.Version != "1.0.0" {
+		t.Fatalf("after the refresh: %+v %t %v", o, ok, err)
+	}
+
+	before, err := repo.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			other, err := Open(dir) // another process, as far as the feed can tell
+			if err == nil {
+				_, err = other.SetPercent("stable", "linux-amd64", 50+i)
+			}
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			g := filepath.Join(t.TempDir(), "tool")
+			err := os.WriteFile(g, []byte(fmt.Sprintf("tool %d", i)), 0o755)
+			if err == nil {
+				_, err = repo.Publish("beta", "linux-amd64", fmt.Sprintf("2.0.%d", i), 100, g)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := repo.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Signed.Version != before.Signed.Version+40 {
+		t.Errorf("targets version %d after 40 changes from %d: changes were lost", after.Signed.Version, before.Signed.Version)
+	}
+	for i := range 20 {
+		if after.Signed.Targets[fmt.Sprintf("app/linux-amd64/2.0.%d/tool", i)] == nil {
+			t.Errorf("version 2.0.%d lost", i)
+		}
+	}
+	if _, _, err := c.Check(); err != nil {
+		t.Errorf("a client after the concurrent writes: %v", err)
+	}
 }

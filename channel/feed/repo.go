@@ -19,7 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -43,8 +43,10 @@ type Pointer struct {
 	Percent int `json:"rolloutPercent"`
 	// Halted: offered to nobody new (the red button); installations that updated keep it.
 	Halted bool `json:"halted"`
-	// Previous is the version the channel offered before this one (what a rollback returns to).
-	Previous string `json:"previous,omitempty"`
+	// Previous is the version the channel offered before this one (what a rollback returns to),
+	// and PreviousTarget its target.
+	Previous       string `json:"previous,omitempty"`
+	PreviousTarget string `json:"previousTarget,omitempty"`
 	// Withdrawn is the version a rollback took back: installations on it are offered Version.
 	Withdrawn string `json:"withdrawn,omitempty"`
 	// Deltas are patches to Target from earlier versions (zstd --patch-from format).
@@ -75,6 +77,20 @@ type Repo struct {
 }
 
 var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+// lock serialises the feed's writers (two publishes, a publish and a rollout step): each reads
+// the newest metadata and writes the next version, so one at a time.
+func (r *Repo) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
 
 // Init creates a feed in dir: a key per role and version 1 of each role's metadata, no targets.
 func Init(dir string) (*Repo, error) {
@@ -156,9 +172,17 @@ func (r *Repo) Publish(channel, platform, version string, percent int, files ...
 			return Pointer{}, fmt.Errorf("%q: want letters, digits and . _ + -", v)
 		}
 	}
+	if version == "channels" {
+		return Pointer{}, errors.New(`"channels" is reserved (the channel pointers live there)`)
+	}
 	if len(files) == 0 {
 		return Pointer{}, errors.New("no file to publish")
 	}
+	unlock, err := r.lock()
+	if err != nil {
+		return Pointer{}, err
+	}
+	defer unlock()
 	targets, err := r.targets()
 	if err != nil {
 		return Pointer{}, err
@@ -170,12 +194,12 @@ func (r *Repo) Publish(channel, platform, version string, percent int, files ...
 			return Pointer{}, err
 		}
 		path := fmt.Sprintf("app/%s/%s/%s", platform, version, filepath.Base(f))
-		if old, ok := targets.Signed.Targets[path]; ok && old.Length != int64(len(data)) {
-			return Pointer{}, fmt.Errorf("%s is published already with other content: a version is never changed", path)
-		}
 		tf, err := metadata.TargetFile().FromBytes(path, data, "sha256")
 		if err != nil {
 			return Pointer{}, err
+		}
+		if old, ok := targets.Signed.Targets[path]; ok && (old.Length != tf.Length || old.Hashes["sha256"].String() != tf.Hashes["sha256"].String()) {
+			return Pointer{}, fmt.Errorf("%s is published already with other content: a version is never changed", path)
 		}
 		targets.Signed.Targets[path] = tf
 		if err := r.store(path, tf, data); err != nil {
@@ -186,9 +210,9 @@ func (r *Repo) Publish(channel, platform, version string, percent int, files ...
 		}
 	}
 	prev, _ := pointerOf(targets, channel, platform)
-	p := Pointer{Version: version, Target: first, Percent: percent, Previous: prev.Version}
+	p := Pointer{Version: version, Target: first, Percent: percent, Previous: prev.Version, PreviousTarget: prev.Target}
 	if prev.Version == version {
-		p.Previous, p.Deltas = prev.Previous, prev.Deltas
+		p.Previous, p.PreviousTarget, p.Deltas = prev.Previous, prev.PreviousTarget, prev.Deltas
 	} else if prev.Version != "" {
 		// A delta from the version the channel offered before: installations on it download
 		// the difference, not the whole file.
@@ -233,7 +257,16 @@ func (r *Repo) delta(targets *metadata.Metadata[metadata.TargetsType], from, to,
 
 // SetPercent moves channel's rollout to percent (a step), lifting a halt.
 func (r *Repo) SetPercent(channel, platform string, percent int) (Pointer, error) {
+	return r.SetPercentOf(channel, platform, "", percent)
+}
+
+// SetPercentOf is SetPercent only while channel still offers version ("" any): a rollout never
+// moves a version someone published, halted or rolled back meanwhile.
+func (r *Repo) SetPercentOf(channel, platform, version string, percent int) (Pointer, error) {
 	return r.change(channel, platform, func(p *Pointer) error {
+		if version != "" && (p.Version != version || p.Withdrawn != "") {
+			return fmt.Errorf("channel %s (%s) offers %s now, not %s: it changed under the rollout", channel, platform, p.Version, version)
+		}
 		p.Percent, p.Halted = percent, false
 		return nil
 	})
@@ -251,6 +284,11 @@ func (r *Repo) Halt(channel, platform string) (Pointer, error) {
 // Rollback points channel back at the version it offered before, to everyone: installations on
 // the halted version are offered the earlier one (a downgrade).
 func (r *Repo) Rollback(channel, platform string) (Pointer, error) {
+	unlock, err := r.lock()
+	if err != nil {
+		return Pointer{}, err
+	}
+	defer unlock()
 	targets, err := r.targets()
 	if err != nil {
 		return Pointer{}, err
@@ -259,20 +297,43 @@ func (r *Repo) Rollback(channel, platform string) (Pointer, error) {
 	if err != nil {
 		return Pointer{}, err
 	}
-	if cur.Previous == "" {
-		return Pointer{}, fmt.Errorf("channel %s (%s) offered nothing before %s", channel, platform, cur.Version)
+	if cur.Previous == "" || cur.Withdrawn != "" {
+		return Pointer{}, fmt.Errorf("channel %s (%s) has no earlier version to return to from %s", channel, platform, cur.Version)
 	}
-	var target string
-	for path := range targets.Signed.Targets {
-		if strings.HasPrefix(path, fmt.Sprintf("app/%s/%s/", platform, cur.Previous)) && (target == "" || path < target) {
-			target = path
-		}
-	}
-	if target == "" {
+	if targets.Signed.Targets[cur.PreviousTarget] == nil {
 		return Pointer{}, fmt.Errorf("version %s of %s is not in the feed", cur.Previous, platform)
 	}
-	p := Pointer{Version: cur.Previous, Target: target, Percent: 100, Withdrawn: cur.Version}
+	p := Pointer{Version: cur.Previous, Target: cur.PreviousTarget, Percent: 100, Withdrawn: cur.Version}
 	return p, r.point(targets, channel, platform, p)
+}
+
+// Refresh signs the feed's metadata again with fresh expiries, changing nothing it says: the
+// timestamp expires a day after its signing, so a feed with no change must be refreshed (bollard
+// feed serve does it hourly when less than half a day is left).
+func (r *Repo) Refresh() error {
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	targets, err := r.targets()
+	if err != nil {
+		return err
+	}
+	return r.commit(targets, targets.Signed.Version)
+}
+
+// Expires is when the feed's timestamp expires: clients refuse the feed after it.
+func (r *Repo) Expires() (time.Time, error) {
+	data, err := os.ReadFile(r.meta("timestamp.json"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	ts, err := metadata.Timestamp().FromBytes(data)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ts.Signed.Expires, nil
 }
 
 // Pointer is what channel offers on platform now.
@@ -285,6 +346,11 @@ func (r *Repo) Pointer(channel, platform string) (Pointer, error) {
 }
 
 func (r *Repo) change(channel, platform string, f func(*Pointer) error) (Pointer, error) {
+	unlock, err := r.lock()
+	if err != nil {
+		return Pointer{}, err
+	}
+	defer unlock()
 	targets, err := r.targets()
 	if err != nil {
 		return Pointer{}, err
@@ -372,11 +438,26 @@ func (r *Repo) commit(targets *metadata.Metadata[metadata.TargetsType], version 
 		return err
 	}
 	// Written last, and atomically: a client reading meanwhile sees the previous state whole.
-	tmp := r.meta(".timestamp.json.tmp")
-	if err := timestamp.ToFile(tmp, true); err != nil {
+	data, err := timestamp.ToBytes(true)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, r.meta("timestamp.json"))
+	tmp, err := os.CreateTemp(filepath.Join(r.Dir, "metadata"), ".timestamp-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), r.meta("timestamp.json"))
 }
 
 func (r *Repo) targets() (*metadata.Metadata[metadata.TargetsType], error) {

@@ -23,6 +23,9 @@ type RolloutSpec struct {
 	Steps             []int
 	Analysis          v1alpha1.Analysis
 	RollbackOnFailure bool
+	// Resume lifts a halt the rollout finds (a person decided to go on); without it a halted
+	// channel is refused.
+	Resume bool
 }
 
 // Outcome is how a rollout ended.
@@ -56,28 +59,45 @@ func Rollout(ctx context.Context, repo *Repo, spec RolloutSpec, prom *analysis.P
 	if err != nil {
 		return "", err
 	}
-	if p.Withdrawn != "" {
+	switch {
+	case p.Withdrawn != "":
 		return "", fmt.Errorf("channel %s (%s) was rolled back from %s to %s: publish a new version first", spec.Channel, spec.Platform, p.Withdrawn, p.Version)
+	case p.Halted && !spec.Resume:
+		return "", fmt.Errorf("channel %s (%s) is halted at %d%% of %s: resume it on purpose (--resume) or roll back", spec.Channel, spec.Platform, p.Percent, p.Version)
+	case !p.Halted && p.Percent >= 100:
+		return "", fmt.Errorf("channel %s (%s) offers %s to 100%% already: publish with --percent 0 to roll a version out", spec.Channel, spec.Platform, p.Version)
 	}
-	interval, hold, delay := dur(spec.Analysis.Interval, 10*time.Second), dur(spec.Analysis.Hold, time.Minute), dur(spec.Analysis.InitialDelay, 0)
+	version := p.Version
+	interval, hold, delay := max(dur(spec.Analysis.Interval, 10*time.Second), 100*time.Millisecond), dur(spec.Analysis.Hold, time.Minute), dur(spec.Analysis.InitialDelay, 0)
 	fmt.Fprintf(out, "rollout of %s on channel %s (%s): steps %v, each held %s (SLO guard every %s)\n", p.Version, spec.Channel, spec.Platform, spec.Steps, hold, interval)
 	for _, step := range spec.Steps {
-		if step <= p.Percent && !p.Halted {
+		if step < p.Percent {
+			// Passed before (the feed's pointer is the rollout's state); the step it stands at is
+			// held again: an interrupted hold proved nothing.
 			fmt.Fprintf(out, "step %d%%: done already (offered to %d%%)\n", step, p.Percent)
 			continue
 		}
-		if p, err = repo.SetPercent(spec.Channel, spec.Platform, step); err != nil {
+		if p, err = repo.SetPercentOf(spec.Channel, spec.Platform, version, step); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(out, "step %d%%: %s offered to %d%% of installations\n", step, p.Version, step)
 		if err := sleep(ctx, delay); err != nil {
 			return "", err
 		}
-		held := time.Duration(0)
-		for held < hold {
+		// Evaluated at once, then every interval until the SLOs have held for hold: the last
+		// evaluation is at the end of the hold.
+	holding:
+		for held := time.Duration(0); ; {
+			// A person may press halt, roll back or publish meanwhile: the rollout stops, it never
+			// undoes them.
+			if now, err := repo.Pointer(spec.Channel, spec.Platform); err != nil {
+				return "", err
+			} else if now.Version != version || now.Halted || now.Withdrawn != "" || now.Percent != step {
+				fmt.Fprintf(out, "step %d%%: the channel changed under the rollout (%s at %d%%, halted %t): stopped\nSTATUS: %s\n", step, now.Version, now.Percent, now.Halted, Halted)
+				return Halted, nil
+			}
 			results := prom.Evaluate(ctx, spec.Analysis.Metrics, p.Version, time.Now())
-			var breach, noData []string
-			var seen []string
+			var breach, noData, seen []string
 			for _, r := range results {
 				seen = append(seen, r.String())
 				switch {
@@ -94,15 +114,17 @@ func Rollout(ctx context.Context, repo *Repo, spec RolloutSpec, prom *analysis.P
 			if len(breach) > 0 {
 				return stop(repo, spec, p, step, strings.Join(breach, "; "), out)
 			}
-			if len(noData) > 0 { // pause: wait for data; the hold starts again
+			switch {
+			case len(noData) > 0: // pause: wait for data; the hold starts again
 				fmt.Fprintf(out, "  step %d%%: no data, paused (onNoData: pause)\n", step)
 				held = 0
+			case held >= hold:
+				break holding
+			default:
+				held += interval
 			}
 			if err := sleep(ctx, interval); err != nil {
 				return "", err
-			}
-			if len(noData) == 0 {
-				held += interval
 			}
 		}
 		fmt.Fprintf(out, "step %d%%: PASS\n", step)

@@ -30,7 +30,7 @@ mirror, tampered file or replayed answer. Installations use bollard.dev/bollard/
 Client with the feed's metadata/1.root.json shipped inside the application.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, show, serve")}
+			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, refresh, show, serve")}
 		},
 	}
 	var channel, platform string
@@ -119,7 +119,8 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			if len(args) != 1 {
 				return usageError{errors.New("give DIR")}
 			}
-			if _, err := feed.Open(args[0]); err != nil {
+			repo, err := feed.Open(args[0])
+			if err != nil {
 				return err
 			}
 			l, err := net.Listen("tcp", listen)
@@ -129,6 +130,22 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "serving feed %s on http://%s (/metadata/, /targets/)\n", args[0], l.Addr())
 			srv := &http.Server{Handler: feed.Handler(args[0]), ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
+			go func() { // the timestamp expires a day after signing: re-signed while less than half is left
+				t := time.NewTicker(time.Hour)
+				defer t.Stop()
+				for {
+					if exp, err := repo.Expires(); err == nil && time.Until(exp) < 12*time.Hour {
+						if err := repo.Refresh(); err != nil {
+							fmt.Fprintf(cmd.ErrOrStderr(), "feed refresh: %v\n", err)
+						}
+					}
+					select {
+					case <-cmd.Context().Done():
+						return
+					case <-t.C:
+					}
+				}
+			}()
 			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
@@ -150,7 +167,7 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 	var slos []string
 	var promURL, onNoData string
 	var hold, interval, delay time.Duration
-	var noRollback bool
+	var noRollback, resume bool
 	rollout := sub("rollout DIR --platform P --steps 10,50,100 --prometheus URL --slo NAME:MAX:QUERY… [--channel C]",
 		"Step the channel's version through its shares under the SLO guard; halt and roll back on a breach",
 		func(cmd *cobra.Command, args []string) error {
@@ -180,7 +197,7 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			if err != nil {
 				return usageError{err}
 			}
-			outcome, err := feed.Rollout(cmd.Context(), r, feed.RolloutSpec{Channel: channel, Platform: platform, Steps: steps, Analysis: a, RollbackOnFailure: !noRollback}, prom, cmd.OutOrStdout())
+			outcome, err := feed.Rollout(cmd.Context(), r, feed.RolloutSpec{Channel: channel, Platform: platform, Steps: steps, Analysis: a, RollbackOnFailure: !noRollback, Resume: resume}, prom, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -197,6 +214,23 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 	rollout.Flags().DurationVar(&delay, "initial-delay", 0, "wait before a step's first evaluation (installations need time to update and report)")
 	rollout.Flags().StringVar(&onNoData, "on-no-data", "fail", "what no data means: fail (halt) or pause (wait for data)")
 	rollout.Flags().BoolVar(&noRollback, "no-rollback", false, "on a breach only halt; do not point the channel back at the earlier version")
-	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, show, serve)
+	rollout.Flags().BoolVar(&resume, "resume", false, "go on with a halted channel (lifts the halt at the step it stands at)")
+	refresh := &cobra.Command{Use: "refresh DIR", Short: "Sign the feed's metadata again with fresh expiries (the timestamp expires a day after signing)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("give DIR")}
+			}
+			r, err := feed.Open(args[0])
+			if err != nil {
+				return err
+			}
+			if err := r.Refresh(); err != nil {
+				return err
+			}
+			exp, err := r.Expires()
+			fmt.Fprintf(cmd.OutOrStdout(), "feed %s refreshed: valid until %s\n", args[0], exp.Format(time.RFC3339))
+			return err
+		}}
+	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, refresh, show, serve)
 	return cmd
 }

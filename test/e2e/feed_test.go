@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +21,11 @@ import (
 // (exit 1). The CLI is the real binary.
 func TestFeedRolloutSLOGuard(t *testing.T) {
 	t.Parallel()
-	exp, prom := startMetrics(t, "1.0.0", "1.1.0")
+	exp, prom := startMetrics(t, "1.0.0", "1.1.0", "1.3.0")
 	exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
 	dir := filepath.Join(t.TempDir(), "feed")
 	files := t.TempDir()
-	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "1.3.0"} {
 		if err := os.WriteFile(filepath.Join(files, "shop-"+v), []byte("shop "+v+strings.Repeat(".", 4096)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -70,4 +74,66 @@ func TestFeedRolloutSLOGuard(t *testing.T) {
 	if p, _ := repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" || p.Withdrawn != "1.2.0" || p.Percent != 100 {
 		t.Errorf("after the breach: %+v", p)
 	}
+
+	// A person presses halt while a step holds: the rollout stops and never lifts it; a rollout
+	// run again refuses a halted channel unless told to resume, and then holds its step again.
+	run(0, "feed", "publish", dir, filepath.Join(files, "shop-1.3.0"), "--platform", "linux-amd64", "--version", "1.3.0", "--percent", "0")
+	long := append(append([]string{}, rollout...), "--hold", "30s")
+	cmd := exec.Command(os.Getenv("BOLLARD_BIN"), long...)
+	var buf syncBuffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(buf.String(), "step 10% SLO guard") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	run(0, "feed", "halt", dir, "--platform", "linux-amd64")
+	err = cmd.Wait()
+	if code := exitCodeOf(err); code != 1 || !strings.Contains(buf.String(), "the channel changed under the rollout (1.3.0 at 10%, halted true): stopped") {
+		t.Errorf("rollout after a halt: exit %d:\n%s", code, buf.String())
+	}
+	if p, _ := repo.Pointer("stable", "linux-amd64"); !p.Halted || p.Version != "1.3.0" || p.Percent != 10 {
+		t.Errorf("the halt was undone: %+v", p)
+	}
+	if out := run(1, rollout...); !strings.Contains(out, "is halted at 10% of 1.3.0: resume it on purpose (--resume)") {
+		t.Errorf("a rollout of a halted channel:\n%s", out)
+	}
+	out = run(0, append(rollout, "--resume")...)
+	if !strings.Contains(out, "step 10%: 1.3.0 offered to 10% of installations") || !strings.Contains(out, "STATUS: COMPLETED") {
+		t.Errorf("resumed rollout:\n%s", out)
+	}
+	if out := run(1, rollout...); !strings.Contains(out, "offers 1.3.0 to 100% already") {
+		t.Errorf("a rollout of a version offered to everyone:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func exitCodeOf(err error) int {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
