@@ -343,7 +343,7 @@ func (r *Reconciler) fetch(ctx context.Context, eng *engine.Engine, p *passState
 	if p.held {
 		// git still points at a revision that was rolled back: the one that runs stays, from its
 		// snapshot (self-heal included).
-		p.commit, p.files = r.commitOf(rel, p.running), nil
+		p.commit, p.files = r.commitOf(ctx, rel, p.running), nil
 	}
 	p.rec.Revision, p.rec.Author, p.rec.Message = p.commit.Hash, p.commit.Author, p.commit.Message
 	// A new commit, artifact pin or way of rendering it (values, path, target) rolls out, verified.
@@ -926,9 +926,14 @@ func (r *Reconciler) holdFailed(ctx context.Context, rel *v1alpha1.Release, drif
 	return ctrl.Result{RequeueAfter: interval}, err
 }
 
-// commitOf is what the Release's history says of revision (its hash alone when it says nothing).
-func (r *Reconciler) commitOf(rel *v1alpha1.Release, revision string) source.Commit {
-	for _, l := range rel.Status.History {
+// commitOf is what the Release's Deployment Logs say of revision (its hash alone when they say
+// nothing, or cannot be read).
+func (r *Reconciler) commitOf(ctx context.Context, rel *v1alpha1.Release, revision string) source.Commit {
+	logs, err := r.logs(ctx, rel)
+	if err != nil {
+		logs = rel.Status.History
+	}
+	for _, l := range logs {
 		if l.Revision == revision && l.Author != "" {
 			return source.Commit{Hash: revision, Author: l.Author, Message: l.Message}
 		}
