@@ -160,7 +160,7 @@ func (r *Reconciler) prune(ctx context.Context, rel *v1alpha1.Release, id int64)
 // that no record does yet.
 func (r *Reconciler) logs(ctx context.Context, rel *v1alpha1.Release) ([]v1alpha1.DeploymentLog, error) {
 	var list v1alpha1.DeploymentRecordList
-	if err := r.Reader.List(ctx, &list, client.InNamespace(rel.Namespace), client.MatchingLabels{LabelRecordReleaseUID: string(rel.UID)}); err != nil {
+	if err := r.reader().List(ctx, &list, client.InNamespace(rel.Namespace), client.MatchingLabels{LabelRecordReleaseUID: string(rel.UID)}); err != nil {
 		return nil, fmt.Errorf("the Release's DeploymentRecords: %w", err)
 	}
 	return MergeLogs(list.Items, rel.Status.History), nil
