@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ mirror, tampered file or replayed answer. Installations use bollard.dev/bollard/
 Client with the feed's metadata/1.root.json shipped inside the application.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, refresh, show, serve")}
+			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, refresh, sums, show, serve")}
 		},
 	}
 	var channel, platform string
@@ -231,6 +232,24 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "feed %s refreshed: valid until %s\n", args[0], exp.Format(time.RFC3339))
 			return err
 		}}
-	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, refresh, show, serve)
+	var sumsKey string
+	sums := &cobra.Command{Use: "sums DIR --key cosign.key", Short: "Write targets/SHA256SUMS and its Sigstore bundle, signed with a cosign key (password in COSIGN_PASSWORD)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || sumsKey == "" {
+				return usageError{errors.New("give DIR and --key (a cosign private key; its password in COSIGN_PASSWORD)")}
+			}
+			r, err := feed.Open(args[0])
+			if err != nil {
+				return err
+			}
+			path, err := r.SignSums(cmd.Context(), sumsKey, []byte(os.Getenv("COSIGN_PASSWORD")))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s and %s.sigstore.json written: cosign verify-blob --key cosign.pub --bundle SHA256SUMS.sigstore.json --insecure-ignore-tlog=true SHA256SUMS\n", path, path)
+			return nil
+		}}
+	sums.Flags().StringVar(&sumsKey, "key", "", "cosign private key (cosign generate-key-pair's format)")
+	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, refresh, sums, show, serve)
 	return cmd
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,42 @@ func TestFeedRolloutSLOGuard(t *testing.T) {
 	}
 	if out := run(1, rollout...); !strings.Contains(out, "offers 1.3.0 to 100% already") {
 		t.Errorf("a rollout of a version offered to everyone:\n%s", out)
+	}
+
+	// SHA256SUMS of everything published, signed as a Sigstore bundle: the real cosign CLI
+	// verifies it, sha256sum checks the files, and a changed line fails cosign.
+	cosign := cosignCLI{bin: cosignBinary(t), dir: t.TempDir()}
+	cosign.run(t, "generate-key-pair")
+	key := filepath.Join(cosign.dir, "cosign.key")
+	sums := exec.Command(os.Getenv("BOLLARD_BIN"), "feed", "sums", dir, "--key", key)
+	sums.Env = append(os.Environ(), "COSIGN_PASSWORD=bollard-test")
+	if b, err := sums.CombinedOutput(); err != nil {
+		t.Fatalf("bollard feed sums: %v\n%s", err, b)
+	}
+	verify := func() error {
+		cmd := exec.Command(cosign.bin, "verify-blob", "--key", filepath.Join(cosign.dir, "cosign.pub"), "--bundle", "SHA256SUMS.sigstore.json",
+			"--insecure-ignore-tlog=true", "SHA256SUMS")
+		cmd.Dir, cmd.Env = filepath.Join(dir, "targets"), append(os.Environ(), "HOME="+cosign.dir, "TUF_ROOT="+filepath.Join(cosign.dir, "tuf"))
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, b)
+		}
+		return nil
+	}
+	if err := verify(); err != nil {
+		t.Fatalf("cosign verify-blob of the feed's SHA256SUMS: %v", err)
+	}
+	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	check.Dir = filepath.Join(dir, "targets")
+	if b, err := check.CombinedOutput(); err != nil || strings.Count(string(b), ": OK") < 5 {
+		t.Errorf("sha256sum -c SHA256SUMS: %v\n%s", err, b)
+	}
+	list, _ := os.ReadFile(filepath.Join(dir, "targets", "SHA256SUMS"))
+	if err := os.WriteFile(filepath.Join(dir, "targets", "SHA256SUMS"), append(list, []byte("0000  evil\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(); err == nil {
+		t.Error("cosign verified a changed SHA256SUMS")
 	}
 }
 
