@@ -129,10 +129,7 @@ func Init(dir string) (*Repo, error) {
 			return nil, err
 		}
 	}
-	if err := sign(root, r.keys["root"]); err != nil {
-		return nil, err
-	}
-	if err := root.ToFile(r.meta("1.root.json"), true); err != nil {
+	if err := r.write(root, "root", "1.root.json"); err != nil {
 		return nil, err
 	}
 	targets := metadata.Targets(r.expires("targets"))
@@ -263,7 +260,7 @@ func (r *Repo) SetPercent(channel, platform string, percent int) (Pointer, error
 // SetPercentOf is SetPercent only while channel still offers version ("" any): a rollout never
 // moves a version someone published, halted or rolled back meanwhile.
 func (r *Repo) SetPercentOf(channel, platform, version string, percent int) (Pointer, error) {
-	return r.change(channel, platform, func(p *Pointer) error {
+	return r.change(channel, platform, func(p *Pointer, _ *metadata.Metadata[metadata.TargetsType]) error {
 		if version != "" && (p.Version != version || p.Withdrawn != "") {
 			return fmt.Errorf("channel %s (%s) offers %s now, not %s: it changed under the rollout", channel, platform, p.Version, version)
 		}
@@ -275,7 +272,7 @@ func (r *Repo) SetPercentOf(channel, platform, version string, percent int) (Poi
 // Halt offers channel's version to nobody new: the red button. Installations that updated keep
 // it (a desktop feed can also roll back: Rollback).
 func (r *Repo) Halt(channel, platform string) (Pointer, error) {
-	return r.change(channel, platform, func(p *Pointer) error {
+	return r.change(channel, platform, func(p *Pointer, _ *metadata.Metadata[metadata.TargetsType]) error {
 		p.Halted = true
 		return nil
 	})
@@ -284,27 +281,16 @@ func (r *Repo) Halt(channel, platform string) (Pointer, error) {
 // Rollback points channel back at the version it offered before, to everyone: installations on
 // the halted version are offered the earlier one (a downgrade).
 func (r *Repo) Rollback(channel, platform string) (Pointer, error) {
-	unlock, err := r.lock()
-	if err != nil {
-		return Pointer{}, err
-	}
-	defer unlock()
-	targets, err := r.targets()
-	if err != nil {
-		return Pointer{}, err
-	}
-	cur, err := pointerOf(targets, channel, platform)
-	if err != nil {
-		return Pointer{}, err
-	}
-	if cur.Previous == "" || cur.Withdrawn != "" {
-		return Pointer{}, fmt.Errorf("channel %s (%s) has no earlier version to return to from %s", channel, platform, cur.Version)
-	}
-	if targets.Signed.Targets[cur.PreviousTarget] == nil {
-		return Pointer{}, fmt.Errorf("version %s of %s is not in the feed", cur.Previous, platform)
-	}
-	p := Pointer{Version: cur.Previous, Target: cur.PreviousTarget, Percent: 100, Withdrawn: cur.Version}
-	return p, r.point(targets, channel, platform, p)
+	return r.change(channel, platform, func(p *Pointer, targets *metadata.Metadata[metadata.TargetsType]) error {
+		if p.Previous == "" || p.Withdrawn != "" {
+			return fmt.Errorf("channel %s (%s) has no earlier version to return to from %s", channel, platform, p.Version)
+		}
+		if targets.Signed.Targets[p.PreviousTarget] == nil {
+			return fmt.Errorf("version %s of %s is not in the feed", p.Previous, platform)
+		}
+		*p = Pointer{Version: p.Previous, Target: p.PreviousTarget, Percent: 100, Withdrawn: p.Version}
+		return nil
+	})
 }
 
 // Refresh signs the feed's metadata again with fresh expiries, changing nothing it says: the
@@ -345,7 +331,9 @@ func (r *Repo) Pointer(channel, platform string) (Pointer, error) {
 	return pointerOf(targets, channel, platform)
 }
 
-func (r *Repo) change(channel, platform string, f func(*Pointer) error) (Pointer, error) {
+// change applies f to channel's pointer (f sees the feed's targets) and commits it, under the
+// feed's lock.
+func (r *Repo) change(channel, platform string, f func(*Pointer, *metadata.Metadata[metadata.TargetsType]) error) (Pointer, error) {
 	unlock, err := r.lock()
 	if err != nil {
 		return Pointer{}, err
@@ -359,7 +347,7 @@ func (r *Repo) change(channel, platform string, f func(*Pointer) error) (Pointer
 	if err != nil {
 		return Pointer{}, err
 	}
-	if err := f(&p); err != nil {
+	if err := f(&p, targets); err != nil {
 		return Pointer{}, err
 	}
 	return p, r.point(targets, channel, platform, p)
@@ -416,19 +404,13 @@ func (r *Repo) store(path string, tf *metadata.TargetFiles, data []byte) error {
 func (r *Repo) commit(targets *metadata.Metadata[metadata.TargetsType], version int64) error {
 	targets.Signed.Version = version + 1
 	targets.Signed.Expires = r.expires("targets")
-	if err := sign(targets, r.keys["targets"]); err != nil {
-		return err
-	}
-	if err := targets.ToFile(r.meta(fmt.Sprintf("%d.targets.json", targets.Signed.Version)), true); err != nil {
+	if err := r.write(targets, "targets", fmt.Sprintf("%d.targets.json", targets.Signed.Version)); err != nil {
 		return err
 	}
 	snapshot := metadata.Snapshot(r.expires("snapshot"))
 	snapshot.Signed.Version = targets.Signed.Version
 	snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(targets.Signed.Version)
-	if err := sign(snapshot, r.keys["snapshot"]); err != nil {
-		return err
-	}
-	if err := snapshot.ToFile(r.meta(fmt.Sprintf("%d.snapshot.json", snapshot.Signed.Version)), true); err != nil {
+	if err := r.write(snapshot, "snapshot", fmt.Sprintf("%d.snapshot.json", snapshot.Signed.Version)); err != nil {
 		return err
 	}
 	timestamp := metadata.Timestamp(r.expires("timestamp"))
@@ -485,6 +467,17 @@ func (r *Repo) expires(role string) time.Time {
 type signable interface {
 	Sign(signature.Signer) (*metadata.Signature, error)
 	ClearSignatures()
+}
+
+// write signs m with role's key and writes it as metadata/file.
+func (r *Repo) write(m interface {
+	signable
+	ToFile(string, bool) error
+}, role, file string) error {
+	if err := sign(m, r.keys[role]); err != nil {
+		return err
+	}
+	return m.ToFile(r.meta(file), true)
 }
 
 func sign(m signable, key ed25519.PrivateKey) error {
