@@ -58,15 +58,9 @@ reason), 2 usage error.`,
 			if output != "" && output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", output)}
 			}
-			pool := x509.NewCertPool()
-			for _, path := range roots {
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return usageError{err}
-				}
-				if !pool.AppendCertsFromPEM(data) {
-					return usageError{fmt.Errorf("--roots %s: no PEM certificate in it", path)}
-				}
+			pool, err := loadRoots(roots)
+			if err != nil {
+				return err
 			}
 			type verdict struct {
 				File string `json:"file"`
@@ -129,4 +123,19 @@ reason), 2 usage error.`,
 	cmd.Flags().BoolVar(&hardened, "hardened-runtime", false, "Mach-O: require the hardened runtime (notarization does)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
 	return cmd
+}
+
+// loadRoots is the pool of the CA certificates in the PEM files paths.
+func loadRoots(paths []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, usageError{fmt.Errorf("%s: no PEM certificate in it", path)}
+		}
+	}
+	return pool, nil
 }

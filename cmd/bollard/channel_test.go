@@ -64,7 +64,24 @@ func TestChannelVerifyCommand(t *testing.T) {
 			}
 		})
 	}
-	out, err := execute(t, "channel", "verify", signed, "--roots", roots, "-o", "json")
+	// The feed's pre-flight: an unsigned installer publishes nothing; a signed one is published.
+	feedDir := filepath.Join(t.TempDir(), "feed")
+	if _, err := execute(t, "feed", "init", feedDir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute(t, "feed", "publish", feedDir, unsigned, "--platform", "windows-amd64", "--version", "1.0.0", "--verify-roots", roots)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "nothing published") {
+		t.Errorf("publishing an unsigned installer: %v\n%s", err, out)
+	}
+	if out, err := execute(t, "feed", "show", feedDir, "--platform", "windows-amd64"); err == nil {
+		t.Errorf("the refused installer was published: %s", out)
+	}
+	out, err = execute(t, "feed", "publish", feedDir, signed, "--platform", "windows-amd64", "--version", "1.0.0", "--verify-roots", roots, "--verify-subject", "CN=Shop publisher,.*")
+	if err != nil || !strings.Contains(out, "authenticode signature verified") || !strings.Contains(out, `"version":"1.0.0"`) {
+		t.Errorf("publishing a signed installer: %v\n%s", err, out)
+	}
+
+	out, err = execute(t, "channel", "verify", signed, "--roots", roots, "-o", "json")
 	var v []struct {
 		File, Format, Signer, Digest, SHA256 string
 	}

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/channel/codesign"
 	"bollard.dev/bollard/channel/feed"
 	"bollard.dev/bollard/reconciler/analysis"
 )
@@ -58,7 +59,8 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 		c.Flags().StringVar(&platform, "platform", "", "the platform (e.g. windows-amd64, darwin-arm64, linux-amd64)")
 		return c
 	}
-	var version string
+	var version, verifySubject, verifyTeamID string
+	var verifyRoots []string
 	var percent int
 	publish := sub("publish DIR FILE… --platform P --version V [--channel C] [--percent N]", "Add a version's files and point the channel at it for --percent of installations",
 		func(cmd *cobra.Command, args []string) error {
@@ -69,9 +71,34 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			if err != nil {
 				return err
 			}
+			if len(verifyRoots) > 0 {
+				// Pre-flight: nothing is published whose platform signature does not verify.
+				pool, err := loadRoots(verifyRoots)
+				if err != nil {
+					return err
+				}
+				for _, path := range args[1:] {
+					f, err := os.Open(path)
+					if err != nil {
+						return usageError{err}
+					}
+					res, err := codesign.Verify(f, codesign.MachOOptions{Options: codesign.Options{Roots: pool, Subject: verifySubject}, TeamID: verifyTeamID})
+					f.Close()
+					if errors.Is(err, codesign.ErrNotVerified) {
+						return notVerifiedError{fmt.Sprintf("%s: %v: nothing published", path, err)}
+					}
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "🔐 %s: %s signature verified — signer %q, signed digest %s\n", path, res.Format, res.Signer, res.Digest)
+				}
+			}
 			p, err := r.Publish(channel, platform, version, percent, args[1:]...)
 			return pointed(cmd, p, err)
 		})
+	publish.Flags().StringSliceVar(&verifyRoots, "verify-roots", nil, "verify each file's code signature (Authenticode, Mach-O) to these CA certificates (PEM) before publishing anything")
+	publish.Flags().StringVar(&verifySubject, "verify-subject", "", "with --verify-roots: a regular expression the signer's subject must match whole")
+	publish.Flags().StringVar(&verifyTeamID, "verify-team-id", "", "with --verify-roots: the Team ID a Mach-O must carry")
 	publish.Flags().StringVar(&version, "version", "", "the version published")
 	publish.Flags().IntVar(&percent, "percent", 100, "the share of installations offered it (0–100)")
 	step := sub("percent DIR N --platform P [--channel C]", "Step the channel's rollout to N % (lifts a halt)", func(cmd *cobra.Command, args []string) error {
