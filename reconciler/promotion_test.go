@@ -70,3 +70,11 @@ func TestPinArtifactList(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestAnnotationsPatch: values are set, "" removes the annotation (JSON null in the merge patch).
+func TestAnnotationsPatch(t *testing.T) {
+	data, err := AnnotationsPatch(map[string]string{"a": "x\"y", "b": ""}).Data(nil)
+	if err != nil || string(data) != `{"metadata":{"annotations":{"a":"x\"y","b":null}}}` {
+		t.Errorf("patch %s, %v", data, err)
+	}
+}

@@ -2,9 +2,9 @@ package reconciler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -269,7 +269,7 @@ func (r *Reconciler) manualRollback(ctx context.Context, eng *engine.Engine, rel
 		return ctrl.Result{}, serr
 	}
 	// The request is done (or refused, with the reason in the status): clear it.
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+v1alpha1.AnnotationRollbackTo+`":null}}}`))
+	patch := AnnotationsPatch(map[string]string{v1alpha1.AnnotationRollbackTo: ""})
 	r.writing(rel)
 	if perr := r.Client.Patch(ctx, rel, patch); perr != nil {
 		return ctrl.Result{}, perr
@@ -317,14 +317,20 @@ func (r *Reconciler) restorePins(ctx context.Context, rel *v1alpha1.Release) err
 	if rel.Annotations[v1alpha1.AnnotationArtifact] == pin && rel.Annotations[v1alpha1.AnnotationPromotedFrom] == from {
 		return nil
 	}
-	value := func(v string) string {
-		if v == "" {
-			return "null"
-		}
-		return strconv.Quote(v)
-	}
-	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%s,%q:%s}}}`,
-		v1alpha1.AnnotationArtifact, value(pin), v1alpha1.AnnotationPromotedFrom, value(from))))
 	r.writing(rel)
-	return r.Client.Patch(ctx, rel, patch)
+	return r.Client.Patch(ctx, rel, AnnotationsPatch(map[string]string{v1alpha1.AnnotationArtifact: pin, v1alpha1.AnnotationPromotedFrom: from}))
+}
+
+// AnnotationsPatch is the merge patch that sets a Release's annotations to values, removing each
+// whose value is "".
+func AnnotationsPatch(values map[string]string) client.Patch {
+	annotations := make(map[string]any, len(values))
+	for k, v := range values {
+		annotations[k] = v
+		if v == "" {
+			annotations[k] = nil
+		}
+	}
+	data, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}}) // strings and nil: never fails
+	return client.RawPatch(types.MergePatchType, data)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -111,16 +110,9 @@ type deployRequest struct {
 }
 
 // annotations is the merge patch of the Release's annotations that asks for req now.
-func (req deployRequest) annotations(request string) string {
-	value := func(v string) string {
-		if v == "" {
-			return "null"
-		}
-		return fmt.Sprintf("%q", v)
-	}
-	return fmt.Sprintf(`{"metadata":{"annotations":{%q:%q,%q:%s,%q:%s,%q:%s}}}`, v1alpha1.AnnotationDeployRequest, request,
-		v1alpha1.AnnotationArtifact, value(req.artifact), v1alpha1.AnnotationPromotedFrom, value(req.promotedFrom),
-		v1alpha1.AnnotationRevision, value(req.revision))
+func (req deployRequest) annotations(request string) client.Patch {
+	return reconciler.AnnotationsPatch(map[string]string{v1alpha1.AnnotationDeployRequest: request,
+		v1alpha1.AnnotationArtifact: req.artifact, v1alpha1.AnnotationPromotedFrom: req.promotedFrom, v1alpha1.AnnotationRevision: req.revision})
 }
 
 func deploy(ctx context.Context, c client.Client, out io.Writer, key client.ObjectKey, req deployRequest, timeout time.Duration) error {
@@ -136,7 +128,7 @@ func deploy(ctx context.Context, c client.Client, out io.Writer, key client.Obje
 	if req.artifact != "" && req.promotedFrom == "" {
 		fmt.Fprintf(out, "artifact: %s\n", req.artifact)
 	}
-	if err := c.Patch(ctx, &rel, client.RawPatch(types.MergePatchType, []byte(req.annotations(request)))); err != nil {
+	if err := c.Patch(ctx, &rel, req.annotations(request)); err != nil {
 		return err
 	}
 	start := time.Now()

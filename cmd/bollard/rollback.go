@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -53,8 +52,7 @@ Exit codes: 0 rolled back, 1 the daemon could not, 2 usage error.`,
 			if value == "" {
 				value = "last-good"
 			}
-			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationRollbackTo, value)
-			if err := c.Patch(ctx, rel, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+			if err := c.Patch(ctx, rel, reconciler.AnnotationsPatch(map[string]string{v1alpha1.AnnotationRollbackTo: value})); err != nil {
 				return err
 			}
 			deadline := time.Now().Add(timeout)
