@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -237,15 +239,8 @@ func describe(results []analysis.Result) string {
 // healthy reports whether every workload of the Release runs its new revision on Ready pods and,
 // with spec.health, whether each new pod says it is healthy. fatal is true when one can no longer get there (progress deadline exceeded).
 func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok bool, detail string, fatal bool, err error) {
-	// Read from the API server, not the cache: a cache that has not seen the apply a moment ago
-	// shows the previous revision's workloads fully rolled out (healthy), or no canary yet.
-	sel := client.MatchingLabels{engine.LabelRelease: rel.Name, engine.LabelReleaseNamespace: rel.Namespace}
-	var deps appsv1.DeploymentList
-	if err := r.reader().List(ctx, &deps, client.InNamespace(rel.Target()), sel); err != nil {
-		return false, "", false, err
-	}
-	var sets appsv1.StatefulSetList
-	if err := r.reader().List(ctx, &sets, client.InNamespace(rel.Target()), sel); err != nil {
+	deps, sets, err := r.workloads(ctx, rel)
+	if err != nil {
 		return false, "", false, err
 	}
 	ready, want := int32(0), int32(0)
@@ -315,6 +310,44 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 		detail += fmt.Sprintf("; %d new pod(s) answered %s", answered, healthPath(rel.Spec.Health))
 	}
 	return true, detail, false, nil
+}
+
+// workloads are the Release's Deployments and StatefulSets in its target namespace: from the
+// engine's cache when it has seen the daemon's last apply of each (the generation it left), else
+// from the API server — a cache that has not seen the apply a moment ago shows the previous
+// revision's workloads fully rolled out (healthy), or no canary yet.
+func (r *Reconciler) workloads(ctx context.Context, rel *v1alpha1.Release) (*appsv1.DeploymentList, *appsv1.StatefulSetList, error) {
+	deps, sets := &appsv1.DeploymentList{}, &appsv1.StatefulSetList{}
+	if eng := r.engine(); eng != nil {
+		if objs, ok := eng.Workloads(engine.Key{Namespace: rel.Namespace, Name: rel.Name}, rel.Target()); ok {
+			metricHealthReads.WithLabelValues("cache").Inc()
+			for _, o := range objs {
+				var err error
+				if o.GetKind() == "Deployment" {
+					deps.Items = append(deps.Items, appsv1.Deployment{})
+					err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &deps.Items[len(deps.Items)-1])
+				} else {
+					sets.Items = append(sets.Items, appsv1.StatefulSet{})
+					err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &sets.Items[len(sets.Items)-1])
+				}
+				if err != nil {
+					return nil, nil, fmt.Errorf("cached %s %s: %w", o.GetKind(), o.GetName(), err)
+				}
+			}
+			slices.SortFunc(deps.Items, func(a, b appsv1.Deployment) int { return strings.Compare(a.Name, b.Name) })
+			slices.SortFunc(sets.Items, func(a, b appsv1.StatefulSet) int { return strings.Compare(a.Name, b.Name) })
+			return deps, sets, nil
+		}
+	}
+	metricHealthReads.WithLabelValues("api").Inc()
+	sel := client.MatchingLabels{engine.LabelRelease: rel.Name, engine.LabelReleaseNamespace: rel.Namespace}
+	if err := r.reader().List(ctx, deps, client.InNamespace(rel.Target()), sel); err != nil {
+		return nil, nil, err
+	}
+	if err := r.reader().List(ctx, sets, client.InNamespace(rel.Target()), sel); err != nil {
+		return nil, nil, err
+	}
+	return deps, sets, nil
 }
 
 func healthPath(h *v1alpha1.HealthCheck) string { return cmp.Or(h.Path, "/health") }

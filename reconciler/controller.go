@@ -126,6 +126,8 @@ type Reconciler struct {
 	pending  map[types.NamespacedName]string                 // why the next reconcile of a Release runs
 	drift    map[types.NamespacedName][]v1alpha1.DriftRecord // drift seen since the last reconcile
 	written  sync.Map                                        // each Release's resourceVersion as this daemon last wrote it
+	// When each Release's waiting rollout last had its progress message written (progressOnly).
+	progressWritten sync.Map
 }
 
 func (r *Reconciler) setEngine(e *engine.Engine) {
@@ -673,12 +675,18 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 					reviews[i].err = fmt.Errorf("panic: %v", v)
 				}
 			}()
-			// Reviewed as the webhook would see it applied.
+			// Reviewed as the webhook would see it applied: an UPDATE of the object bollard's
+			// cache holds, else a CREATE — unless the Release adopts objects, whose unlabelled
+			// ones only the API server knows (without adopt, an unlabelled one is refused below).
 			req := admission.Request{Operation: "CREATE", User: writer, Object: target.DeepCopy()}
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(o.GroupVersionKind())
-			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rel.Target(), Name: o.GetName()}, live); err == nil {
-				req.Operation, req.OldObject = "UPDATE", live
+			if cached, ok := eng.Cached(kube.GetResourceKey(target)); ok && cached.GetAPIVersion() == target.GetAPIVersion() {
+				req.Operation, req.OldObject = "UPDATE", cached
+			} else if ok || rel.Spec.Adopt {
+				live := &unstructured.Unstructured{}
+				live.SetGroupVersionKind(o.GroupVersionKind())
+				if err := r.Client.Get(ctx, client.ObjectKey{Namespace: target.GetNamespace(), Name: o.GetName()}, live); err == nil {
+					req.Operation, req.OldObject = "UPDATE", live
+				}
 			}
 			reviews[i].d, reviews[i].err = r.Gate.Review(ctx, req)
 			return nil
@@ -949,7 +957,7 @@ func (r *Reconciler) setPhase(ctx context.Context, rel *v1alpha1.Release, phase,
 func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, change func(*v1alpha1.ReleaseStatus)) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cur v1alpha1.Release
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(rel), &cur); err != nil {
+		if err := r.getRelease(ctx, client.ObjectKeyFromObject(rel), &cur); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		before := cur.Status.DeepCopy()
@@ -976,9 +984,12 @@ func (r *Reconciler) updateStatus(ctx context.Context, rel *v1alpha1.Release, ch
 // resourceVersion its last write returned), else from the API server. A write by someone else
 // since shows as another resourceVersion (read live); one the cache has not seen yet makes this
 // daemon's next write conflict.
+//
+// A Release this daemon has not written since it started is read from the cache: it synced
+// before the first reconcile, so it holds every earlier write (a previous daemon's included).
 func (r *Reconciler) getRelease(ctx context.Context, key client.ObjectKey, rel *v1alpha1.Release) error {
-	if rv, ok := r.written.Load(key); ok && r.Reader != nil {
-		if err := r.Client.Get(ctx, key, rel); err == nil && rel.ResourceVersion == rv {
+	if rv, ok := r.written.Load(key); r.Reader != nil && (!ok || rv != "") {
+		if err := r.Client.Get(ctx, key, rel); err == nil && (!ok || rel.ResourceVersion == rv) {
 			return nil
 		}
 	}
@@ -995,7 +1006,7 @@ func (r *Reconciler) wrote(rel *v1alpha1.Release) {
 // may still have been stored, and one this daemon does not record (an annotation cleared) must
 // not leave the cache's older copy looking current.
 func (r *Reconciler) writing(rel *v1alpha1.Release) {
-	r.written.Delete(client.ObjectKeyFromObject(rel))
+	r.written.Store(client.ObjectKeyFromObject(rel), "")
 }
 
 func (r *Reconciler) event(rel *v1alpha1.Release, typ, reason, format string, args ...any) {

@@ -20,12 +20,14 @@ var (
 		Help: "Requests the daemon sent to the API server, by method and resource (impersonated ones included)."}, []string{"method", "resource"})
 	metricStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bollard_reconcile_stage_seconds",
 		Help: "How long each stage of a Release's reconcile took (fetch, render, preflight, snapshot, apply, status, verify).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"stage"})
+	metricHealthReads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bollard_health_reads_total",
+		Help: "Health checks' reads of a Release's workloads, by source: the daemon's cache (it had seen the last apply) or the API server."}, []string{"source"})
 	metricPushes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bollard_receiver_pushes_total",
 		Help: "Push events received, by provider and outcome (accepted, unauthorized, malformed, ignored)."}, []string{"provider", "outcome"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(metricSyncs, metricDrift, metricSyncDuration, metricPushes, metricAPIRequests, metricStage)
+	metrics.Registry.MustRegister(metricSyncs, metricDrift, metricSyncDuration, metricPushes, metricAPIRequests, metricStage, metricHealthReads)
 }
 
 // countRequests counts what goes through rt in bollard_kube_api_requests_total.

@@ -8,8 +8,10 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/reconciler/engine"
@@ -98,7 +100,32 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 			return r.succeed(ctx, rel, t.Status, log, t.Log...)
 		}
 	}
+	if r.progressOnly(rel, t, now) {
+		return ctrl.Result{RequeueAfter: t.Requeue}, nil
+	}
 	return r.saveRollout(ctx, rel, t.Status, t.Requeue, t.Log...)
+}
+
+// progressEvery is how often a check's changing progress message alone ("2/3 new pods Ready") is
+// written to the Release's status while it waits.
+const progressEvery = 5 * time.Second
+
+// progressOnly tells whether t changes nothing but the rollout's message, written less than
+// progressEvery ago: not worth a write (a Release's status write is one of the API server's most
+// expensive requests; a transition, a log step or a new phase is always written at once).
+func (r *Reconciler) progressOnly(rel *v1alpha1.Release, t rollout.Transition, now time.Time) bool {
+	key := client.ObjectKeyFromObject(rel)
+	before, after := *rel.Status.Rollout, t.Status
+	before.Message, after.Message = "", ""
+	if len(t.Log) > 0 || !equality.Semantic.DeepEqual(before, after) {
+		r.progressWritten.Delete(key)
+		return false
+	}
+	if last, ok := r.progressWritten.Load(key); ok && now.Sub(last.(time.Time)) < progressEvery {
+		return true
+	}
+	r.progressWritten.Store(key, now)
+	return false
 }
 
 // applyPhase applies the rollout's phase ro.Index: the strategy's objects for it, made from the
@@ -208,12 +235,7 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 	if step, ok := r.attest(ctx, rel, ro.LogID, steps); ok {
 		steps = append(steps, step)
 	}
-	if r.Snapshots != nil {
-		if err := r.Snapshots.MarkGood(ctx, rel, ro.Revision, ro.Artifact, ro.Render); err != nil {
-			// A rollback to it will re-render from git.
-			log.Error(err, "snapshot not marked verified", "revision", ro.Revision)
-		}
-	}
+	// The snapshot is verified by the status written below (lastGood*): no write of its own.
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
 		s.LastGoodRevision, s.LastGoodRender, s.FailedRevision = ro.Revision, ro.Render, ""

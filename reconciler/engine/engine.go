@@ -74,7 +74,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	desired map[Key]map[kube.ResourceKey]*unstructured.Unstructured // what git says, per Release
-	applied map[kube.ResourceKey]string                             // resourceVersion of each object's last apply
+	applied map[kube.ResourceKey]appliedState                       // what each object's last apply left
 	// Every object the cache holds (all carry bollard's labels), and each Release's keys: the
 	// cache itself only offers scans, and GetManagedLiveObjs copies all of it on every call —
 	// quadratic, with the cache locked, once a daemon manages thousands of objects.
@@ -83,6 +83,13 @@ type Engine struct {
 	seeding   map[kube.ResourceKey]bool // changed while the index was seeded (nil afterwards)
 	events    chan resourceEvent
 	onDrift   func(Change)
+}
+
+// appliedState is what bollard's last apply of an object left: its watch event at rv is no drift;
+// a cached copy older than generation has not seen the apply.
+type appliedState struct {
+	rv         string
+	generation int64
 }
 
 // cached is an object of the cluster cache as the index keeps it.
@@ -137,7 +144,7 @@ func (labelFilter) GetLabelSelector(string, string, string) string { return Labe
 // from its desired state after a change.
 func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []string, onDrift func(Change)) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: log, disco: &discoveryCache{ttl: 30 * time.Second}, namespaces: namespaces, desired: map[Key]map[kube.ResourceKey]*unstructured.Unstructured{},
-		applied: map[kube.ResourceKey]string{}, objects: map[kube.ResourceKey]cached{}, byRelease: map[Key]map[kube.ResourceKey]struct{}{},
+		applied: map[kube.ResourceKey]appliedState{}, objects: map[kube.ResourceKey]cached{}, byRelease: map[Key]map[kube.ResourceKey]struct{}{},
 		seeding: map[kube.ResourceKey]bool{}, events: make(chan resourceEvent, 4096), onDrift: onDrift}
 	// gitops-engine applies every object of a wave at once: bound how many writes run together.
 	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
@@ -316,7 +323,7 @@ func (e *Engine) watchDrift(ctx context.Context) {
 		case ev := <-e.events:
 			e.mu.Lock()
 			want := e.desired[ev.release][ev.key]
-			own := ev.live != nil && e.applied[ev.key] == ev.live.GetResourceVersion()
+			own := ev.live != nil && e.applied[ev.key].rv == ev.live.GetResourceVersion()
 			if ev.live == nil {
 				delete(e.applied, ev.key)
 			}
@@ -375,8 +382,44 @@ func sameButStatus(a, b *unstructured.Unstructured) bool {
 // appliedAt records the resourceVersion bollard's apply left obj at: its watch event is no drift.
 func (e *Engine) appliedAt(obj *unstructured.Unstructured) {
 	e.mu.Lock()
-	e.applied[kube.GetResourceKey(obj)] = obj.GetResourceVersion()
+	e.applied[kube.GetResourceKey(obj)] = appliedState{rv: obj.GetResourceVersion(), generation: obj.GetGeneration()}
 	e.mu.Unlock()
+}
+
+// Workloads returns rel's Deployments and StatefulSets in namespace as the cache holds them — if
+// the cache has seen each of them at least as new as bollard's last apply (its generation), and
+// holds none the last sync did not apply (one pruned a moment ago). ok false: the cache may be
+// behind (or the daemon restarted since the apply): read them from the API server.
+func (e *Engine) Workloads(rel Key, namespace string) (objs []*unstructured.Unstructured, ok bool) {
+	isWorkload := func(k kube.ResourceKey) bool {
+		return k.Group == "apps" && (k.Kind == "Deployment" || k.Kind == "StatefulSet") && k.Namespace == namespace
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	desired := e.desired[rel]
+	if desired == nil {
+		return nil, false
+	}
+	for k := range desired {
+		if !isWorkload(k) {
+			continue
+		}
+		st, applied := e.applied[k]
+		c, held := e.objects[k]
+		if !applied || !held || c.owner != rel || c.res.Resource == nil || c.res.Resource.GetGeneration() < st.generation {
+			return nil, false
+		}
+	}
+	for k := range e.byRelease[rel] {
+		if !isWorkload(k) || e.objects[k].ownerRefs > 0 {
+			continue
+		}
+		if desired[k] == nil {
+			return nil, false
+		}
+		objs = append(objs, e.objects[k].res.Resource)
+	}
+	return objs, true
 }
 
 // Owners says which Release manages each of keys that carries bollard's labels, from the cache.
@@ -390,6 +433,18 @@ func (e *Engine) Owners(keys map[kube.ResourceKey]*unstructured.Unstructured) ma
 		}
 	}
 	return out
+}
+
+// Cached is a copy of the object at key as the cache holds it (false: the cache holds no such
+// object — it does not exist, or carries no bollard labels).
+func (e *Engine) Cached(key kube.ResourceKey) (*unstructured.Unstructured, bool) {
+	e.mu.Lock()
+	c, ok := e.objects[key]
+	e.mu.Unlock()
+	if !ok || c.res.Resource == nil {
+		return nil, false
+	}
+	return c.res.Resource.DeepCopy(), true
 }
 
 // Label marks objects as the Release's.
@@ -600,6 +655,16 @@ func plan(ctx context.Context, rr gsync.ReconciliationResult) Plan {
 // diff: what git sets and live holds otherwise; fields other writers added and git never set are
 // not drift.
 func Drift(ctx context.Context, target, live *unstructured.Unstructured) ([]string, error) {
+	// What git sets, live holds as is (the common case: a controller annotated or defaulted
+	// something): in sync without the diff's JSON round trips.
+	if contains(live.Object, target.Object) {
+		return nil, nil
+	}
+	return diffDrift(ctx, target, live)
+}
+
+// diffDrift is Drift by gitops-engine's diff alone.
+func diffDrift(ctx context.Context, target, live *unstructured.Unstructured) ([]string, error) {
 	res, err := diff.Diff(ctx, target, live)
 	if err != nil || !res.Modified {
 		return nil, err
@@ -615,6 +680,39 @@ func Drift(ctx context.Context, target, live *unstructured.Unstructured) ([]stri
 	walk("", want, got, &paths)
 	sort.Strings(paths)
 	return paths, nil
+}
+
+// contains tells whether live holds every field of want with the same value: maps may hold more
+// keys, lists must have as many items, each holding its counterpart. Values of other types
+// compare exactly (2 and 2.0 do not match: the diff decides those).
+func contains(live, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			lv, ok := l[k]
+			if !ok || !contains(lv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(l[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(live, want)
+	}
 }
 
 // walk collects the paths where a and b differ, down to map keys (lists are compared whole, named

@@ -48,6 +48,11 @@ status: {replicas: 2}
 		{"scaled", strings.Replace(target, "replicas: 2", "replicas: 5", 1), "spec.replicas"},
 		{"image changed", strings.Replace(target, "web:v1", "web:hotfix", 1), "spec.template.spec.containers"},
 		{"label changed", strings.Replace(target, "labels: {app: web}", "labels: {app: other}", 1), "metadata.labels.app"},
+		// The fast path (live holds all of git's fields) and the diff must agree.
+		{"a field another writer added", strings.Replace(target, `image: "web:v1"`, `image: "web:v1", env: [{name: X, value: "1"}]`, 1), ""},
+		{"a container added (merged by name: not drift)", strings.Replace(target, `[{name: web, image: "web:v1"}]`, `[{name: web, image: "web:v1"}, {name: sidecar, image: "s:1"}]`, 1), ""},
+		{"a field git sets removed", strings.Replace(target, "replicas: 2\n", "", 1), "spec.replicas,spec.template.spec.containers"},
+		{"the same number as a float", strings.Replace(target, "replicas: 2", "replicas: 2.0", 1), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Drift(context.Background(), obj(t, target), obj(t, tc.live))
@@ -56,6 +61,13 @@ status: {replicas: 2}
 			}
 			if strings.Join(got, ",") != tc.want {
 				t.Errorf("drift %v, want %q", got, tc.want)
+			}
+			byDiff, err := diffDrift(context.Background(), obj(t, target), obj(t, tc.live))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(byDiff, ",") != tc.want {
+				t.Errorf("the diff alone says %v, the fast path %v", byDiff, got)
 			}
 		})
 	}

@@ -129,7 +129,8 @@ func key(revision, artifact, render string) string {
 }
 
 // Save stores snap (replacing an earlier one of the same revision and pin, which keeps its
-// verified mark) and drops what is past the bounds: the oldest unverified, then the oldest
+// verified mark), marks the one rel's status names as verified last, and drops what is past the
+// bounds: the oldest unverified, then the oldest
 // verified — never the newest verified one.
 func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) error {
 	data, err := encode(snap)
@@ -150,22 +151,13 @@ func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) 
 			return false
 		})
 		index = append([]entry{{Key: k, Revision: snap.Revision, Artifact: snap.Artifact, Good: good, Saved: time.Now().UTC(), Bytes: len(data)}}, index...)
-		sec.Data[k] = data
-		return s.bound(sec, index), nil
-	})
-}
-
-// MarkGood records that revision (with artifact) was verified: a rollback may return to it.
-func (s *Store) MarkGood(ctx context.Context, rel *v1alpha1.Release, revision, artifact, render string) error {
-	k := key(revision, artifact, render)
-	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
-		for i := range index {
-			if index[i].Key == k {
+		for i := range index { // verified since the last write: the Release's status says so
+			if index[i].Key == goodKey(rel) {
 				index[i].Good = true
-				return s.bound(sec, index), nil
 			}
 		}
-		return nil, fmt.Errorf("no snapshot of revision %s to mark verified", short(revision))
+		sec.Data[k] = data
+		return s.bound(sec, index), nil
 	})
 }
 
@@ -185,11 +177,20 @@ func (s *Store) LoadGood(ctx context.Context, rel *v1alpha1.Release, revision st
 		return nil, err
 	}
 	for _, e := range index {
-		if e.Good && e.Revision == revision {
+		if (e.Good || e.Key == goodKey(rel)) && e.Revision == revision {
 			return decodeKey(sec, e.Key)
 		}
 	}
 	return nil, nil
+}
+
+// goodKey names the snapshot the Release's status says was verified last ("" when none was). It
+// counts as verified without a write of its own: the index records it at the next Save.
+func goodKey(rel *v1alpha1.Release) string {
+	if rel.Status.LastGoodRevision == "" {
+		return ""
+	}
+	return key(rel.Status.LastGoodRevision, rel.Status.LastGoodArtifact, rel.Status.LastGoodRender)
 }
 
 func (s *Store) bound(sec *corev1.Secret, index []entry) []entry {
