@@ -193,6 +193,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			eng.Forget(engine.Key{Namespace: req.Namespace, Name: req.Name})
 			r.written.Delete(req.NamespacedName)
+			r.progressWritten.Delete(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

@@ -130,8 +130,7 @@ func key(revision, artifact, render string) string {
 
 // Save stores snap (replacing an earlier one of the same revision and pin, which keeps its
 // verified mark), marks the one rel's status names as verified last, and drops what is past the
-// bounds: the oldest unverified, then the oldest
-// verified — never the newest verified one.
+// bounds: the oldest unverified, then the oldest verified — never the newest verified one.
 func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) error {
 	data, err := encode(snap)
 	if err != nil {
@@ -140,7 +139,7 @@ func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) 
 	if len(data) > maxBytes {
 		return fmt.Errorf("snapshot of revision %s: %d bytes compressed, over the %d-byte bound", short(snap.Revision), len(data), maxBytes)
 	}
-	k := key(snap.Revision, snap.Artifact, snap.Render)
+	k, verified := key(snap.Revision, snap.Artifact, snap.Render), goodKey(rel)
 	return s.update(ctx, rel, func(sec *corev1.Secret, index []entry) ([]entry, error) {
 		good := false
 		index = slices.DeleteFunc(index, func(e entry) bool {
@@ -152,7 +151,7 @@ func (s *Store) Save(ctx context.Context, rel *v1alpha1.Release, snap Snapshot) 
 		})
 		index = append([]entry{{Key: k, Revision: snap.Revision, Artifact: snap.Artifact, Good: good, Saved: time.Now().UTC(), Bytes: len(data)}}, index...)
 		for i := range index { // verified since the last write: the Release's status says so
-			if index[i].Key == goodKey(rel) {
+			if index[i].Key == verified {
 				index[i].Good = true
 			}
 		}
@@ -176,8 +175,9 @@ func (s *Store) LoadGood(ctx context.Context, rel *v1alpha1.Release, revision st
 	if err != nil || sec == nil {
 		return nil, err
 	}
+	good := goodKey(rel)
 	for _, e := range index {
-		if (e.Good || e.Key == goodKey(rel)) && e.Revision == revision {
+		if (e.Good || e.Key == good) && e.Revision == revision {
 			return decodeKey(sec, e.Key)
 		}
 	}
