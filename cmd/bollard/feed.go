@@ -53,6 +53,13 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 		}
 		return feed.Open(args[0])
 	}
+	// openDir opens the feed a command's one argument names (commands without --channel).
+	openDir := func(args []string) (*feed.Repo, error) {
+		if len(args) != 1 {
+			return nil, usageError{errors.New("give DIR")}
+		}
+		return feed.Open(args[0])
+	}
 	sub := func(use, short string, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, RunE: run}
 		c.Flags().StringVar(&channel, "channel", "stable", "the channel")
@@ -144,10 +151,7 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 	var listen string
 	serve := &cobra.Command{Use: "serve DIR [--listen ADDR]", Short: "Serve the feed's metadata and targets over HTTP (never its keys)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errors.New("give DIR")}
-			}
-			repo, err := feed.Open(args[0])
+			repo, err := openDir(args)
 			if err != nil {
 				return err
 			}
@@ -245,10 +249,7 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 	rollout.Flags().BoolVar(&resume, "resume", false, "go on with a halted channel (lifts the halt at the step it stands at)")
 	refresh := &cobra.Command{Use: "refresh DIR", Short: "Sign the feed's metadata again with fresh expiries (the timestamp expires a day after signing)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{errors.New("give DIR")}
-			}
-			r, err := feed.Open(args[0])
+			r, err := openDir(args)
 			if err != nil {
 				return err
 			}
@@ -265,7 +266,7 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			if len(args) != 1 || sumsKey == "" {
 				return usageError{errors.New("give DIR and --key (a cosign private key; its password in COSIGN_PASSWORD)")}
 			}
-			r, err := feed.Open(args[0])
+			r, err := openDir(args)
 			if err != nil {
 				return err
 			}
