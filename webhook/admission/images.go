@@ -162,11 +162,11 @@ func (g *Gate) imagesInput(ctx context.Context, in *Input, old, cur *workload.Wo
 				continue
 			}
 			matched = true
-			in.Images.Checks = append(in.Images.Checks, ImageCheck{Path: c.Path + ".image", Image: c.Image, Policy: p.Name, Mode: p.Mode, Reason: p.Problem})
+			in.Images.Checks = append(in.Images.Checks, ImageCheck{Path: c.ImagePath(), Image: c.Image, Policy: p.Name, Mode: p.Mode, Reason: p.Problem})
 			authorities = append(authorities, p.Authorities)
 		}
 		if !matched {
-			in.Images.Unmatched = append(in.Images.Unmatched, ImageRef{Path: c.Path + ".image", Image: c.Image})
+			in.Images.Unmatched = append(in.Images.Unmatched, ImageRef{Path: c.ImagePath(), Image: c.Image})
 		}
 	}
 	// In parallel: the verifier shares the work of equal images and key sets, and answers cached

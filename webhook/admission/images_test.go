@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
@@ -24,6 +25,12 @@ type countingVerifier struct {
 func (c *countingVerifier) Verify(ctx context.Context, image string, authorities []imagesig.Authority) imagesig.Verdict {
 	c.calls.Add(1)
 	return c.Verifier.Verify(ctx, image, authorities)
+}
+
+func channelRelease(ns, ref string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "bollard.dev/v1alpha1", "kind": "ChannelRelease",
+		"metadata": map[string]any{"name": "shop-android", "namespace": ns},
+		"spec":     map[string]any{"artifact": map[string]any{"ref": ref, "version": "1.2.3"}, "target": map[string]any{"type": "feed"}}}}
 }
 
 func TestImageGate(t *testing.T) {
@@ -84,6 +91,11 @@ func TestImageGate(t *testing.T) {
 		{name: "unsupported authority fails closed, visibly", policies: []v1beta1.ClusterImagePolicy{policy("keyless", "", v1beta1.Authority{Name: "fulcio", Keyless: &v1beta1.KeylessRef{TrustRootRef: "public-good"}})},
 			req:     Request{Operation: "CREATE", Now: now, Object: deployment("dev", withImages(signed.String()))},
 			allowed: false, reason: "invalid ClusterImagePolicy: missing field(s): spec.authorities[0].keyless.identities", calls: 0},
+		{name: "a ChannelRelease's artifact is judged like an image: signed", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)},
+			req: Request{Operation: "CREATE", Now: now, Object: channelRelease("dev", reg.Host+"/shop/web:v1")}, allowed: true, calls: 1},
+		{name: "a ChannelRelease's unsigned artifact is denied at spec.artifact.ref", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)},
+			req:     Request{Operation: "CREATE", Now: now, Object: channelRelease("dev", unsigned.String())},
+			allowed: false, reason: "image " + unsigned.String() + " in spec.artifact.ref is not allowed by ClusterImagePolicy shop-signed: no signatures found", calls: 1},
 		{name: "an update that keeps the images is not re-verified", policies: []v1beta1.ClusterImagePolicy{policy("shop-signed", "", keyAuthority)},
 			req: Request{Operation: "UPDATE", Now: now, OldObject: deployment("dev", withImages(unsigned.String())),
 				Object: deployment("dev", withImages(unsigned.String()), func(d *appsv1.Deployment) { d.Labels = map[string]string{"x": "y"} })},

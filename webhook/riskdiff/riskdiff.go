@@ -64,7 +64,7 @@ func Classify(old, cur *workload.Workload, opts Options) []Change {
 		prev, existed := oldContainers[c.Path]
 		if !existed || prev.Image != c.Image {
 			if !strings.Contains(c.Image, "@sha256:") {
-				add(v1alpha1.ChangeImageTag, c.Path+".image", "image %s is given by tag, not by digest", c.Image)
+				add(v1alpha1.ChangeImageTag, c.ImagePath(), "image %s is given by tag, not by digest", c.Image)
 			}
 		}
 		if !existed {

@@ -1,6 +1,8 @@
 // Package workload finds the pod template in the objects the gate checks: Pods, Deployments,
 // StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs, and the custom
-// resources registered (Argo Rollouts' Rollout, Knative's Service by default).
+// resources registered (Argo Rollouts' Rollout, Knative's Service by default) — and bollard's
+// ChannelRelease, whose one "container" is the OCI artifact it ships (spec.artifact.ref): the
+// same policies judge an app-store bundle and an image.
 package workload
 
 import (
@@ -29,6 +31,8 @@ type Workload struct {
 	Replicas *int64
 	// Rest is the object's spec without replicas, to tell a real change from a scale.
 	Rest map[string]any
+	// artifact: a ChannelRelease, whose one container is spec.artifact.ref.
+	artifact bool
 }
 
 // Kind is a resource whose objects carry a pod template: the built-in workloads, and custom
@@ -80,6 +84,10 @@ var builtin = map[schema.GroupKind][]string{
 	{Group: "batch", Kind: "CronJob"}:    {"spec", "jobTemplate", "spec", "template"},
 }
 
+// artifactKind carries no pod template but one artifact reference at spec.artifact.ref,
+// checked as the image of one container named "artifact".
+var artifactKind = schema.GroupKind{Group: "bollard.dev", Kind: "ChannelRelease"}
+
 var (
 	customMu sync.RWMutex
 	custom   = map[schema.GroupKind][]string{}
@@ -92,7 +100,7 @@ func Register(kinds ...Kind) error {
 	defer customMu.Unlock()
 	for _, k := range kinds {
 		gk := schema.GroupKind{Group: k.Group, Kind: k.Kind}
-		if _, ok := builtin[gk]; ok {
+		if _, ok := builtin[gk]; ok || gk == artifactKind {
 			return fmt.Errorf("workload kind %s: a built-in kind", k)
 		}
 		if len(k.TemplatePath) == 0 {
@@ -108,6 +116,9 @@ func Register(kinds ...Kind) error {
 // among the built-in kinds by name.
 func templatePath(apiVersion, kind string) (p []string, isCustom, ok bool) {
 	gk := schema.FromAPIVersionAndKind(apiVersion, kind).GroupKind()
+	if gk == artifactKind {
+		return []string{"spec", "artifact"}, false, true
+	}
 	if gk.Group == "" { // no apiVersion, or a core one: the built-in kinds by name (no core kind shares one)
 		for b, p := range builtin {
 			if b.Kind == kind {
@@ -146,6 +157,16 @@ func FromObject(obj *unstructured.Unstructured) (*Workload, error) {
 	w := &Workload{Kind: kind}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(mustMap(obj.Object["metadata"]), &w.Meta); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	if schema.FromAPIVersionAndKind(obj.GetAPIVersion(), kind).GroupKind() == artifactKind {
+		ref, _, err := unstructured.NestedString(obj.Object, "spec", "artifact", "ref")
+		if err != nil || ref == "" {
+			return nil, errors.New("spec.artifact.ref: want the artifact's reference (repository@sha256:…)")
+		}
+		spec, _ := obj.Object["spec"].(map[string]any)
+		w.Template, w.SpecPath, w.Rest, w.artifact = w.Meta, "spec.artifact", spec, true
+		w.Spec.Containers = []corev1.Container{{Name: "artifact", Image: ref}}
+		return w, nil
 	}
 	if path == nil {
 		w.Template, w.SpecPath = w.Meta, "spec"
@@ -211,6 +232,9 @@ func (w *Workload) Annotation(key string) (string, bool) {
 // Containers returns init, regular and ephemeral containers with the path of each.
 func (w *Workload) Containers() []Container {
 	var out []Container
+	if w.artifact {
+		return []Container{{Container: w.Spec.Containers[0], Path: "spec.artifact", imagePath: "spec.artifact.ref"}}
+	}
 	for _, c := range w.Spec.InitContainers {
 		out = append(out, Container{Container: c, Path: fmt.Sprintf("%s.initContainers[%s]", w.SpecPath, c.Name)})
 	}
@@ -231,6 +255,9 @@ type ImageField struct {
 
 // ImageFields lists the images of init, regular and ephemeral containers with their JSON pointers.
 func (w *Workload) ImageFields() []ImageField {
+	if w.artifact {
+		return []ImageField{{Pointer: "/spec/artifact/ref", Image: w.Spec.Containers[0].Image}}
+	}
 	base := "/" + strings.ReplaceAll(w.SpecPath, ".", "/")
 	var out []ImageField
 	for i, c := range w.Spec.InitContainers {
@@ -249,4 +276,14 @@ func (w *Workload) ImageFields() []ImageField {
 type Container struct {
 	corev1.Container
 	Path string
+	// imagePath is where the image is when not at Path + ".image" (a ChannelRelease's artifact).
+	imagePath string
+}
+
+// ImagePath is where the container's image sits in the object, for messages.
+func (c Container) ImagePath() string {
+	if c.imagePath != "" {
+		return c.imagePath
+	}
+	return c.Path + ".image"
 }
