@@ -28,6 +28,7 @@ import (
 
 	"bollard.dev/bollard/api"
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/channel"
 	"bollard.dev/bollard/internal/egress"
 	"bollard.dev/bollard/notify"
 	"bollard.dev/bollard/reconciler/engine"
@@ -98,6 +99,10 @@ type Options struct {
 	AllowedHosts []string
 	// Profiling serves Go's pprof profiles under /debug/pprof/ beside /metrics.
 	Profiling bool
+	// FeedRoot holds the update feeds ChannelReleases of type feed publish to ("" : none).
+	FeedRoot string
+	// Play builds the Google Play channel of a ChannelRelease from its credentials (nil: none).
+	Play func(ctx context.Context, cr *v1alpha1.ChannelRelease, credentials []byte) (channel.Provider, error)
 	// Started, when set, is called with the receiver's address once it listens (tests).
 	Started func(receiverAddr string)
 }
@@ -171,6 +176,20 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
+	}
+	// ChannelReleases when their CRD is installed (Helm installs CRDs, it never upgrades them:
+	// an older installation's daemon goes on with Releases alone, and says so).
+	if _, err := mgr.GetRESTMapper().RESTMapping(v1alpha1.GroupVersion.WithKind("ChannelRelease").GroupKind(), v1alpha1.GroupVersion.Version); err != nil {
+		opts.Log.Info("no ChannelRelease CRD in the cluster: channel releases are off (apply charts/bollard/crds to turn them on)", "error", err.Error())
+	} else {
+		if opts.Play == nil {
+			opts.Play = r.playProvider
+		}
+		channels := &ChannelReconciler{Releases: r, Provider: ChannelProviders(opts.FeedRoot, opts.Play), Pull: PullArtifact,
+			Log: opts.Log.WithName("channelrelease"), Recorder: mgr.GetEventRecorder("bollard-daemon")}
+		if err := channels.SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	// The cluster cache starts with the leader: its drift feed drives self-heal.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {

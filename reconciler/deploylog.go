@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -11,21 +12,30 @@ import (
 // WriteLog writes one Deployment Log in the seed's format: target, artifact and revision, the
 // gates, each step with the values seen, and the final status.
 func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
-	fmt.Fprintf(w, "## Deployment Log #%d — Release %s/%s (%s, trigger %s)\n", rec.ID, rel.Namespace, rel.Name,
-		rec.Started.UTC().Format("2006-01-02 15:04:05 MST"), rec.Trigger)
-	target := rec.Target
-	if target == "" {
-		target = "namespace " + rel.Target()
-	}
-	fmt.Fprintf(w, "> **Target**: %s\n", target)
-	artifact := "commit " + short(rec.Revision)
+	revision := "commit " + short(rec.Revision)
 	if rec.Message != "" {
-		artifact += fmt.Sprintf(" %q", rec.Message)
+		revision += fmt.Sprintf(" %q", rec.Message)
 	}
 	if rec.Author != "" {
-		artifact += " by " + rec.Author
+		revision += " by " + rec.Author
 	}
-	fmt.Fprintf(w, "> **Revision**: %s\n", artifact)
+	strategy := "apply (gitops-engine sync)" // a log written before the strategy was kept: today's spec
+	if rel.Spec.Strategy != nil && rel.Spec.Strategy.Type != "" {
+		strategy = string(rel.Spec.Strategy.Type) + " (from today's spec)"
+	}
+	writeLog(w, "Release "+rel.Namespace+"/"+rel.Name, "namespace "+rel.Target(), revision, strategy, rec)
+}
+
+// WriteChannelLog writes one Deployment Log of a ChannelRelease, in the same format.
+func WriteChannelLog(w io.Writer, cr *v1alpha1.ChannelRelease, rec v1alpha1.DeploymentLog) {
+	writeLog(w, "ChannelRelease "+cr.Namespace+"/"+cr.Name, describeChannel(cr), "version "+rec.Revision, describeSteps(cr), rec)
+}
+
+func writeLog(w io.Writer, subject, target, revision, strategy string, rec v1alpha1.DeploymentLog) {
+	fmt.Fprintf(w, "## Deployment Log #%d — %s (%s, trigger %s)\n", rec.ID, subject,
+		rec.Started.UTC().Format("2006-01-02 15:04:05 MST"), rec.Trigger)
+	fmt.Fprintf(w, "> **Target**: %s\n", cmp.Or(rec.Target, target))
+	fmt.Fprintf(w, "> **Revision**: %s\n", revision)
 	if rec.PromotedFrom != nil {
 		fmt.Fprintf(w, "> **Promoted from**: %s\n", describeRecord(rec.PromotedFrom))
 	}
@@ -34,14 +44,7 @@ func WriteLog(w io.Writer, rel *v1alpha1.Release, rec v1alpha1.DeploymentLog) {
 	} else if len(rec.Artifacts) > 0 { // a log written before evidence was kept
 		fmt.Fprintf(w, "> **Artifacts**: %s\n", strings.Join(rec.Artifacts, ", "))
 	}
-	strategy := rec.Strategy
-	if strategy == "" { // a log written before the strategy was kept: today's spec
-		strategy = "apply (gitops-engine sync)"
-		if rel.Spec.Strategy != nil && rel.Spec.Strategy.Type != "" {
-			strategy = string(rel.Spec.Strategy.Type) + " (from today's spec)"
-		}
-	}
-	fmt.Fprintf(w, "> **Strategy**: %s\n", strategy)
+	fmt.Fprintf(w, "> **Strategy**: %s\n", cmp.Or(rec.Strategy, strategy))
 	for _, s := range rec.Gates {
 		fmt.Fprintf(w, "> - %s %s: %s%s\n", icon(s), s.Name, s.Result, detail(s))
 	}

@@ -36,7 +36,7 @@ const (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &DeployPolicy{}, &DeployPolicyList{}, &Release{}, &ReleaseList{}, &DeploymentRecord{}, &DeploymentRecordList{})
+	s.AddKnownTypes(GroupVersion, &DeployPolicy{}, &DeployPolicyList{}, &Release{}, &ReleaseList{}, &DeploymentRecord{}, &DeploymentRecordList{}, &ChannelRelease{}, &ChannelReleaseList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

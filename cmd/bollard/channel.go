@@ -16,11 +16,14 @@ import (
 func newChannelCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "channel",
-		Short: "Channel releases (desktop installers, app stores): verify an artifact's platform signature",
+		Short: "Channel releases (app stores, update feeds): ship, follow, halt, resume, complete; verify platform signatures",
 		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return usageError{errors.New("give a subcommand: verify")} },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{errors.New("give a subcommand: ship, status, log, halt, resume, complete or verify")}
+		},
 	}
 	cmd.AddCommand(newChannelVerifyCommand())
+	cmd.AddCommand(channelReleaseCommands()...)
 	return cmd
 }
 

@@ -48,6 +48,7 @@ type daemonOptions struct {
 	Cluster                         string
 	Notifications                   string
 	AttestKey                       string
+	FeedRoot                        string
 }
 
 func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
@@ -77,6 +78,7 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Notifications, "notifications", "", "a file of notification targets (CloudEvents or Slack webhooks, HMAC-signed): refused, rolled back, rollback failed, drift, succeeded")
 	fs.StringVar(&o.AttestKey, "attest-key", "", "a cosign private key (its password in COSIGN_PASSWORD): the Deployment Log of each Release with spec.attest that succeeds is signed with it and attached to its image digests")
 	fs.StringVar(&o.Cluster, "cluster-name", "", "this cluster's name in Deployment Logs' targets (prod-eu, …)")
+	fs.StringVar(&o.FeedRoot, "feed-root", "", "the directory of the update feeds (bollard feed init) ChannelReleases of type feed publish to (empty: none)")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
 	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
 }
@@ -124,7 +126,7 @@ Release's interval as well.`,
 				ReceiverSecret: opts.ReceiverSecret, LeaderElection: opts.LeaderElect, Namespace: opts.Namespace, DefaultServiceAccount: opts.DefaultServiceAccount,
 				GitDir: opts.GitDir, GitSchemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys, Namespaces: opts.Namespaces, VerifyImages: opts.VerifyImages, NoMatchPolicy: opts.NoMatchPolicy, WorkloadKinds: kinds, User: admission.User{Username: opts.ServiceAccount,
 					Groups: []string{"system:serviceaccounts", "system:authenticated"}}, SyncTimeout: opts.SyncTimeout,
-				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Cluster: opts.Cluster, Notifications: opts.Notifications, AttestKey: opts.AttestKey, AttestKeyPassword: []byte(os.Getenv("COSIGN_PASSWORD")), Profiling: opts.Profiling, AllowedHosts: opts.AllowedHosts, Log: log})
+				Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Cluster: opts.Cluster, Notifications: opts.Notifications, AttestKey: opts.AttestKey, AttestKeyPassword: []byte(os.Getenv("COSIGN_PASSWORD")), Profiling: opts.Profiling, AllowedHosts: opts.AllowedHosts, FeedRoot: opts.FeedRoot, Log: log})
 		},
 	}
 	opts.BindFlags(cmd.Flags())

@@ -56,6 +56,10 @@ func exitCode(err error) int {
 	if errors.As(err, &outcome) {
 		return outcome.code
 	}
+	var shipped channelOutcome
+	if errors.As(err, &shipped) {
+		return shipped.code
+	}
 	return 1
 }
 

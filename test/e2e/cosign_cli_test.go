@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	policyv1beta1 "github.com/sigstore/policy-controller/pkg/apis/policy/v1beta1"
@@ -69,7 +70,14 @@ func (r *dockerRegistry) push(t *testing.T, repoTag string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.ParseReference(r.Host + "/" + repoTag)
+	return writeImage(t, r.Host+"/"+repoTag, img)
+}
+
+// writeImage writes img under the reference repoTag (host/repository:tag) and returns its
+// digest reference.
+func writeImage(t *testing.T, repoTag string, img v1.Image) name.Digest {
+	t.Helper()
+	ref, err := name.ParseReference(repoTag)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,8 @@ type daemonProcess struct {
 	out  *os.File
 }
 
-func startDaemonProcess(t *testing.T, f *releaseFixture) *daemonProcess {
+// startDaemonProcess starts it for f's namespace; extra flags come last (they win).
+func startDaemonProcess(t *testing.T, f *releaseFixture, extra ...string) *daemonProcess {
 	t.Helper()
 	bin := os.Getenv("BOLLARD_BIN")
 	if bin == "" {
@@ -47,6 +48,7 @@ func startDaemonProcess(t *testing.T, f *releaseFixture) *daemonProcess {
 			"--receiver-secret", receiverSecret(t, f.env, f.ns, "receiver"), "--namespace", daemonNamespace, "--default-service-account", releaseAccount,
 			"--user", daemonUser, "--allowed-hosts", strings.Join(testAllowedHosts, ","), "--git-dir", f.gitDir, "--metrics-addr", "0", "--health-addr", "0",
 			"--leader-elect=false", "--verify-images=false", "--sync-timeout", "1m", "--git-schemes", strings.Join(testGitSchemes, ",")}}
+	p.args = append(p.args, extra...)
 	p.start(t)
 	t.Cleanup(func() {
 		p.kill(t)

@@ -1,0 +1,535 @@
+package reconciler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/channel"
+	"bollard.dev/bollard/reconciler/analysis"
+	"bollard.dev/bollard/reconciler/source"
+	"bollard.dev/bollard/webhook/admission"
+)
+
+// ChannelReconciler is the step engine of ChannelReleases: pre-flight (the gate's decision on
+// the artifact, as on an image), submit, the store's review, then each step held under the SLO
+// guard; a breach halts (the red button) and, where the channel can, rolls back. Every
+// transition is persisted in status before the next call to the channel, so a restarted daemon
+// resumes at the step it stood at; provider calls are idempotent, so one whose outcome a crash
+// left unknown is repeated.
+type ChannelReconciler struct {
+	// Releases lends its client, gate, identities, egress guard and events.
+	Releases *Reconciler
+	// Provider builds the channel of a ChannelRelease; client reads as its ServiceAccount.
+	Provider func(ctx context.Context, c client.Client, cr *v1alpha1.ChannelRelease) (channel.Provider, error)
+	// Pull fetches the artifact (pinned) into dir: its files by title.
+	Pull func(ctx context.Context, ref, dir string) (map[string]string, error)
+	// ArtifactDir keeps pulled artifacts ("" a temporary directory).
+	ArtifactDir string
+	Log         logr.Logger
+	Recorder    events.EventRecorder
+}
+
+// SetupWithManager registers the controller: spec changes and requests (annotations).
+func (c *ChannelReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ChannelRelease{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Named("channelrelease").
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: 4}).
+		Complete(c)
+}
+
+// Reconcile takes one ChannelRelease one transition further.
+func (c *ChannelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var cr v1alpha1.ChannelRelease
+	// Uncached: the step this daemon persisted last, not a cache that has not caught up.
+	if err := c.Releases.reader().Get(ctx, req.NamespacedName, &cr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !cr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	log := c.Log.WithValues("channelrelease", req.String())
+	// One transition: a store that does not answer is retried, never waited on for ever.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if cr.Status.ObservedGeneration != cr.Generation { // a new spec: a new change, from the start
+		rec := v1alpha1.DeploymentLog{ID: nextLogID(cr.Status.History), Started: metav1.Now(), Trigger: "spec", Revision: cr.Spec.Artifact.Version,
+			Target: describeChannel(&cr), Namespace: cr.Namespace, Environment: cr.Labels[v1alpha1.LabelEnvironment], Strategy: describeSteps(&cr), Status: v1alpha1.LogVerifying}
+		err := c.update(ctx, &cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			history := append(s.History, rec)
+			*s = v1alpha1.ChannelReleaseStatus{ObservedGeneration: cr.Generation, Phase: "", LastRequest: s.LastRequest, History: history[max(0, len(history)-historyLimit):]}
+		})
+		return ctrl.Result{RequeueAfter: time.Millisecond}, err
+	}
+	if r := cr.Annotations[v1alpha1.AnnotationChannelRequest]; r != "" && r != cr.Status.LastRequest {
+		return c.request(ctx, &cr, r, log)
+	}
+	switch cr.Status.Phase {
+	case "":
+		return c.preflight(ctx, &cr, log)
+	case v1alpha1.ChannelSubmitting:
+		return c.submit(ctx, &cr, log)
+	case v1alpha1.ChannelInReview:
+		return c.review(ctx, &cr)
+	case v1alpha1.ChannelRolling, v1alpha1.ChannelPaused:
+		return c.hold(ctx, &cr, log)
+	}
+	return ctrl.Result{}, nil // Refused, Rejected, Halted, RolledBack, Completed, Failed: a person decides
+}
+
+// preflight runs the gate's decision on the ChannelRelease as the webhook sees it created: the
+// artifact's signature and attestations (ClusterImagePolicies), freeze windows, break-glass and
+// flags (DeployPolicies).
+func (c *ChannelReconciler) preflight(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) (ctrl.Result, error) {
+	r := c.Releases
+	if r.Gate == nil {
+		return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "the daemon runs without the gate: a channel release is never shipped unchecked",
+			v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: "no gate"})
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	obj.SetAPIVersion(v1alpha1.GroupVersion.String())
+	obj.SetKind("ChannelRelease")
+	d, err := r.Gate.Review(ctx, admission.Request{Operation: "CREATE", User: r.writer(asRelease(cr)), Object: obj})
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, fmt.Errorf("pre-flight: %w", err)
+	}
+	detail := "artifact checked (signature, attestations, freeze, flags)"
+	if !r.Gate.VerifiesImages() {
+		detail = "artifact checked (freeze, flags); signature NOT verified: verification is off"
+	}
+	if len(d.Images) > 0 {
+		detail += "; " + strings.Join(d.Images, "; ")
+	}
+	if !d.Allowed {
+		why := strings.Join(d.Reasons, "; ")
+		log.Info("refused by pre-flight", "reason", why)
+		return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "pre-flight: "+why,
+			v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: why})
+	}
+	step := v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultOK, Detail: detail}
+	if len(d.Warnings) > 0 {
+		step.Result, step.Detail = v1alpha1.ResultWarn, detail+": "+strings.Join(d.Warnings, "; ")
+		c.event(cr, corev1.EventTypeWarning, "PreflightWarning", "%s", strings.Join(d.Warnings, "; "))
+	}
+	pinned := cmp.Or(d.Digests[cr.Spec.Artifact.Ref], cr.Spec.Artifact.Ref)
+	if !strings.Contains(pinned, "@sha256:") {
+		return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "the artifact "+cr.Spec.Artifact.Ref+" is not pinned by digest and no policy verified one",
+			v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: "no digest for " + cr.Spec.Artifact.Ref})
+	}
+	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.Artifact, s.Message = v1alpha1.ChannelSubmitting, pinned, "pre-flight passed"
+		logOf(s).Gates = append(logOf(s).Gates, step)
+		logOf(s).Artifacts = []string{pinned}
+		logOf(s).Evidence = d.Evidence
+	})
+}
+
+// submit pulls the verified artifact and hands it to the channel at the first step.
+func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) (ctrl.Result, error) {
+	p, err := c.provider(ctx, cr)
+	if err != nil {
+		return c.end(ctx, cr, v1alpha1.ChannelFailed, v1alpha1.LogFailed, err.Error(), v1alpha1.LogStep{Name: "channel", Result: v1alpha1.ResultFail, Detail: err.Error()})
+	}
+	dir := filepath.Join(cmp.Or(c.ArtifactDir, os.TempDir()), "bollard-artifacts", strings.NewReplacer("sha256:", "", "/", "_", "@", "_", ":", "_").Replace(cr.Status.Artifact))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ctrl.Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	t0 := time.Now()
+	files, err := c.Pull(ctx, cr.Status.Artifact, dir)
+	if err != nil {
+		log.Error(err, "pulling the artifact")
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = "pulling the artifact: " + redactErr(err)
+		})
+	}
+	if cr.Spec.Target.Type == v1alpha1.ChannelGooglePlay && files["bundle"] == "" {
+		for title, path := range files { // Play takes one Android App Bundle
+			if strings.HasSuffix(title, ".aab") {
+				if files["bundle"] != "" {
+					return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "the artifact holds more than one .aab", v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultFail, Detail: "more than one .aab"})
+				}
+				files["bundle"] = path
+			}
+		}
+	}
+	first := int(cr.StepPercents()[0])
+	a := channel.Artifact{Version: cr.Spec.Artifact.Version, VersionCode: cr.Spec.Artifact.VersionCode, Files: files}
+	if g := cr.Spec.Target.GooglePlay; g != nil {
+		a.ReleaseNotes = g.ReleaseNotes
+	}
+	ref, err := p.Submit(ctx, a, first)
+	if err != nil {
+		why := redactErr(err)
+		return c.end(ctx, cr, v1alpha1.ChannelFailed, v1alpha1.LogFailed, "submit: "+why, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultFail, Detail: why, DurationMillis: time.Since(t0).Milliseconds()})
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	c.event(cr, corev1.EventTypeNormal, "Submitted", "%s %s submitted to %s at %d%%", ref.Version, strings.Join(names, ", "), describeChannel(cr), first)
+	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.Submitted, s.Step, s.Percent, s.Message = v1alpha1.ChannelInReview, true, 0, int32(first), "submitted"
+		logOf(s).Steps = append(logOf(s).Steps, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultOK,
+			Detail: fmt.Sprintf("%s (%s) at %d%%", ref.Version, strings.Join(names, ", "), first), DurationMillis: time.Since(t0).Milliseconds()})
+	})
+}
+
+// review waits for the store's review; a channel without one goes on at once.
+func (c *ChannelReconciler) review(ctx context.Context, cr *v1alpha1.ChannelRelease) (ctrl.Result, error) {
+	p, err := c.provider(ctx, cr)
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, err
+	}
+	state, why, err := p.Review(ctx, ref(cr))
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "review: " + redactErr(err) })
+	}
+	switch state {
+	case channel.InReview:
+		return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.StoreState, s.Message = string(state), "waiting for the store's review"
+		})
+	case channel.Rejected:
+		return c.end(ctx, cr, v1alpha1.ChannelRejected, v1alpha1.LogRefused, "the store rejected "+cr.Spec.Artifact.Version+": "+why,
+			v1alpha1.LogStep{Name: "store review", Result: v1alpha1.ResultFail, Detail: cmp.Or(why, string(state))})
+	}
+	now := metav1.Now()
+	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.StoreState, s.StepStartedAt, s.Message = v1alpha1.ChannelRolling, string(state), &now, fmt.Sprintf("step %d%%: held under the SLO guard", s.Percent)
+		if state == channel.Approved {
+			logOf(s).Steps = append(logOf(s).Steps, v1alpha1.LogStep{Name: "store review", Result: v1alpha1.ResultOK, Detail: string(state)})
+		}
+	})
+}
+
+// hold evaluates the SLO guard of the step the release stands at; once it held, the next step
+// (or completion); a breach presses the red button.
+func (c *ChannelReconciler) hold(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) (ctrl.Result, error) {
+	now := time.Now()
+	started := now
+	if cr.Status.StepStartedAt != nil {
+		started = cr.Status.StepStartedAt.Time
+	}
+	a := cr.Spec.Analysis
+	stepName := fmt.Sprintf("step %d%%", cr.Status.Percent)
+	guard := v1alpha1.LogStep{Name: stepName, Result: v1alpha1.ResultOK, Detail: cmp.Or(cr.Status.Achieved, fmt.Sprintf("offered to %d%%", cr.Status.Percent)) + "; no SLO guard (spec.analysis)"}
+	if a != nil && len(a.Metrics) > 0 {
+		hold, delay := dur(a.Hold, time.Minute), dur(a.InitialDelay, 0)
+		if wait := started.Add(delay).Sub(now); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+		r := c.Releases
+		if err := r.egress().Check(a.Prometheus); err != nil {
+			return c.breach(ctx, cr, stepName, "Prometheus "+err.Error(), log)
+		}
+		prom, err := analysis.New(a.Prometheus, r.egressTransport())
+		if err != nil {
+			return c.breach(ctx, cr, stepName, err.Error(), log)
+		}
+		results := prom.Evaluate(ctx, a.Metrics, cr.Spec.Artifact.Version, now)
+		values := describe(results)
+		elapsed := now.Sub(started.Add(delay))
+		for _, res := range results {
+			if res.Breached() {
+				return c.breach(ctx, cr, stepName, fmt.Sprintf("%s after %.0f s", values, elapsed.Seconds()), log)
+			}
+		}
+		for _, res := range results {
+			if res.Err == nil {
+				continue
+			}
+			if a.OnNoData == "pause" && errors.Is(res.Err, analysis.ErrNoData) {
+				t := metav1.NewTime(now)
+				return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+					s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelPaused, &t, fmt.Sprintf("%s: paused: %s (onNoData: pause)", stepName, values)
+				})
+			}
+			return c.breach(ctx, cr, stepName, values+": no data counts as a failure (onNoData: fail)", log)
+		}
+		if cr.Status.Phase == v1alpha1.ChannelPaused { // data again: the hold starts now
+			t := metav1.NewTime(now)
+			return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+				s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelRolling, &t, fmt.Sprintf("%s: SLO guard 0/%.0f s: %s (data again)", stepName, hold.Seconds(), values)
+			})
+		}
+		if elapsed < hold {
+			msg := fmt.Sprintf("%s: SLO guard %.0f/%.0f s: %s", stepName, elapsed.Seconds(), hold.Seconds(), values)
+			if msg == cr.Status.Message {
+				return ctrl.Result{RequeueAfter: min(guardInterval(cr), hold-elapsed)}, nil
+			}
+			return ctrl.Result{RequeueAfter: min(guardInterval(cr), hold-elapsed)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = msg })
+		}
+		guard = v1alpha1.LogStep{Name: stepName, Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("%s; SLO guard (%s): %s: PASS", cmp.Or(cr.Status.Achieved, fmt.Sprintf("offered to %d%%", cr.Status.Percent)), hold, values), DurationMillis: elapsed.Milliseconds()}
+	}
+	p, err := c.provider(ctx, cr)
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, err
+	}
+	steps := cr.StepPercents()
+	next := slices.IndexFunc(steps, func(s int32) bool { return s > cr.Status.Percent })
+	if next < 0 { // the last step held
+		if err := p.Complete(ctx, ref(cr)); err != nil {
+			return ctrl.Result{RequeueAfter: 10 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "complete: " + redactErr(err) })
+		}
+		return c.end(ctx, cr, v1alpha1.ChannelCompleted, v1alpha1.LogSuccess, fmt.Sprintf("%s offered to everyone", cr.Spec.Artifact.Version), guard)
+	}
+	pct := steps[next]
+	achieved, err := p.SetPercent(ctx, ref(cr), int(pct))
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = fmt.Sprintf("step %d%%: %s", pct, redactErr(err))
+		})
+	}
+	t := metav1.Now()
+	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.Step, s.Percent, s.StepStartedAt, s.Achieved = v1alpha1.ChannelRolling, int32(next), pct, &t, achieved
+		s.Message = fmt.Sprintf("step %d%%: %s; held under the SLO guard", pct, achieved)
+		logOf(s).Steps = append(logOf(s).Steps, guard)
+	})
+}
+
+// breach is the red button: halt, and where the channel can and the spec asks, roll back.
+func (c *ChannelReconciler) breach(ctx context.Context, cr *v1alpha1.ChannelRelease, stepName, why string, log logr.Logger) (ctrl.Result, error) {
+	log.Info("SLO breach: halting", "step", stepName, "why", why)
+	steps := []v1alpha1.LogStep{{Name: stepName + " SLO guard", Result: v1alpha1.ResultFail, Detail: why}}
+	p, err := c.provider(ctx, cr)
+	if err == nil {
+		var meaning string
+		if meaning, err = p.Halt(ctx, ref(cr)); err == nil {
+			steps = append(steps, v1alpha1.LogStep{Name: "halt", Result: v1alpha1.ResultOK, Detail: meaning})
+		}
+	}
+	if err != nil { // the halt is retried: the release stays Rolling with the breach said
+		c.event(cr, corev1.EventTypeWarning, "HaltFailed", "%s: %s; the halt failed: %s (retrying)", stepName, why, redactErr(err))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = fmt.Sprintf("%s: SLO breach (%s); the halt failed: %s — retrying", stepName, why, redactErr(err))
+		})
+	}
+	c.event(cr, corev1.EventTypeWarning, "Halted", "%s: SLO breach (%s): %s", stepName, why, steps[1].Detail)
+	if rb, ok := p.(channel.RollerBack); ok && cr.RollingBack() {
+		if said, err := rb.Rollback(ctx, ref(cr)); err == nil {
+			steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultOK, Detail: said})
+			return c.end(ctx, cr, v1alpha1.ChannelRolledBack, v1alpha1.LogRolledBack, fmt.Sprintf("%s: SLO breach (%s): halted and rolled back", stepName, why), steps...)
+		} else {
+			steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultFail, Detail: redactErr(err) + " (halted: nobody new is offered the version)"})
+		}
+	}
+	return c.end(ctx, cr, v1alpha1.ChannelHalted, v1alpha1.LogHalted, fmt.Sprintf("%s: SLO breach (%s): halted", stepName, why), steps...)
+}
+
+// request acts on bollard.dev/channel-request: halt, resume[:PERCENT], complete.
+func (c *ChannelReconciler) request(ctx context.Context, cr *v1alpha1.ChannelRelease, req string, log logr.Logger) (ctrl.Result, error) {
+	verb, _, _ := strings.Cut(req, "@")
+	verb, arg, _ := strings.Cut(verb, ":")
+	done := func(phase v1alpha1.ChannelPhase, msg string, step v1alpha1.LogStep) (ctrl.Result, error) {
+		return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.LastRequest, s.Message = req, msg
+			if phase != "" {
+				s.Phase = phase
+			}
+			if step.Name != "" {
+				logOf(s).Steps = append(logOf(s).Steps, step)
+			}
+		})
+	}
+	if !cr.Status.Submitted {
+		return done("", fmt.Sprintf("request %q ignored: nothing was submitted yet", verb), v1alpha1.LogStep{})
+	}
+	p, err := c.provider(ctx, cr)
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, err
+	}
+	log.Info("request", "request", req)
+	switch verb {
+	case "halt":
+		meaning, err := p.Halt(ctx, ref(cr))
+		if err != nil {
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "halt: " + redactErr(err) + " — retrying" })
+		}
+		c.event(cr, corev1.EventTypeWarning, "Halted", "halted on request: %s", meaning)
+		res, err := done(v1alpha1.ChannelHalted, "halted on request", v1alpha1.LogStep{Name: "halt (requested)", Result: v1alpha1.ResultOK, Detail: meaning})
+		if err == nil {
+			err = c.finish(ctx, cr, v1alpha1.LogHalted)
+		}
+		return res, err
+	case "resume":
+		pct := cr.Status.Percent
+		if arg != "" {
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 || n > 100 {
+				return done("", fmt.Sprintf("request %q: want resume or resume:PERCENT (1–100)", req), v1alpha1.LogStep{})
+			}
+			pct = int32(n)
+		}
+		if err := p.Resume(ctx, ref(cr), int(pct)); err != nil {
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "resume: " + redactErr(err) })
+		}
+		now := metav1.Now()
+		rec := v1alpha1.DeploymentLog{ID: nextLogID(cr.Status.History), Started: now, Trigger: "resume", Revision: cr.Spec.Artifact.Version, Target: describeChannel(cr),
+			Namespace: cr.Namespace, Environment: cr.Labels[v1alpha1.LabelEnvironment], Strategy: describeSteps(cr), Artifacts: []string{cr.Status.Artifact}, Status: v1alpha1.LogVerifying,
+			Steps: []v1alpha1.LogStep{{Name: "resume (requested)", Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("offered to %d%% again", pct)}}}
+		return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.LastRequest, s.Phase, s.Percent, s.StepStartedAt, s.Achieved = req, v1alpha1.ChannelRolling, pct, &now, ""
+			s.Message = fmt.Sprintf("resumed at %d%%", pct)
+			s.History = append(s.History, rec)
+			s.History = s.History[max(0, len(s.History)-historyLimit):]
+		})
+	case "complete":
+		if err := p.Complete(ctx, ref(cr)); err != nil {
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "complete: " + redactErr(err) })
+		}
+		res, err := done(v1alpha1.ChannelCompleted, "completed on request", v1alpha1.LogStep{Name: "complete (requested)", Result: v1alpha1.ResultOK, Detail: "offered to everyone"})
+		if err == nil {
+			err = c.finish(ctx, cr, v1alpha1.LogSuccess)
+		}
+		return res, err
+	}
+	return done("", fmt.Sprintf("unknown request %q: want halt, resume[:PERCENT] or complete", req), v1alpha1.LogStep{})
+}
+
+// end records how the change ended.
+func (c *ChannelReconciler) end(ctx context.Context, cr *v1alpha1.ChannelRelease, phase v1alpha1.ChannelPhase, status v1alpha1.LogStatus, msg string, steps ...v1alpha1.LogStep) (ctrl.Result, error) {
+	typ := corev1.EventTypeNormal
+	if status != v1alpha1.LogSuccess {
+		typ = corev1.EventTypeWarning
+	}
+	c.event(cr, typ, string(phase), "%s", msg)
+	return ctrl.Result{}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.Message = phase, msg
+		rec := logOf(s)
+		for _, st := range steps {
+			if st.Name == "pre-flight" {
+				rec.Gates = append(rec.Gates, st)
+			} else {
+				rec.Steps = append(rec.Steps, st)
+			}
+		}
+		rec.Status, rec.Finished = status, metav1.Now()
+	})
+}
+
+// finish closes the log under way with status.
+func (c *ChannelReconciler) finish(ctx context.Context, cr *v1alpha1.ChannelRelease, status v1alpha1.LogStatus) error {
+	return c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		logOf(s).Status, logOf(s).Finished = status, metav1.Now()
+	})
+}
+
+// update writes status (retrying conflicts on a fresh read): every transition is persisted
+// before the next call to the channel.
+func (c *ChannelReconciler) update(ctx context.Context, cr *v1alpha1.ChannelRelease, change func(*v1alpha1.ChannelReleaseStatus)) error {
+	for attempt := 0; ; attempt++ {
+		change(&cr.Status)
+		err := c.Releases.Client.Status().Update(ctx, cr)
+		if !apierrors.IsConflict(err) || attempt == 3 {
+			return err
+		}
+		if err := c.Releases.reader().Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *ChannelReconciler) provider(ctx context.Context, cr *v1alpha1.ChannelRelease) (channel.Provider, error) {
+	cl, err := c.Releases.clientFor(asRelease(cr))
+	if err != nil {
+		return nil, err
+	}
+	return c.Provider(ctx, cl, cr)
+}
+
+func (c *ChannelReconciler) event(cr *v1alpha1.ChannelRelease, typ, reason, format string, args ...any) {
+	if c.Recorder != nil {
+		c.Recorder.Eventf(cr, nil, typ, reason, reason, format, args...)
+	}
+}
+
+// asRelease is cr's identity as a Release's: its namespace and ServiceAccount.
+func asRelease(cr *v1alpha1.ChannelRelease) *v1alpha1.Release {
+	return &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: cr.Namespace, Name: cr.Name}, Spec: v1alpha1.ReleaseSpec{ServiceAccountName: cr.Spec.ServiceAccountName}}
+}
+
+func ref(cr *v1alpha1.ChannelRelease) channel.Ref {
+	return channel.Ref{Version: cr.Spec.Artifact.Version, VersionCode: cr.Spec.Artifact.VersionCode}
+}
+
+// logOf is the Deployment Log under way (the last).
+func logOf(s *v1alpha1.ChannelReleaseStatus) *v1alpha1.DeploymentLog {
+	if len(s.History) == 0 {
+		s.History = []v1alpha1.DeploymentLog{{ID: 1, Started: metav1.Now(), Status: v1alpha1.LogVerifying}}
+	}
+	return &s.History[len(s.History)-1]
+}
+
+func nextLogID(h []v1alpha1.DeploymentLog) int64 {
+	if len(h) == 0 {
+		return 1
+	}
+	return h[len(h)-1].ID + 1
+}
+
+func guardInterval(cr *v1alpha1.ChannelRelease) time.Duration {
+	if cr.Spec.Analysis != nil {
+		return max(dur(cr.Spec.Analysis.Interval, 10*time.Second), 100*time.Millisecond)
+	}
+	return 10 * time.Second
+}
+
+func dur(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
+
+// describeChannel names where cr ships, for logs and events.
+func describeChannel(cr *v1alpha1.ChannelRelease) string {
+	t := cr.Spec.Target
+	switch {
+	case t.Type == v1alpha1.ChannelGooglePlay && t.GooglePlay != nil:
+		return fmt.Sprintf("Google Play %s, track %s", t.GooglePlay.PackageName, cmp.Or(t.GooglePlay.Track, "production"))
+	case t.Type == v1alpha1.ChannelFeed && t.Feed != nil:
+		return fmt.Sprintf("feed %s, channel %s (%s)", t.Feed.Repository, t.Feed.Channel, t.Feed.Platform)
+	}
+	return string(t.Type)
+}
+
+func describeSteps(cr *v1alpha1.ChannelRelease) string {
+	var s []string
+	for _, p := range cr.StepPercents() {
+		s = append(s, strconv.Itoa(int(p)))
+	}
+	return "Staged " + strings.Join(s, "→") + " %"
+}
+
+// redactErr is err's text with URL credentials hidden (a store endpoint with userinfo).
+func redactErr(err error) string { return source.Redact(err.Error()) }

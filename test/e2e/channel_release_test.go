@@ -1,0 +1,386 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/channel/feed"
+	"bollard.dev/bollard/channel/play/playfake"
+	"bollard.dev/bollard/reconciler"
+	"bollard.dev/bollard/test/kubetest"
+	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
+)
+
+// pushArtifact writes an OCI artifact under repoTag whose one layer is file (its title
+// annotation naming it) and returns its digest reference.
+func pushArtifact(t *testing.T, host, repoTag, file string, data []byte) name.Digest {
+	t.Helper()
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
+		Layer:       static.NewLayer(data, "application/octet-stream"),
+		Annotations: map[string]string{"org.opencontainers.image.title": file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeImage(t, host+"/"+repoTag, img)
+}
+
+// channelFixture is a namespace with a signing policy over an in-process registry, a feed with
+// 1.0.0 offered to everyone on channel stable (linux-amd64), and Prometheus scraping the crash
+// counters of the versions.
+type channelFixture struct {
+	env    *kubetest.Env
+	ns     string
+	reg    *imagesigtest.Registry
+	signer imagesigtest.Signer
+	root   string
+	repo   *feed.Repo
+	prom   *promServer
+	exp    *exporter
+}
+
+func newChannelFixture(t *testing.T) *channelFixture {
+	t.Helper()
+	env := kubetest.Get(t)
+	f := &channelFixture{env: env, ns: env.Namespace(t), root: t.TempDir()}
+	f.reg, f.signer = signingPolicy(t, env, f.ns)
+	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0")
+	var err error
+	if f.repo, err = feed.Init(filepath.Join(f.root, "shop")); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(t.TempDir(), "shop")
+	if err := os.WriteFile(first, []byte("shop 1.0.0"+strings.Repeat(".", 4096)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.repo.Publish("stable", "linux-amd64", "1.0.0", 100, first); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// artifact pushes version's installer as shop/app:version, signed unless told otherwise.
+func (f *channelFixture) artifact(t *testing.T, version string, signed bool) name.Digest {
+	t.Helper()
+	d := pushArtifact(t, f.reg.Host, "shop/app:"+version, "shop", []byte("shop "+version+strings.Repeat(".", 4096)))
+	if signed {
+		f.signer.Sign(t, d)
+	}
+	return d
+}
+
+// spec is a feed ChannelRelease of version stepped 10 → 50 → 100 under the crash-rate guard.
+func (f *channelFixture) spec(ref name.Digest, version string, hold time.Duration) v1alpha1.ChannelReleaseSpec {
+	crashes := `100 * (sum(rate(http_requests_total{version="{{version}}",code=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[5s]))`
+	return v1alpha1.ChannelReleaseSpec{
+		Artifact: v1alpha1.ChannelArtifact{Ref: ref.String(), Version: version},
+		Target:   v1alpha1.ChannelTarget{Type: v1alpha1.ChannelFeed, Feed: &v1alpha1.FeedTarget{Repository: "shop", Channel: "stable", Platform: "linux-amd64"}},
+		Steps:    []int32{10, 50, 100},
+		Analysis: &v1alpha1.Analysis{Prometheus: f.prom.URL, Interval: &metav1.Duration{Duration: 500 * time.Millisecond}, Hold: &metav1.Duration{Duration: hold},
+			InitialDelay: &metav1.Duration{Duration: time.Second}, Metrics: []v1alpha1.SLOMetric{{Name: "crash-rate", Query: crashes, Max: "1", Unit: "%"}}},
+	}
+}
+
+func (f *channelFixture) phase(t *testing.T, name string, want v1alpha1.ChannelPhase, within time.Duration) *v1alpha1.ChannelRelease {
+	t.Helper()
+	var cr v1alpha1.ChannelRelease
+	f.env.Eventually(t, within, "ChannelRelease "+name+" "+string(want), func(ctx context.Context) (bool, error) {
+		err := f.env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &cr)
+		return err == nil && cr.Status.ObservedGeneration == cr.Generation && cr.Status.Phase == want, nil
+	})
+	return &cr
+}
+
+func logSteps(cr *v1alpha1.ChannelRelease) string {
+	if len(cr.Status.History) == 0 {
+		return ""
+	}
+	l := cr.Status.History[len(cr.Status.History)-1]
+	var b strings.Builder
+	for _, s := range append(append([]v1alpha1.LogStep{}, l.Gates...), l.Steps...) {
+		b.WriteString(s.Name + ": " + string(s.Result) + " " + s.Detail + "\n")
+	}
+	return b.String() + "STATUS " + string(l.Status)
+}
+
+// TestChannelReleaseFeed: a ChannelRelease ships a signed OCI artifact to bollard's update feed
+// through the daemon (as the chart's ServiceAccount, the release acting as its namespace's):
+// pre-flight verifies the artifact's signature with the same ClusterImagePolicy as images, each
+// step moves the feed's signed pointer and is held under the SLO guard on the real Prometheus;
+// a version crashing at 10 % is halted and rolled back (the pointer returns to the earlier
+// version); an unsigned artifact is refused with nothing published.
+func TestChannelReleaseFeed(t *testing.T) {
+	t.Parallel()
+	f := newChannelFixture(t)
+	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
+	startDaemonOpts(t, nil, f.ns, "receiver", t.TempDir(), func(o *reconciler.Options) { o.VerifyImages, o.FeedRoot = true, f.root })
+	ctx := context.Background()
+
+	good := f.artifact(t, "1.1.0", true)
+	cr := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-desktop"}, Spec: f.spec(good, "1.1.0", 2*time.Second)}
+	if err := f.env.Client.Create(ctx, cr); err != nil {
+		t.Fatal(err)
+	}
+	done := f.phase(t, "shop-desktop", v1alpha1.ChannelCompleted, 90*time.Second)
+	steps := logSteps(done)
+	for _, want := range []string{"pre-flight: OK", good.String() + " (" + good.DigestStr() + ") verified by ClusterImagePolicy " + f.ns + "-signed",
+		"submit: OK 1.1.0 (shop) at 10%", "step 10%: OK", "SLO guard (2s): crash-rate 0", "step 50%: OK", "1.1.0 offered to 50% of installations", "step 100%: OK", "STATUS SUCCESS"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the Deployment Log lacks %q:\n%s", want, steps)
+		}
+	}
+	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" || p.Percent != 100 || p.Halted {
+		t.Errorf("after the release: the feed offers %+v", p)
+	}
+
+	// A new version on the same ChannelRelease: crashing at 10 %, halted and rolled back.
+	bad := f.artifact(t, "1.2.0", true)
+	if err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+		t.Fatal(err)
+	}
+	cr.Spec = f.spec(bad, "1.2.0", 2*time.Second)
+	if err := f.env.Client.Update(ctx, cr); err != nil {
+		t.Fatal(err)
+	}
+	back := f.phase(t, "shop-desktop", v1alpha1.ChannelRolledBack, 90*time.Second)
+	steps = logSteps(back)
+	for _, want := range []string{"step 10% SLO guard: FAIL crash-rate ", "halt: OK feed halted: 1.2.0 is offered to nobody new",
+		"rollback: OK the channel offers 1.1.0 again", "STATUS ROLLED_BACK"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the breach's Deployment Log lacks %q:\n%s", want, steps)
+		}
+	}
+	if strings.Contains(steps, "step 50%") {
+		t.Errorf("the crashing version went on to 50%%:\n%s", steps)
+	}
+	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" || p.Withdrawn != "1.2.0" || p.Percent != 100 {
+		t.Errorf("after the breach the feed offers %+v", p)
+	}
+	if len(back.Status.History) != 2 {
+		t.Errorf("%d Deployment Logs, want 2 (one per change)", len(back.Status.History))
+	}
+
+	// Unsigned: refused by pre-flight, nothing published.
+	unsigned := f.artifact(t, "1.3.0", false)
+	bad3 := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-unsigned"}, Spec: f.spec(unsigned, "1.3.0", time.Second)}
+	if err := f.env.Client.Create(ctx, bad3); err != nil {
+		t.Fatal(err)
+	}
+	refused := f.phase(t, "shop-unsigned", v1alpha1.ChannelRefused, 60*time.Second)
+	if want := "in spec.artifact.ref is not allowed by ClusterImagePolicy " + f.ns + "-signed: no signatures found"; !strings.Contains(refused.Status.Message, want) {
+		t.Errorf("refusal %q lacks %q", refused.Status.Message, want)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "shop", "targets", "app", "linux-amd64", "1.3.0")); !os.IsNotExist(err) {
+		t.Errorf("the refused version reached the feed: %v", err)
+	}
+	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" {
+		t.Errorf("the refused version moved the channel: %+v", p)
+	}
+}
+
+// playTrack is the production track of dev.bollard.shop as the contract fake's last committed
+// edit left it, read through the fake's own JSON (never the client under test).
+func playTrack(t *testing.T, fake *playfake.Fake) (status string, fraction float64, codes []string) {
+	t.Helper()
+	b, err := fake.CommittedTrack("dev.bollard.shop", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var track struct {
+		Releases []struct {
+			Status       string   `json:"status"`
+			UserFraction float64  `json:"userFraction"`
+			VersionCodes []string `json:"versionCodes"`
+		} `json:"releases"`
+	}
+	if err := json.Unmarshal(b, &track); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range track.Releases { // the release being rolled out: the newest
+		status, fraction, codes = r.Status, r.UserFraction, r.VersionCodes
+	}
+	return status, fraction, codes
+}
+
+// TestChannelReleasePlay: a ChannelRelease ships a signed Android App Bundle (an OCI artifact)
+// to Google Play's contract fake through the real androidpublisher/v3 client and OAuth 2.0
+// exchange: submitted at 1 % in one edit, held in review until the test approves it, then
+// 1 → 10 → 50 → 100 under the crash-rate guard on the real Prometheus, each step committed in a
+// new edit. A version whose crash rate rises at 10 % is halted (committed: status halted) —
+// Play cannot un-install, and the log says so — and `bollard channel resume --percent 5` goes
+// on after the fix. An unsigned bundle is refused with zero calls to the fake; a bundle Play's
+// review does not approve ends Rejected. Nothing here talked to Google.
+func TestChannelReleasePlay(t *testing.T) {
+	t.Parallel()
+	f := newChannelFixture(t)
+	fake, err := playfake.New(playfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	fake.AddApp("dev.bollard.shop")
+	ctx := context.Background()
+	if err := f.env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "play-sa"},
+		Data: map[string][]byte{"service-account.json": fake.ServiceAccountJSON()}}); err != nil {
+		t.Fatal(err)
+	}
+	startDaemonOpts(t, nil, f.ns, "receiver", t.TempDir(), func(o *reconciler.Options) { o.VerifyImages = true })
+	bundle := func(version string, code int64, signed bool) name.Digest {
+		b, err := playfake.NewBundle(playfake.BundleSpec{Package: "dev.bollard.shop", VersionCode: code, VersionName: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := pushArtifact(t, f.reg.Host, "shop/android:"+version, "shop.aab", b)
+		if signed {
+			f.signer.Sign(t, d)
+		}
+		return d
+	}
+	spec := func(ref name.Digest, version string, code int64, hold time.Duration) v1alpha1.ChannelReleaseSpec {
+		s := f.spec(ref, version, hold)
+		s.Artifact.VersionCode = code
+		s.Steps = []int32{1, 10, 50, 100}
+		s.Target = v1alpha1.ChannelTarget{Type: v1alpha1.ChannelGooglePlay, GooglePlay: &v1alpha1.GooglePlayTarget{PackageName: "dev.bollard.shop",
+			CredentialsSecretRef: v1alpha1.SecretKeyRef{Name: "play-sa"}, Endpoint: fake.URL, ReleaseNotes: map[string]string{"en-US": "Faster checkout."}}}
+		return s
+	}
+
+	// Staged and completed.
+	cr := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-android"}, Spec: spec(bundle("1.1.0", 11, true), "1.1.0", 11, time.Second)}
+	if err := f.env.Client.Create(ctx, cr); err != nil {
+		t.Fatal(err)
+	}
+	f.phase(t, "shop-android", v1alpha1.ChannelInReview, 60*time.Second)
+	if status, fraction, codes := playTrack(t, fake); status != "inProgress" || fraction != 0.01 || len(codes) != 1 || codes[0] != "11" {
+		t.Errorf("submitted: the fake's track holds %s %v %v, want inProgress 0.01 [11]", status, fraction, codes)
+	}
+	if err := fake.SetReview("dev.bollard.shop", 11, "PUBLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	done := f.phase(t, "shop-android", v1alpha1.ChannelCompleted, 90*time.Second)
+	steps := logSteps(done)
+	for _, want := range []string{"pre-flight: OK", "submit: OK", "at 1%", "store review: OK APPROVED", "step 1%: OK", "crash-rate 0",
+		"step 10%: OK", "userFraction 0.1", "step 50%: OK", "userFraction 0.5", "step 100%: OK", "STATUS SUCCESS"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the Deployment Log lacks %q:\n%s", want, steps)
+		}
+	}
+	if status, _, codes := playTrack(t, fake); status != "completed" || len(codes) != 1 || codes[0] != "11" {
+		t.Errorf("completed: the fake's track holds %s %v", status, codes)
+	}
+
+	// Crash rate up at 10 %: halted, committed; resumed at 5 % after the fix.
+	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond})
+	if err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
+		t.Fatal(err)
+	}
+	cr.Spec = spec(bundle("1.2.0", 12, true), "1.2.0", 12, 6*time.Second)
+	if err := f.env.Client.Update(ctx, cr); err != nil {
+		t.Fatal(err)
+	}
+	f.phase(t, "shop-android", v1alpha1.ChannelInReview, 60*time.Second)
+	if err := fake.SetReview("dev.bollard.shop", 12, "PUBLISHED"); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Eventually(t, 60*time.Second, "1.2.0 at 10%", func(ctx context.Context) (bool, error) {
+		err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr)
+		return err == nil && cr.Status.Percent == 10, nil
+	})
+	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
+	halted := f.phase(t, "shop-android", v1alpha1.ChannelHalted, 60*time.Second)
+	steps = logSteps(halted)
+	for _, want := range []string{"step 10% SLO guard: FAIL crash-rate ", "halt: OK", "users who already updated keep", "STATUS HALTED"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the breach's Deployment Log lacks %q:\n%s", want, steps)
+		}
+	}
+	if status, fraction, codes := playTrack(t, fake); status != "halted" || fraction != 0.1 || codes[0] != "12" {
+		t.Errorf("halted: the fake's track holds %s %v %v, want halted 0.1 [12]", status, fraction, codes)
+	}
+	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond})
+	time.Sleep(6 * time.Second) // the 5 s rate window forgets the crashes
+	if out, code := bollardCLI(t, f.env, "channel", "resume", "shop-android", "-n", f.ns, "--percent", "5"); code != 0 {
+		t.Fatalf("bollard channel resume: exit %d:\n%s", code, out)
+	}
+	if status, fraction, _ := playTrack(t, fake); status != "inProgress" && status != "completed" || status == "inProgress" && fraction < 0.05 {
+		t.Errorf("resumed: the fake's track holds %s %v", status, fraction)
+	}
+	resumed := f.phase(t, "shop-android", v1alpha1.ChannelCompleted, 120*time.Second)
+	if steps := logSteps(resumed); !strings.Contains(steps, "resume (requested): OK offered to 5% again") || !strings.Contains(steps, "step 5%: OK") || !strings.Contains(steps, "STATUS SUCCESS") {
+		t.Errorf("the resumed log:\n%s", steps)
+	}
+
+	// Unsigned: refused, and the fake hears nothing.
+	calls := len(fake.Calls())
+	unsigned := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-unsigned"}, Spec: spec(bundle("1.3.0", 13, false), "1.3.0", 13, time.Second)}
+	if err := f.env.Client.Create(ctx, unsigned); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-unsigned", v1alpha1.ChannelRefused, 60*time.Second); !strings.Contains(r.Status.Message, "no signatures found") {
+		t.Errorf("refusal: %s", r.Status.Message)
+	}
+	if n := len(fake.Calls()); n != calls {
+		t.Errorf("the refused bundle made %d calls to the fake, want 0: %+v", n-calls, fake.Calls()[calls:])
+	}
+
+	// Not approved by review: Rejected.
+	rejected := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-rejected"}, Spec: spec(bundle("1.4.0", 14, true), "1.4.0", 14, time.Second)}
+	if err := f.env.Client.Create(ctx, rejected); err != nil {
+		t.Fatal(err)
+	}
+	f.phase(t, "shop-rejected", v1alpha1.ChannelInReview, 60*time.Second)
+	if err := fake.SetReview("dev.bollard.shop", 14, "NOT_APPROVED"); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-rejected", v1alpha1.ChannelRejected, 60*time.Second); !strings.Contains(r.Status.Message, "not approved") {
+		t.Errorf("rejection: %s", r.Status.Message)
+	}
+}
+
+// TestChannelReleaseSIGKILL: the real daemon process killed with SIGKILL while a ChannelRelease
+// holds its 50 % step resumes there when started again — the steps passed are not taken again,
+// and the change completes with one Deployment Log.
+func TestChannelReleaseSIGKILL(t *testing.T) {
+	t.Parallel()
+	f := newChannelFixture(t)
+	p := startDaemonProcess(t, &releaseFixture{env: f.env, ns: f.ns, gitDir: t.TempDir()}, "--verify-images=true", "--feed-root", f.root)
+	ctx := context.Background()
+	cr := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-desktop"}, Spec: f.spec(f.artifact(t, "1.1.0", true), "1.1.0", 4*time.Second)}
+	if err := f.env.Client.Create(ctx, cr); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Eventually(t, 90*time.Second, "the 50% step", func(ctx context.Context) (bool, error) {
+		err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr)
+		return err == nil && cr.Status.Percent == 50, nil
+	})
+	p.kill(t)
+	if ptr, _ := f.repo.Pointer("stable", "linux-amd64"); ptr.Version != "1.1.0" || ptr.Percent != 50 {
+		t.Fatalf("at the kill the feed offers %+v", ptr)
+	}
+	p.start(t)
+	done := f.phase(t, "shop-desktop", v1alpha1.ChannelCompleted, 90*time.Second)
+	steps := logSteps(done)
+	if strings.Count(steps, "submit: OK") != 1 || strings.Count(steps, "step 10%: OK") != 1 || strings.Count(steps, "step 50%: OK") != 1 || !strings.Contains(steps, "STATUS SUCCESS") {
+		t.Errorf("after the restart the log says:\n%s", steps)
+	}
+	if len(done.Status.History) != 1 {
+		t.Errorf("%d Deployment Logs, want 1", len(done.Status.History))
+	}
+	if ptr, _ := f.repo.Pointer("stable", "linux-amd64"); ptr.Version != "1.1.0" || ptr.Percent != 100 {
+		t.Errorf("after the restart the feed offers %+v", ptr)
+	}
+}
