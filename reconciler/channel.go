@@ -170,6 +170,11 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 			s.Message = "pulling the artifact: " + redactErr(err)
 		})
 	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
 	if cr.Spec.Target.Type == v1alpha1.ChannelGooglePlay && files["bundle"] == "" {
 		for title, path := range files { // Play takes one Android App Bundle
 			if strings.HasSuffix(title, ".aab") {
@@ -190,11 +195,6 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 		why := redactErr(err)
 		return c.end(ctx, cr, v1alpha1.ChannelFailed, v1alpha1.LogFailed, "submit: "+why, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultFail, Detail: why, DurationMillis: time.Since(t0).Milliseconds()})
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	c.event(cr, corev1.EventTypeNormal, "Submitted", "%s %s submitted to %s at %d%%", ref.Version, strings.Join(names, ", "), describeChannel(cr), first)
 	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
 		s.Phase, s.Submitted, s.Step, s.Percent, s.Message = v1alpha1.ChannelInReview, true, 0, int32(first), "submitted"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,9 @@ func newChannelFixture(t *testing.T) *channelFixture {
 	env := kubetest.Get(t)
 	f := &channelFixture{env: env, ns: env.Namespace(t), root: t.TempDir()}
 	f.reg, f.signer = signingPolicy(t, env, f.ns)
-	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0")
+	// Every version the tests ship has series from the start: a version Prometheus has not
+	// scraped yet has no data, which the guard counts as a failure (onNoData: fail).
+	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0", "1.2.0", "1.4.0", "1.5.0")
 	var err error
 	if f.repo, err = feed.Init(filepath.Join(f.root, "shop")); err != nil {
 		t.Fatal(err)
@@ -190,11 +193,54 @@ func TestChannelReleaseFeed(t *testing.T) {
 	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" {
 		t.Errorf("the refused version moved the channel: %+v", p)
 	}
+
+	// bollard channel ship: a new artifact on the rolled-back release, followed to the end.
+	next := f.artifact(t, "1.5.0", true)
+	out, code := bollardCLI(t, f.env, "channel", "ship", "shop-desktop", "-n", f.ns, "--artifact", next.String(), "--version", "1.5.0", "--timeout", "2m")
+	for _, want := range []string{"pre-flight: OK", "submit: OK 1.5.0 (shop) at 10%", "step 50%: OK", "## Deployment Log #3 — ChannelRelease " + f.ns + "/shop-desktop", "**STATUS**: 🟢 SUCCESS."} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("bollard channel ship: exit %d, lacks %q:\n%s", code, want, out)
+		}
+	}
+	if out, code := bollardCLI(t, f.env, "channel", "log", "shop-desktop", "-n", f.ns, "--all"); code != 0 || strings.Count(out, "## Deployment Log #") != 3 || !strings.Contains(out, "ROLLED_BACK") {
+		t.Errorf("bollard channel log --all: exit %d:\n%s", code, out)
+	}
+
+	// Inside a freeze: refused; with break-glass by an identity the policy names (the release's
+	// ServiceAccount), shipped with the warning in its log.
+	createPolicy(t, f.env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: f.ns + "-freeze"}, Spec: v1alpha1.DeployPolicySpec{
+		Scope: v1alpha1.Scope{Namespaces: []string{f.ns}}, FreezeWindows: []v1alpha1.FreezeWindow{alwaysFrozen()},
+		BreakGlass: &v1alpha1.BreakGlass{Users: []string{"system:serviceaccount:" + f.ns + ":" + releaseAccount}}}})
+	hotfix := f.artifact(t, "1.4.0", true)
+	frozen := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-frozen"}, Spec: f.spec(hotfix, "1.4.0", time.Second)}
+	frozen.Spec.Target.Feed.Channel = "beta"
+	if err := f.env.Client.Create(ctx, frozen); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-frozen", v1alpha1.ChannelRefused, 60*time.Second); !strings.Contains(r.Status.Message, "frozen") {
+		t.Errorf("inside a freeze: %s", r.Status.Message)
+	}
+	if p, err := f.repo.Pointer("beta", "linux-amd64"); err == nil && p.Version != "" {
+		t.Errorf("the frozen release reached the feed: %+v", p)
+	}
+	if err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(frozen), frozen); err != nil {
+		t.Fatal(err)
+	}
+	frozen.Annotations = map[string]string{v1alpha1.AnnotationBreakGlass: "INC-1234 crash fix"}
+	frozen.Spec.Artifact.Version = "1.4.0" // a new generation: the change starts over
+	frozen.Spec.Steps = []int32{100}
+	if err := f.env.Client.Update(ctx, frozen); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-frozen", v1alpha1.ChannelCompleted, 60*time.Second); !strings.Contains(logSteps(r), "pre-flight: WARN") || !strings.Contains(logSteps(r), "INC-1234") {
+		t.Errorf("break-glass: the log does not warn:\n%s", logSteps(r))
+	}
 }
 
-// playTrack is the production track of dev.bollard.shop as the contract fake's last committed
-// edit left it, read through the fake's own JSON (never the client under test).
-func playTrack(t *testing.T, fake *playfake.Fake) (status string, fraction float64, codes []string) {
+// playTrack is the release of versionCode code on the production track of dev.bollard.shop as
+// the contract fake's last committed edit left it, read through the fake's own JSON (never the
+// client under test).
+func playTrack(t *testing.T, fake *playfake.Fake, code string) (status string, fraction float64, codes []string) {
 	t.Helper()
 	b, err := fake.CommittedTrack("dev.bollard.shop", "production")
 	if err != nil {
@@ -210,10 +256,12 @@ func playTrack(t *testing.T, fake *playfake.Fake) (status string, fraction float
 	if err := json.Unmarshal(b, &track); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range track.Releases { // the release being rolled out: the newest
-		status, fraction, codes = r.Status, r.UserFraction, r.VersionCodes
+	for _, r := range track.Releases {
+		if slices.Contains(r.VersionCodes, code) {
+			return r.Status, r.UserFraction, r.VersionCodes
+		}
 	}
-	return status, fraction, codes
+	return "", 0, nil
 }
 
 // TestChannelReleasePlay: a ChannelRelease ships a signed Android App Bundle (an OCI artifact)
@@ -265,7 +313,7 @@ func TestChannelReleasePlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.phase(t, "shop-android", v1alpha1.ChannelInReview, 60*time.Second)
-	if status, fraction, codes := playTrack(t, fake); status != "inProgress" || fraction != 0.01 || len(codes) != 1 || codes[0] != "11" {
+	if status, fraction, codes := playTrack(t, fake, "11"); status != "inProgress" || fraction != 0.01 || len(codes) != 1 || codes[0] != "11" {
 		t.Errorf("submitted: the fake's track holds %s %v %v, want inProgress 0.01 [11]", status, fraction, codes)
 	}
 	if err := fake.SetReview("dev.bollard.shop", 11, "PUBLISHED"); err != nil {
@@ -279,12 +327,11 @@ func TestChannelReleasePlay(t *testing.T) {
 			t.Errorf("the Deployment Log lacks %q:\n%s", want, steps)
 		}
 	}
-	if status, _, codes := playTrack(t, fake); status != "completed" || len(codes) != 1 || codes[0] != "11" {
+	if status, _, codes := playTrack(t, fake, "11"); status != "completed" || len(codes) != 1 || codes[0] != "11" {
 		t.Errorf("completed: the fake's track holds %s %v", status, codes)
 	}
 
 	// Crash rate up at 10 %: halted, committed; resumed at 5 % after the fix.
-	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond})
 	if err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
 		t.Fatal(err)
 	}
@@ -303,12 +350,12 @@ func TestChannelReleasePlay(t *testing.T) {
 	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond, ErrorRate: 0.5})
 	halted := f.phase(t, "shop-android", v1alpha1.ChannelHalted, 60*time.Second)
 	steps = logSteps(halted)
-	for _, want := range []string{"step 10% SLO guard: FAIL crash-rate ", "halt: OK", "users who already updated keep", "STATUS HALTED"} {
+	for _, want := range []string{"step 10% SLO guard: FAIL crash-rate ", "halt: OK", "Users who already updated keep the build", "STATUS HALTED"} {
 		if !strings.Contains(steps, want) {
 			t.Errorf("the breach's Deployment Log lacks %q:\n%s", want, steps)
 		}
 	}
-	if status, fraction, codes := playTrack(t, fake); status != "halted" || fraction != 0.1 || codes[0] != "12" {
+	if status, fraction, codes := playTrack(t, fake, "12"); status != "halted" || fraction != 0.1 || codes[0] != "12" {
 		t.Errorf("halted: the fake's track holds %s %v %v, want halted 0.1 [12]", status, fraction, codes)
 	}
 	f.exp.set("1.2.0", behaviour{Latency: 30 * time.Millisecond})
@@ -316,7 +363,7 @@ func TestChannelReleasePlay(t *testing.T) {
 	if out, code := bollardCLI(t, f.env, "channel", "resume", "shop-android", "-n", f.ns, "--percent", "5"); code != 0 {
 		t.Fatalf("bollard channel resume: exit %d:\n%s", code, out)
 	}
-	if status, fraction, _ := playTrack(t, fake); status != "inProgress" && status != "completed" || status == "inProgress" && fraction < 0.05 {
+	if status, fraction, _ := playTrack(t, fake, "12"); status != "inProgress" && status != "completed" || status == "inProgress" && fraction < 0.05 {
 		t.Errorf("resumed: the fake's track holds %s %v", status, fraction)
 	}
 	resumed := f.phase(t, "shop-android", v1alpha1.ChannelCompleted, 120*time.Second)
