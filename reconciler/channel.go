@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +75,13 @@ func (c *ChannelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	if cr.Status.ObservedGeneration != cr.Generation { // a new spec: a new change, from the start
+		if live(cr.Status.Phase) && cr.Status.Submitted && cr.Status.Version != cr.Spec.Artifact.Version {
+			// The version being rolled out is halted first: a new spec (even one pre-flight will
+			// refuse) never leaves it live without its guard.
+			if err := c.supersede(ctx, &cr, log); err != nil {
+				return ctrl.Result{RequeueAfter: 5 * time.Second}, err
+			}
+		}
 		rec := v1alpha1.DeploymentLog{ID: nextLogID(cr.Status.History), Started: metav1.Now(), Trigger: "spec", Revision: cr.Spec.Artifact.Version,
 			Target: describeChannel(&cr), Namespace: cr.Namespace, Environment: cr.Labels[v1alpha1.LabelEnvironment], Strategy: describeSteps(&cr), Status: v1alpha1.LogVerifying}
 		err := c.update(ctx, &cr, func(s *v1alpha1.ChannelReleaseStatus) {
@@ -96,6 +102,8 @@ func (c *ChannelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return c.review(ctx, &cr)
 	case v1alpha1.ChannelRolling, v1alpha1.ChannelPaused:
 		return c.hold(ctx, &cr, log)
+	case v1alpha1.ChannelHalting:
+		return c.halting(ctx, &cr, log)
 	}
 	return ctrl.Result{}, nil // Refused, Rejected, Halted, RolledBack, Completed, Failed: a person decides
 }
@@ -134,6 +142,9 @@ func (c *ChannelReconciler) preflight(ctx context.Context, cr *v1alpha1.ChannelR
 			v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: why})
 	}
 	step := v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultOK, Detail: detail}
+	if !r.Gate.VerifiesImages() {
+		step.Result = v1alpha1.ResultWarn
+	}
 	if len(d.Warnings) > 0 {
 		step.Result, step.Detail = v1alpha1.ResultWarn, detail+": "+strings.Join(d.Warnings, "; ")
 		c.event(cr, corev1.EventTypeWarning, "PreflightWarning", "%s", strings.Join(d.Warnings, "; "))
@@ -154,11 +165,11 @@ func (c *ChannelReconciler) preflight(ctx context.Context, cr *v1alpha1.ChannelR
 // submit pulls the verified artifact and hands it to the channel at the first step.
 func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) (ctrl.Result, error) {
 	p, err := c.provider(ctx, cr)
-	if err != nil {
-		return c.end(ctx, cr, v1alpha1.ChannelFailed, v1alpha1.LogFailed, err.Error(), v1alpha1.LogStep{Name: "channel", Result: v1alpha1.ResultFail, Detail: err.Error()})
+	if err != nil { // a Secret not there yet, a feed not initialised: said, and retried
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "channel: " + redactErr(err) })
 	}
-	dir := filepath.Join(cmp.Or(c.ArtifactDir, os.TempDir()), "bollard-artifacts", strings.NewReplacer("sha256:", "", "/", "_", "@", "_", ":", "_").Replace(cr.Status.Artifact))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := os.MkdirTemp(c.ArtifactDir, "bollard-artifact-")
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	defer os.RemoveAll(dir)
@@ -190,14 +201,23 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 	if g := cr.Spec.Target.GooglePlay; g != nil {
 		a.ReleaseNotes = g.ReleaseNotes
 	}
+	// Submitted (and so haltable) from here on, whatever the answer: a submit whose answer was
+	// lost may have gone through. Submit is idempotent; it is retried until it says.
+	if !cr.Status.Submitted {
+		if err := c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Submitted, s.Version, s.VersionCode, s.Percent = true, a.Version, a.VersionCode, int32(first)
+		}); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	ref, err := p.Submit(ctx, a, first)
 	if err != nil {
-		why := redactErr(err)
-		return c.end(ctx, cr, v1alpha1.ChannelFailed, v1alpha1.LogFailed, "submit: "+why, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultFail, Detail: why, DurationMillis: time.Since(t0).Milliseconds()})
+		log.Error(err, "submit")
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "submit (retried): " + redactErr(err) })
 	}
 	c.event(cr, corev1.EventTypeNormal, "Submitted", "%s %s submitted to %s at %d%%", ref.Version, strings.Join(names, ", "), describeChannel(cr), first)
 	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
-		s.Phase, s.Submitted, s.Step, s.Percent, s.Message = v1alpha1.ChannelInReview, true, 0, int32(first), "submitted"
+		s.Phase, s.Step, s.Message = v1alpha1.ChannelInReview, 0, "submitted"
 		logOf(s).Steps = append(logOf(s).Steps, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultOK,
 			Detail: fmt.Sprintf("%s (%s) at %d%%", ref.Version, strings.Join(names, ", "), first), DurationMillis: time.Since(t0).Milliseconds()})
 	})
@@ -221,6 +241,11 @@ func (c *ChannelReconciler) review(ctx context.Context, cr *v1alpha1.ChannelRele
 	case channel.Rejected:
 		return c.end(ctx, cr, v1alpha1.ChannelRejected, v1alpha1.LogRefused, "the store rejected "+cr.Spec.Artifact.Version+": "+why,
 			v1alpha1.LogStep{Name: "store review", Result: v1alpha1.ResultFail, Detail: cmp.Or(why, string(state))})
+	case channel.Approved, channel.NotReviewed:
+	default:
+		return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.StoreState, s.Message = string(state), fmt.Sprintf("waiting: the store's review says %q", state)
+		})
 	}
 	now := metav1.Now()
 	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
@@ -317,33 +342,72 @@ func (c *ChannelReconciler) hold(ctx context.Context, cr *v1alpha1.ChannelReleas
 	})
 }
 
-// breach is the red button: halt, and where the channel can and the spec asks, roll back.
+// breach is the red button: the breach is persisted (Halting) before the channel is told, so
+// no later reconcile steps on; halting does the rest.
 func (c *ChannelReconciler) breach(ctx context.Context, cr *v1alpha1.ChannelRelease, stepName, why string, log logr.Logger) (ctrl.Result, error) {
 	log.Info("SLO breach: halting", "step", stepName, "why", why)
-	steps := []v1alpha1.LogStep{{Name: stepName + " SLO guard", Result: v1alpha1.ResultFail, Detail: why}}
+	return ctrl.Result{RequeueAfter: time.Millisecond}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase, s.Message = v1alpha1.ChannelHalting, fmt.Sprintf("%s: SLO breach (%s): halting", stepName, why)
+		logOf(s).Steps = append(logOf(s).Steps, v1alpha1.LogStep{Name: stepName + " SLO guard", Result: v1alpha1.ResultFail, Detail: why})
+	})
+}
+
+// halting halts the channel (retried until it does) and, where the channel can and the spec
+// asks, rolls back.
+func (c *ChannelReconciler) halting(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) (ctrl.Result, error) {
+	why := strings.TrimSuffix(cr.Status.Message, ": halting")
 	p, err := c.provider(ctx, cr)
+	var meaning string
 	if err == nil {
-		var meaning string
-		if meaning, err = p.Halt(ctx, ref(cr)); err == nil {
-			steps = append(steps, v1alpha1.LogStep{Name: "halt", Result: v1alpha1.ResultOK, Detail: meaning})
-		}
+		meaning, err = p.Halt(ctx, ref(cr))
 	}
-	if err != nil { // the halt is retried: the release stays Rolling with the breach said
-		c.event(cr, corev1.EventTypeWarning, "HaltFailed", "%s: %s; the halt failed: %s (retrying)", stepName, why, redactErr(err))
-		return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
-			s.Message = fmt.Sprintf("%s: SLO breach (%s); the halt failed: %s — retrying", stepName, why, redactErr(err))
+	if err != nil {
+		c.event(cr, corev1.EventTypeWarning, "HaltFailed", "%s; the halt failed: %s (retrying)", why, redactErr(err))
+		log.Error(err, "halt failed, retrying")
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	steps := []v1alpha1.LogStep{{Name: "halt", Result: v1alpha1.ResultOK, Detail: meaning}}
+	c.event(cr, corev1.EventTypeWarning, "Halted", "%s: %s", why, meaning)
+	if rb, ok := p.(channel.RollerBack); ok && cr.RollingBack() {
+		said, err := rb.Rollback(ctx, ref(cr))
+		if err == nil {
+			steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultOK, Detail: said})
+			return c.end(ctx, cr, v1alpha1.ChannelRolledBack, v1alpha1.LogRolledBack, why+": halted and rolled back", steps...)
+		}
+		steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultFail, Detail: redactErr(err) + " (halted: nobody new is offered the version)"})
+	}
+	return c.end(ctx, cr, v1alpha1.ChannelHalted, v1alpha1.LogHalted, why+": halted", steps...)
+}
+
+// supersede halts the version a new spec replaces while its rollout is live, closing its log.
+func (c *ChannelReconciler) supersede(ctx context.Context, cr *v1alpha1.ChannelRelease, log logr.Logger) error {
+	p, err := c.provider(ctx, cr)
+	var meaning string
+	if err == nil {
+		meaning, err = p.Halt(ctx, ref(cr))
+	}
+	if err != nil {
+		log.Error(err, "halting the superseded version", "version", cr.Status.Version)
+		return c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = fmt.Sprintf("halting %s, which the new spec replaces, first: %s — retrying", s.Version, redactErr(err))
 		})
 	}
-	c.event(cr, corev1.EventTypeWarning, "Halted", "%s: SLO breach (%s): %s", stepName, why, steps[1].Detail)
-	if rb, ok := p.(channel.RollerBack); ok && cr.RollingBack() {
-		if said, err := rb.Rollback(ctx, ref(cr)); err == nil {
-			steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultOK, Detail: said})
-			return c.end(ctx, cr, v1alpha1.ChannelRolledBack, v1alpha1.LogRolledBack, fmt.Sprintf("%s: SLO breach (%s): halted and rolled back", stepName, why), steps...)
-		} else {
-			steps = append(steps, v1alpha1.LogStep{Name: "rollback", Result: v1alpha1.ResultFail, Detail: redactErr(err) + " (halted: nobody new is offered the version)"})
-		}
+	c.event(cr, corev1.EventTypeWarning, "Halted", "%s superseded by %s: %s", cr.Status.Version, cr.Spec.Artifact.Version, meaning)
+	return c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.Phase = v1alpha1.ChannelHalted
+		rec := logOf(s)
+		rec.Steps = append(rec.Steps, v1alpha1.LogStep{Name: "halt (superseded by " + cr.Spec.Artifact.Version + ")", Result: v1alpha1.ResultOK, Detail: meaning})
+		rec.Status, rec.Finished = v1alpha1.LogHalted, metav1.Now()
+	})
+}
+
+// live: the submitted version is (or may be) offered and moving.
+func live(p v1alpha1.ChannelPhase) bool {
+	switch p {
+	case v1alpha1.ChannelSubmitting, v1alpha1.ChannelInReview, v1alpha1.ChannelRolling, v1alpha1.ChannelPaused, v1alpha1.ChannelHalting:
+		return true
 	}
-	return c.end(ctx, cr, v1alpha1.ChannelHalted, v1alpha1.LogHalted, fmt.Sprintf("%s: SLO breach (%s): halted", stepName, why), steps...)
+	return false
 }
 
 // request acts on bollard.dev/channel-request: halt, resume[:PERCENT], complete.
@@ -361,8 +425,8 @@ func (c *ChannelReconciler) request(ctx context.Context, cr *v1alpha1.ChannelRel
 			}
 		})
 	}
-	if !cr.Status.Submitted {
-		return done("", fmt.Sprintf("request %q ignored: nothing was submitted yet", verb), v1alpha1.LogStep{})
+	if !cr.Status.Submitted && verb != "halt" {
+		return done("", fmt.Sprintf("request %q not done: nothing was submitted yet", verb), v1alpha1.LogStep{})
 	}
 	p, err := c.provider(ctx, cr)
 	if err != nil {
@@ -372,7 +436,10 @@ func (c *ChannelReconciler) request(ctx context.Context, cr *v1alpha1.ChannelRel
 	switch verb {
 	case "halt":
 		meaning, err := p.Halt(ctx, ref(cr))
-		if err != nil {
+		if err != nil && !cr.Status.Submitted { // nothing of this version was offered
+			return done("", "halt: nothing submitted to halt ("+redactErr(err)+")", v1alpha1.LogStep{})
+		}
+		if err != nil { // the red button is retried until the channel says it is halted
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "halt: " + redactErr(err) + " — retrying" })
 		}
 		c.event(cr, corev1.EventTypeWarning, "Halted", "halted on request: %s", meaning)
@@ -390,8 +457,8 @@ func (c *ChannelReconciler) request(ctx context.Context, cr *v1alpha1.ChannelRel
 			}
 			pct = int32(n)
 		}
-		if err := p.Resume(ctx, ref(cr), int(pct)); err != nil {
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "resume: " + redactErr(err) })
+		if err := p.Resume(ctx, ref(cr), int(pct)); err != nil { // a person asks again
+			return done("", "resume not done: "+redactErr(err), v1alpha1.LogStep{})
 		}
 		now := metav1.Now()
 		rec := v1alpha1.DeploymentLog{ID: nextLogID(cr.Status.History), Started: now, Trigger: "resume", Revision: cr.Spec.Artifact.Version, Target: describeChannel(cr),
@@ -404,8 +471,8 @@ func (c *ChannelReconciler) request(ctx context.Context, cr *v1alpha1.ChannelRel
 			s.History = s.History[max(0, len(s.History)-historyLimit):]
 		})
 	case "complete":
-		if err := p.Complete(ctx, ref(cr)); err != nil {
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = "complete: " + redactErr(err) })
+		if err := p.Complete(ctx, ref(cr)); err != nil { // a person asks again
+			return done("", "complete not done: "+redactErr(err), v1alpha1.LogStep{})
 		}
 		res, err := done(v1alpha1.ChannelCompleted, "completed on request", v1alpha1.LogStep{Name: "complete (requested)", Result: v1alpha1.ResultOK, Detail: "offered to everyone"})
 		if err == nil {
@@ -478,7 +545,11 @@ func asRelease(cr *v1alpha1.ChannelRelease) *v1alpha1.Release {
 	return &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: cr.Namespace, Name: cr.Name}, Spec: v1alpha1.ReleaseSpec{ServiceAccountName: cr.Spec.ServiceAccountName}}
 }
 
+// ref is what the channel holds: the submitted version (the spec may name a newer one).
 func ref(cr *v1alpha1.ChannelRelease) channel.Ref {
+	if cr.Status.Submitted {
+		return channel.Ref{Version: cr.Status.Version, VersionCode: cr.Status.VersionCode}
+	}
 	return channel.Ref{Version: cr.Spec.Artifact.Version, VersionCode: cr.Spec.Artifact.VersionCode}
 }
 
@@ -499,7 +570,7 @@ func nextLogID(h []v1alpha1.DeploymentLog) int64 {
 
 func guardInterval(cr *v1alpha1.ChannelRelease) time.Duration {
 	if cr.Spec.Analysis != nil {
-		return max(dur(cr.Spec.Analysis.Interval, 10*time.Second), 100*time.Millisecond)
+		return max(dur(cr.Spec.Analysis.Interval, 10*time.Second), 500*time.Millisecond)
 	}
 	return 10 * time.Second
 }

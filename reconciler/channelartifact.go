@@ -25,8 +25,12 @@ import (
 // annotationTitle names a layer's file (OCI image spec, annotations.md).
 const annotationTitle = "org.opencontainers.image.title"
 
-// MaxArtifactFile bounds one file of a channel artifact (an app bundle, an installer).
-const MaxArtifactFile = 2 << 30
+// MaxArtifactFile bounds one file of a channel artifact (an app bundle, an installer), and all
+// of them together; maxArtifactFiles bounds their number.
+const (
+	MaxArtifactFile  = 2 << 30
+	maxArtifactFiles = 32
+)
 
 // PullArtifact fetches the OCI artifact ref (repository@sha256:…) into dir: each layer is a file
 // named by its org.opencontainers.image.title annotation, its digest checked while read. Files
@@ -43,6 +47,15 @@ func PullArtifact(ctx context.Context, ref, dir string) (map[string]string, erro
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s: %w", ref, err)
+	}
+	if len(m.Layers) > maxArtifactFiles {
+		return nil, fmt.Errorf("artifact %s has %d layers, more than the %d allowed", ref, len(m.Layers), maxArtifactFiles)
+	}
+	var total int64
+	for _, l := range m.Layers {
+		if total += l.Size; l.Size < 0 || total > MaxArtifactFile {
+			return nil, fmt.Errorf("artifact %s: its files are more than the %d bytes allowed", ref, int64(MaxArtifactFile))
+		}
 	}
 	files := map[string]string{}
 	for _, l := range m.Layers {
@@ -93,8 +106,8 @@ func writeFile(path string, r io.Reader, size int64) error {
 	return err
 }
 
-// ChannelProviders builds the channel of a ChannelRelease: feeds under feedRoot ("" : no feed
-// target), Google Play with the credentials of a Secret read as the release's ServiceAccount.
+// ChannelProviders builds the channel of a ChannelRelease: feeds under feedRoot/NAMESPACE ("" :
+// no feed target), Google Play with the credentials of a Secret read as the release's ServiceAccount.
 func ChannelProviders(feedRoot string, play func(ctx context.Context, cr *v1alpha1.ChannelRelease, credentials []byte) (channel.Provider, error)) func(context.Context, client.Client, *v1alpha1.ChannelRelease) (channel.Provider, error) {
 	return func(ctx context.Context, c client.Client, cr *v1alpha1.ChannelRelease) (channel.Provider, error) {
 		t := cr.Spec.Target
@@ -109,7 +122,8 @@ func ChannelProviders(feedRoot string, play func(ctx context.Context, cr *v1alph
 			if t.Feed.Repository == "" || t.Feed.Repository != filepath.Base(t.Feed.Repository) || strings.HasPrefix(t.Feed.Repository, ".") {
 				return nil, fmt.Errorf("spec.target.feed.repository %q: want a directory name under the daemon's feed root", t.Feed.Repository)
 			}
-			repo, err := feed.Open(filepath.Join(feedRoot, t.Feed.Repository))
+			// A namespace's feeds are its own: feedRoot/NAMESPACE/REPOSITORY.
+			repo, err := feed.Open(filepath.Join(feedRoot, cr.Namespace, t.Feed.Repository))
 			if err != nil {
 				return nil, fmt.Errorf("feed %s: %w", t.Feed.Repository, err)
 			}

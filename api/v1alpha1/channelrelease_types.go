@@ -100,7 +100,8 @@ type GooglePlayTarget struct {
 // FeedTarget is a channel of a bollard update feed (a TUF repository the daemon keeps under
 // its --feed-root).
 type FeedTarget struct {
-	// Repository is the feed's directory name under the daemon's --feed-root.
+	// Repository is the feed's directory under the daemon's --feed-root/NAMESPACE: a namespace
+	// publishes to its own feeds only.
 	Repository string `json:"repository"`
 	Channel    string `json:"channel"`
 	// Platform the artifact's file is for ("linux-amd64"); the artifact's layer titled as the
@@ -128,6 +129,9 @@ const (
 	ChannelRejected   ChannelPhase = "Rejected"
 	ChannelRolling    ChannelPhase = "Rolling"
 	ChannelPaused     ChannelPhase = "Paused"
+	// ChannelHalting: a breach was seen; the halt (and rollback) is under way. Persisted before
+	// the channel is told, so a restarted daemon finishes it and never steps on.
+	ChannelHalting    ChannelPhase = "Halting"
 	ChannelHalted     ChannelPhase = "Halted"
 	ChannelRolledBack ChannelPhase = "RolledBack"
 	ChannelCompleted  ChannelPhase = "Completed"
@@ -146,9 +150,15 @@ type ChannelReleaseStatus struct {
 	// Artifact is the verified reference, pinned by digest.
 	// +optional
 	Artifact string `json:"artifact,omitempty"`
-	// Submitted is true once the provider took the artifact (a retry never uploads twice).
+	// Submitted is true once the provider took the artifact (a retry never uploads twice);
+	// Version and VersionCode are what was submitted — what halt, resume and complete act on,
+	// even after the spec names another version.
 	// +optional
 	Submitted bool `json:"submitted,omitempty"`
+	// +optional
+	Version string `json:"version,omitempty"`
+	// +optional
+	VersionCode int64 `json:"versionCode,omitempty"`
 	// Step is the index into spec.steps being held; Percent the share offered now.
 	// +optional
 	Step int32 `json:"step,omitempty"`

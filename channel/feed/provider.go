@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"bollard.dev/bollard/channel"
@@ -23,10 +22,14 @@ var (
 )
 
 // Submit publishes a's file and points the channel at it for percent of installations. A
-// version the channel offers already is not published again (the percent is left alone).
+// version the channel offers already is not published again (the percent is left alone); a
+// halted one is refused: only a resume lifts a halt.
 func (p *Provider) Submit(_ context.Context, a channel.Artifact, percent int) (channel.Ref, error) {
 	ref := channel.Ref{Version: a.Version}
 	if cur, err := p.Repo.Pointer(p.Channel, p.Platform); err == nil && cur.Version == a.Version && cur.Withdrawn == "" {
+		if cur.Halted {
+			return ref, fmt.Errorf("channel %s (%s) is halted at %d%% of %s: resume it (bollard channel resume) rather than ship it again", p.Channel, p.Platform, cur.Percent, a.Version)
+		}
 		return ref, nil
 	}
 	file, ok := a.Files[p.File]
@@ -47,55 +50,46 @@ func (p *Provider) Review(context.Context, channel.Ref) (channel.Review, string,
 	return channel.NotReviewed, "", nil
 }
 
-// SetPercent moves the pointer to percent, only while the channel still offers r.
+// SetPercent moves the pointer to percent, only while the channel still offers r, not halted.
 func (p *Provider) SetPercent(_ context.Context, r channel.Ref, percent int) (string, error) {
-	ptr, err := p.Repo.SetPercentOf(p.Channel, p.Platform, r.Version, percent)
+	ptr, err := p.Repo.MoveOf(p.Channel, p.Platform, r.Version, percent)
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s offered to %d%% of installations (signed pointer)", ptr.Version, ptr.Percent), nil
 }
 
-// Halt offers r to nobody new.
+// Halt offers r to nobody new. A channel that took r back already (a rollback) is halted as
+// far as r goes.
 func (p *Provider) Halt(_ context.Context, r channel.Ref) (string, error) {
-	cur, err := p.Repo.Pointer(p.Channel, p.Platform)
-	if err != nil {
-		return "", err
+	if cur, err := p.Repo.Pointer(p.Channel, p.Platform); err == nil && cur.Withdrawn == r.Version {
+		return fmt.Sprintf("feed: %s was rolled back already (the channel offers %s)", r.Version, cur.Version), nil
 	}
-	if cur.Version != r.Version {
-		return "", fmt.Errorf("channel %s (%s) offers %s, not %s: nothing of %s to halt", p.Channel, p.Platform, cur.Version, r.Version, r.Version)
-	}
-	if _, err := p.Repo.Halt(p.Channel, p.Platform); err != nil {
+	if _, err := p.Repo.HaltOf(p.Channel, p.Platform, r.Version); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("feed halted: %s is offered to nobody new; installations that updated keep it until a rollback", r.Version), nil
 }
 
 // Resume lifts a halt at percent.
-func (p *Provider) Resume(ctx context.Context, r channel.Ref, percent int) error {
-	_, err := p.SetPercent(ctx, r, percent)
+func (p *Provider) Resume(_ context.Context, r channel.Ref, percent int) error {
+	_, err := p.Repo.SetPercentOf(p.Channel, p.Platform, r.Version, percent)
 	return err
 }
 
-// Complete offers r to every installation.
-func (p *Provider) Complete(ctx context.Context, r channel.Ref) error {
-	_, err := p.SetPercent(ctx, r, 100)
+// Complete offers r to every installation (lifting a halt: a person asked, or the last step
+// held).
+func (p *Provider) Complete(_ context.Context, r channel.Ref) error {
+	_, err := p.Repo.SetPercentOf(p.Channel, p.Platform, r.Version, 100)
 	return err
 }
 
 // Rollback points the channel back at the version before r, for everyone.
 func (p *Provider) Rollback(_ context.Context, r channel.Ref) (string, error) {
-	cur, err := p.Repo.Pointer(p.Channel, p.Platform)
-	if err != nil {
-		return "", err
-	}
-	if cur.Withdrawn == r.Version { // done already (a retry)
+	if cur, err := p.Repo.Pointer(p.Channel, p.Platform); err == nil && cur.Withdrawn == r.Version { // done already (a retry)
 		return fmt.Sprintf("the channel offers %s again; installations on %s are offered it back", cur.Version, r.Version), nil
 	}
-	if cur.Version != r.Version {
-		return "", errors.New("the channel offers another version now: not rolled back")
-	}
-	back, err := p.Repo.Rollback(p.Channel, p.Platform)
+	back, err := p.Repo.RollbackOf(p.Channel, p.Platform, r.Version)
 	if err != nil {
 		return "", err
 	}

@@ -269,6 +269,43 @@ func (r *Repo) SetPercentOf(channel, platform, version string, percent int) (Poi
 	})
 }
 
+// MoveOf is SetPercentOf for a rollout's next step: it also refuses a halted channel (only a
+// person's resume lifts a halt, never a step).
+func (r *Repo) MoveOf(channel, platform, version string, percent int) (Pointer, error) {
+	return r.change(channel, platform, func(p *Pointer, _ *metadata.Metadata[metadata.TargetsType]) error {
+		switch {
+		case p.Version != version || p.Withdrawn != "":
+			return fmt.Errorf("channel %s (%s) offers %s now, not %s: it changed under the rollout", channel, platform, p.Version, version)
+		case p.Halted:
+			return fmt.Errorf("channel %s (%s) is halted at %d%% of %s: only a resume lifts it", channel, platform, p.Percent, version)
+		}
+		p.Percent = percent
+		return nil
+	})
+}
+
+// HaltOf halts channel only while it offers version (checked under the feed's lock): a halt of
+// one version never stops another published meanwhile.
+func (r *Repo) HaltOf(channel, platform, version string) (Pointer, error) {
+	return r.change(channel, platform, func(p *Pointer, _ *metadata.Metadata[metadata.TargetsType]) error {
+		if p.Version != version || p.Withdrawn != "" {
+			return fmt.Errorf("channel %s (%s) offers %s, not %s: nothing of %s to halt", channel, platform, p.Version, version, version)
+		}
+		p.Halted = true
+		return nil
+	})
+}
+
+// RollbackOf is Rollback only while channel offers version.
+func (r *Repo) RollbackOf(channel, platform, version string) (Pointer, error) {
+	return r.change(channel, platform, func(p *Pointer, targets *metadata.Metadata[metadata.TargetsType]) error {
+		if p.Version != version {
+			return fmt.Errorf("channel %s (%s) offers %s now, not %s: not rolled back", channel, platform, p.Version, version)
+		}
+		return rollback(channel, platform, p, targets)
+	})
+}
+
 // Halt offers channel's version to nobody new: the red button. Installations that updated keep
 // it (a desktop feed can also roll back: Rollback).
 func (r *Repo) Halt(channel, platform string) (Pointer, error) {
@@ -282,15 +319,19 @@ func (r *Repo) Halt(channel, platform string) (Pointer, error) {
 // the halted version are offered the earlier one (a downgrade).
 func (r *Repo) Rollback(channel, platform string) (Pointer, error) {
 	return r.change(channel, platform, func(p *Pointer, targets *metadata.Metadata[metadata.TargetsType]) error {
-		if p.Previous == "" || p.Withdrawn != "" {
-			return fmt.Errorf("channel %s (%s) has no earlier version to return to from %s", channel, platform, p.Version)
-		}
-		if targets.Signed.Targets[p.PreviousTarget] == nil {
-			return fmt.Errorf("version %s of %s is not in the feed", p.Previous, platform)
-		}
-		*p = Pointer{Version: p.Previous, Target: p.PreviousTarget, Percent: 100, Withdrawn: p.Version}
-		return nil
+		return rollback(channel, platform, p, targets)
 	})
+}
+
+func rollback(channel, platform string, p *Pointer, targets *metadata.Metadata[metadata.TargetsType]) error {
+	if p.Previous == "" || p.Withdrawn != "" {
+		return fmt.Errorf("channel %s (%s) has no earlier version to return to from %s", channel, platform, p.Version)
+	}
+	if targets.Signed.Targets[p.PreviousTarget] == nil {
+		return fmt.Errorf("version %s of %s is not in the feed", p.Previous, platform)
+	}
+	*p = Pointer{Version: p.Previous, Target: p.PreviousTarget, Percent: 100, Withdrawn: p.Version}
+	return nil
 }
 
 // Refresh signs the feed's metadata again with fresh expiries, changing nothing it says: the

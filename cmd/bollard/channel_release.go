@@ -169,32 +169,52 @@ func newChannelLogCommand() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "log CHANNELRELEASE [-n NAMESPACE] [--all] [-o json]",
-		Short: "The Deployment Log of a ChannelRelease's latest change (--all: every one kept)",
+		Short: "The Deployment Log of a ChannelRelease's latest change (--all: every one kept, newest first)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, cr, err := ct.get(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
-			logs := cr.Status.History
-			if len(logs) == 0 {
-				return fmt.Errorf("ChannelRelease %s/%s has no Deployment Log yet", cr.Namespace, cr.Name)
+			limit := 1
+			if all {
+				limit = 0
 			}
-			if !all {
-				logs = logs[len(logs)-1:]
-			}
-			if output == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(logs)
-			}
-			for _, l := range logs {
-				reconciler.WriteChannelLog(cmd.OutOrStdout(), cr, l)
-			}
-			return nil
+			return writeChannelLogs(cmd.OutOrStdout(), cr, 0, limit, output)
 		},
 	}
 	ct.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the logs as JSON")
 	cmd.Flags().BoolVar(&all, "all", false, "every Deployment Log kept, oldest first")
 	return cmd
+}
+
+// writeChannelLogs prints cr's Deployment Logs newest first (id: only that one; limit > 0:
+// at most that many), as text or JSON.
+func writeChannelLogs(out io.Writer, cr *v1alpha1.ChannelRelease, id int64, limit int, output string) error {
+	var logs []v1alpha1.DeploymentLog
+	for i := len(cr.Status.History) - 1; i >= 0; i-- {
+		if l := cr.Status.History[i]; id == 0 || l.ID == id {
+			logs = append(logs, l)
+		}
+	}
+	switch {
+	case len(logs) == 0 && id != 0:
+		return fmt.Errorf("ChannelRelease %s/%s keeps no Deployment Log #%d", cr.Namespace, cr.Name, id)
+	case len(logs) == 0:
+		return fmt.Errorf("ChannelRelease %s/%s has no Deployment Log yet", cr.Namespace, cr.Name)
+	}
+	if limit > 0 && len(logs) > limit {
+		logs = logs[:limit]
+	}
+	if output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(logs)
+	}
+	for _, l := range logs {
+		reconciler.WriteChannelLog(out, cr, l)
+	}
+	return nil
 }
 
 // newChannelRequestCommand is halt, resume or complete: the request annotation, then the wait

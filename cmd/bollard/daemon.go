@@ -78,7 +78,7 @@ func (o *daemonOptions) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Notifications, "notifications", "", "a file of notification targets (CloudEvents or Slack webhooks, HMAC-signed): refused, rolled back, rollback failed, drift, succeeded")
 	fs.StringVar(&o.AttestKey, "attest-key", "", "a cosign private key (its password in COSIGN_PASSWORD): the Deployment Log of each Release with spec.attest that succeeds is signed with it and attached to its image digests")
 	fs.StringVar(&o.Cluster, "cluster-name", "", "this cluster's name in Deployment Logs' targets (prod-eu, …)")
-	fs.StringVar(&o.FeedRoot, "feed-root", "", "the directory of the update feeds (bollard feed init) ChannelReleases of type feed publish to (empty: none)")
+	fs.StringVar(&o.FeedRoot, "feed-root", "", "the directory of the update feeds ChannelReleases of type feed publish to: ROOT/NAMESPACE/REPOSITORY, made by bollard feed init (empty: none)")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Releases reconciled at once (one slow git server or hook does not hold up the others)")
 	fs.DurationVar(&o.FetchTimeout, "fetch-timeout", 2*time.Minute, "bound on one git fetch")
 }

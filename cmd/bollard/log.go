@@ -19,8 +19,8 @@ func newLogCommand() *cobra.Command {
 	var id int64
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "log RELEASE [-n NAMESPACE] [--id N] [--limit N] [-o json]",
-		Short: "Print the Deployment Logs of a Release, newest first",
+		Use:   "log RELEASE|CHANNELRELEASE [-n NAMESPACE] [--id N] [--limit N] [-o json]",
+		Short: "Print the Deployment Logs of a Release (or a ChannelRelease), newest first",
 		Long: `Print the Deployment Logs the daemon recorded for a Release: revision, author and message,
 each artifact with its digest, signature and attestations, target, strategy, the pre-flight gates,
 each step with what it saw, and the final status. Finished logs are read from the Release's
@@ -47,6 +47,12 @@ printed; -o json exports them as stored.`,
 				return err
 			}
 			gone := err != nil
+			if gone { // a ChannelRelease of the name: its logs, the same way
+				var cr v1alpha1.ChannelRelease
+				if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: namespace, Name: args[0]}, &cr); err == nil {
+					return writeChannelLogs(cmd.OutOrStdout(), &cr, id, limit, output)
+				}
+			}
 			// The records of this Release (of every Release of the name once it is gone), and what
 			// its status holds that no record holds yet (the log under way).
 			sel := client.MatchingLabels{reconciler.LabelRecordReleaseUID: string(rel.UID)}

@@ -63,7 +63,7 @@ func newChannelFixture(t *testing.T) *channelFixture {
 	// scraped yet has no data, which the guard counts as a failure (onNoData: fail).
 	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0", "1.2.0", "1.4.0", "1.5.0")
 	var err error
-	if f.repo, err = feed.Init(filepath.Join(f.root, "shop")); err != nil {
+	if f.repo, err = feed.Init(filepath.Join(f.root, f.ns, "shop")); err != nil { // the namespace's own feeds
 		t.Fatal(err)
 	}
 	first := filepath.Join(t.TempDir(), "shop")
@@ -187,7 +187,7 @@ func TestChannelReleaseFeed(t *testing.T) {
 	if want := "in spec.artifact.ref is not allowed by ClusterImagePolicy " + f.ns + "-signed: no signatures found"; !strings.Contains(refused.Status.Message, want) {
 		t.Errorf("refusal %q lacks %q", refused.Status.Message, want)
 	}
-	if _, err := os.Stat(filepath.Join(f.root, "shop", "targets", "app", "linux-amd64", "1.3.0")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(f.root, f.ns, "shop", "targets", "app", "linux-amd64", "1.3.0")); !os.IsNotExist(err) {
 		t.Errorf("the refused version reached the feed: %v", err)
 	}
 	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" {
@@ -204,6 +204,33 @@ func TestChannelReleaseFeed(t *testing.T) {
 	}
 	if out, code := bollardCLI(t, f.env, "channel", "log", "shop-desktop", "-n", f.ns, "--all"); code != 0 || strings.Count(out, "## Deployment Log #") != 3 || !strings.Contains(out, "ROLLED_BACK") {
 		t.Errorf("bollard channel log --all: exit %d:\n%s", code, out)
+	}
+	if out, code := bollardCLI(t, f.env, "log", "shop-desktop", "-n", f.ns, "--id", "2"); code != 0 || !strings.Contains(out, "## Deployment Log #2 — ChannelRelease") || !strings.Contains(out, "**STATUS**: 🔴 ROLLED_BACK.") {
+		t.Errorf("bollard log of a ChannelRelease: exit %d:\n%s", code, out)
+	}
+
+	// A new spec while a rollout is live: the version it replaces is halted first (never left
+	// offered without its guard), its log closed HALTED; the new one ships.
+	edge := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-edge"}, Spec: f.spec(good, "1.1.0", time.Minute)}
+	edge.Spec.Target.Feed.Channel = "edge"
+	if err := f.env.Client.Create(ctx, edge); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Eventually(t, 60*time.Second, "shop-edge held at 10%", func(ctx context.Context) (bool, error) {
+		err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(edge), edge)
+		return err == nil && edge.Status.Phase == v1alpha1.ChannelRolling && edge.Status.Percent == 10, nil
+	})
+	edge.Spec = f.spec(next, "1.5.0", time.Second)
+	edge.Spec.Target.Feed.Channel = "edge"
+	if err := f.env.Client.Update(ctx, edge); err != nil {
+		t.Fatal(err)
+	}
+	shipped := f.phase(t, "shop-edge", v1alpha1.ChannelCompleted, 60*time.Second)
+	if h := shipped.Status.History; len(h) != 2 || h[0].Status != v1alpha1.LogHalted || !strings.Contains(stepsOf(h[0]), "halt (superseded by 1.5.0)") {
+		t.Errorf("the superseded rollout's log: %+v", h)
+	}
+	if p, _ := f.repo.Pointer("edge", "linux-amd64"); p.Version != "1.5.0" || p.Percent != 100 {
+		t.Errorf("edge offers %+v", p)
 	}
 
 	// Inside a freeze: refused; with break-glass by an identity the policy names (the release's
