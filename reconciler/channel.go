@@ -27,6 +27,7 @@ import (
 
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/channel"
+	"bollard.dev/bollard/channel/codesign"
 	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
@@ -194,6 +195,27 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 				}
 				files["bundle"] = path
 			}
+		}
+	}
+	if v := cr.Spec.Verify; v != nil && len(v.AndroidUploadCertSHA256) > 0 {
+		if files["bundle"] == "" {
+			return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "spec.verify.androidUploadCertSHA256: the artifact has no .aab",
+				v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: "upload key: no .aab in the artifact"})
+		}
+		res, err := codesign.AndroidUploadKey(files["bundle"], v.AndroidUploadCertSHA256)
+		if err != nil { // nothing is submitted
+			why := "upload key: " + err.Error()
+			why = strings.ReplaceAll(why, dir+string(os.PathSeparator), "")
+			return c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, why, v1alpha1.LogStep{Name: "pre-flight", Result: v1alpha1.ResultFail, Detail: why})
+		}
+		if err := c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			if slices.ContainsFunc(logOf(s).Gates, func(g v1alpha1.LogStep) bool { return g.Name == "upload key" }) {
+				return // a retried submit
+			}
+			logOf(s).Gates = append(logOf(s).Gates, v1alpha1.LogStep{Name: "upload key", Result: v1alpha1.ResultOK,
+				Detail: fmt.Sprintf("JAR signature verified, every entry signed; signer %s, SHA-256 %s (pinned)", res.Signer, res.CertSHA256)})
+		}); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	first := int(cr.StepPercents()[0])

@@ -30,6 +30,9 @@ type ChannelRelease struct {
 type ChannelReleaseSpec struct {
 	Artifact ChannelArtifact `json:"artifact"`
 	Target   ChannelTarget   `json:"target"`
+	// Verify adds format checks of the artifact's files, offline, before anything is submitted.
+	// +optional
+	Verify *ChannelVerify `json:"verify,omitempty"`
 	// ServiceAccountName is the ServiceAccount of the namespace the daemon acts as (the
 	// pre-flight's writer, reading the store credentials): a Release's rule. Default: the
 	// daemon's --default-service-account.
@@ -117,6 +120,15 @@ type SecretKeyRef struct {
 	Name string `json:"name"`
 	// +optional
 	Key string `json:"key,omitempty"`
+}
+
+// ChannelVerify are format checks of the artifact's files.
+type ChannelVerify struct {
+	// AndroidUploadCertSHA256 pins the upload key: the bundle's JAR signature must verify
+	// (every entry signed) and its certificate's SHA-256 fingerprint be one of these (hex as
+	// keytool or the Play Console print it; colons and case ignored).
+	// +optional
+	AndroidUploadCertSHA256 []string `json:"androidUploadCertSHA256,omitempty"`
 }
 
 // ChannelPhase is where a ChannelRelease is.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,11 +29,11 @@ func newChannelCommand() *cobra.Command {
 }
 
 func newChannelVerifyCommand() *cobra.Command {
-	var roots []string
+	var roots, uploadCerts []string
 	var subject, output, teamID string
 	var hardened bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE… --roots CA.pem [--subject REGEXP] [--team-id ID] [--hardened-runtime] [-o json]",
+		Use:   "verify FILE… --roots CA.pem [--subject REGEXP] [--team-id ID] [--hardened-runtime] [--android-upload-cert SHA256] [-o json]",
 		Short: "Verify the code signature of Windows and macOS binaries offline, against roots you trust",
 		Long: `Verify each FILE's platform code signature offline, by its format:
 
@@ -42,9 +43,13 @@ func newChannelVerifyCommand() *cobra.Command {
   from the file, the requirements and entitlements against their slots, the CMS signature over
   the code directory; --team-id and --hardened-runtime when given. Notarization is not
   verifiable offline (a bare Mach-O carries no ticket): the verdict says so. Ad-hoc signatures
-  (no signer) are refused.
+  (no signer) are refused;
+- Android App Bundles (.aab; also .apk and .jar), the JAR signature: every entry's digest in
+  the signed manifest and no entry outside it, the signature over the signature file, and the
+  signing certificate's SHA-256 one of --android-upload-cert (the upload key Play expects; no
+  chain: upload keys are self-signed).
 
-For both, the signer's chain to --roots (PEM certificates; the machine's trust store is never
+For Windows and macOS, the signer's chain to --roots (PEM certificates; the machine's trust store is never
 used) for code signing, and --subject, a regular expression the signer's subject (RFC 2253, e.g.
 "CN=Shop Ltd,O=Shop Ltd,C=DE") must match whole. A timestamped signature is checked at its
 timestamp's time.
@@ -55,8 +60,14 @@ reason), 2 usage error.`,
 			if len(args) == 0 {
 				return usageError{errors.New("give at least one FILE")}
 			}
-			if len(roots) == 0 {
+			android := func(path string) bool {
+				return strings.HasSuffix(path, ".aab") || strings.HasSuffix(path, ".apk") || strings.HasSuffix(path, ".jar")
+			}
+			if len(roots) == 0 && slices.ContainsFunc(args, func(p string) bool { return !android(p) }) {
 				return usageError{errors.New("give --roots: the CA certificates (PEM) a signer must chain to")}
+			}
+			if len(uploadCerts) == 0 && slices.ContainsFunc(args, android) {
+				return usageError{errors.New("give --android-upload-cert: the SHA-256 fingerprint of the upload certificate an .aab must be signed with")}
 			}
 			if output != "" && output != "json" {
 				return usageError{fmt.Errorf("unknown output format %q: want json or nothing", output)}
@@ -68,11 +79,25 @@ reason), 2 usage error.`,
 			type verdict struct {
 				File string `json:"file"`
 				codesign.MachOResult
-				Error string `json:"error,omitempty"`
+				UploadKey *codesign.UploadKeyResult `json:"uploadKey,omitempty"`
+				Error     string                    `json:"error,omitempty"`
 			}
 			var verdicts []verdict
 			var failed []string
 			for _, path := range args {
+				if android(path) {
+					res, err := codesign.AndroidUploadKey(path, uploadCerts)
+					v := verdict{File: path, UploadKey: &res}
+					if err != nil {
+						if !errors.Is(err, codesign.ErrNotVerified) {
+							return usageError{fmt.Errorf("%s: %w", path, err)}
+						}
+						v.Error = err.Error()
+						failed = append(failed, path+": "+strings.TrimPrefix(err.Error(), "not verified: "))
+					}
+					verdicts = append(verdicts, v)
+					continue
+				}
 				f, err := os.Open(path)
 				if err != nil {
 					return usageError{err}
@@ -102,6 +127,11 @@ reason), 2 usage error.`,
 						fmt.Fprintf(out, "❌ %s: %s\n", v.File, v.Error)
 						continue
 					}
+					if u := v.UploadKey; u != nil {
+						fmt.Fprintf(out, "🔐 %s: Android JAR signature verified, every entry signed — signer %q, certificate SHA-256 %s (pinned upload key); file sha256:%s\n",
+							v.File, u.Signer, u.CertSHA256, u.SHA256)
+						continue
+					}
 					stamp := "no timestamp"
 					if v.Timestamped {
 						stamp = "timestamped"
@@ -124,6 +154,7 @@ reason), 2 usage error.`,
 	cmd.Flags().StringVar(&subject, "subject", "", "regular expression the signer certificate's subject must match whole")
 	cmd.Flags().StringVar(&teamID, "team-id", "", "Mach-O: the Team ID the code directory must carry")
 	cmd.Flags().BoolVar(&hardened, "hardened-runtime", false, "Mach-O: require the hardened runtime (notarization does)")
+	cmd.Flags().StringSliceVar(&uploadCerts, "android-upload-cert", nil, ".aab/.apk/.jar: SHA-256 fingerprint of an upload certificate the JAR signature must be made with (repeatable; colons and case ignored)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
 	return cmd
 }

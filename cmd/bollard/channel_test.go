@@ -31,12 +31,22 @@ func TestChannelVerifyCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	upload, otherKey := codesigntest.NewUploadKey(t, "CN=Shop upload"), codesigntest.NewUploadKey(t, "CN=Someone else")
+	aab := filepath.Join(dir, "shop.aab")
+	if err := os.WriteFile(aab, codesigntest.Zip(t, map[string]string{"base/manifest/AndroidManifest.xml": "manifest", "base/dex/classes.dex": "dex"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	upload.Sign(t, aab)
 	for _, tc := range []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
+		{"an .aab of the pinned upload key", []string{"channel", "verify", aab, "--android-upload-cert", upload.Fingerprint}, 0,
+			`: Android JAR signature verified, every entry signed — signer "CN=Shop upload", certificate SHA-256 `},
+		{"an .aab of another upload key", []string{"channel", "verify", aab, "--android-upload-cert", otherKey.Fingerprint}, 1, "not a pinned upload certificate"},
+		{"an .aab without a pin", []string{"channel", "verify", aab}, 2, ""},
 		{"signed", []string{"channel", "verify", signed, "--roots", roots, "--subject", "CN=Shop publisher,.*"}, 0,
 			`🔐 ` + signed + `: authenticode signature verified — signer "CN=Shop publisher,O=Shop" (issuer "CN=Shop root"), signed digest sha256:`},
 		{"one of two unsigned", []string{"channel", "verify", signed, unsigned, "--roots", roots}, 1, "❌ " + unsigned + ": not verified: authenticode: PECOFF contains no signatures"},

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
+	"bollard.dev/bollard/channel/codesign/codesigntest"
 	"bollard.dev/bollard/channel/feed"
 	"bollard.dev/bollard/channel/play/playfake"
 	"bollard.dev/bollard/reconciler"
@@ -411,12 +412,50 @@ func TestChannelReleasePlay(t *testing.T) {
 		t.Errorf("the refused bundle made %d calls to the fake, want 0: %+v", n-calls, fake.Calls()[calls:])
 	}
 
+	// The upload key pinned: a bundle jarsigner signed with another key is refused before
+	// anything is sent; one signed with the pinned key goes on (here to a review that fails).
+	upload, other := codesigntest.NewUploadKey(t, "CN=Shop upload"), codesigntest.NewUploadKey(t, "CN=Someone else")
+	jarSigned := func(version string, code int64, key codesigntest.UploadKey) name.Digest {
+		b, err := playfake.NewBundle(playfake.BundleSpec{Package: "dev.bollard.shop", VersionCode: code, VersionName: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "shop.aab")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		key.Sign(t, path)
+		if b, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+		d := pushArtifact(t, f.reg.Host, "shop/android:"+version, "shop.aab", b)
+		f.signer.Sign(t, d)
+		return d
+	}
+	pinned := func(s v1alpha1.ChannelReleaseSpec) v1alpha1.ChannelReleaseSpec {
+		s.Verify = &v1alpha1.ChannelVerify{AndroidUploadCertSHA256: []string{upload.Fingerprint}}
+		return s
+	}
+	calls = len(fake.Calls())
+	wrongKey := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-wrong-key"}, Spec: pinned(spec(jarSigned("1.5.0", 15, other), "1.5.0", 15, time.Second))}
+	if err := f.env.Client.Create(ctx, wrongKey); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-wrong-key", v1alpha1.ChannelRefused, 60*time.Second); !strings.Contains(r.Status.Message, "signed by CN=Someone else") || !strings.Contains(r.Status.Message, "not a pinned upload certificate") {
+		t.Errorf("wrong upload key: %s", r.Status.Message)
+	}
+	if n := len(fake.Calls()); n != calls {
+		t.Errorf("the wrongly signed bundle made %d calls to the fake, want 0", n-calls)
+	}
+
 	// Not approved by review: Rejected.
-	rejected := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-rejected"}, Spec: spec(bundle("1.4.0", 14, true), "1.4.0", 14, time.Second)}
+	rejected := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-rejected"}, Spec: pinned(spec(jarSigned("1.4.0", 14, upload), "1.4.0", 14, time.Second))}
 	if err := f.env.Client.Create(ctx, rejected); err != nil {
 		t.Fatal(err)
 	}
-	f.phase(t, "shop-rejected", v1alpha1.ChannelInReview, 60*time.Second)
+	if r := f.phase(t, "shop-rejected", v1alpha1.ChannelInReview, 60*time.Second); !strings.Contains(logSteps(r), "upload key: OK JAR signature verified, every entry signed; signer CN=Shop upload") {
+		t.Errorf("the pinned upload key's bundle:\n%s", logSteps(r))
+	}
 	if err := fake.SetReview("dev.bollard.shop", 14, "NOT_APPROVED"); err != nil {
 		t.Fatal(err)
 	}
