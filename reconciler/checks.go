@@ -275,32 +275,19 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 		}
 	}
 	if len(waiting) > 0 {
-		return false, strings.Join(waiting, "; "), fatal, nil
+		detail = strings.Join(waiting, "; ")
+		if rel.Spec.Health != nil && ready == want {
+			// Every new pod is Ready, old ones are still leaving: what the new pods answer
+			// already is said too — a timeout then names an unhealthy pod, not only the drain.
+			if _, missing, err := r.askPods(ctx, rel, r.newPods(deps, sets)); err == nil && missing != "" {
+				detail += "; " + missing
+			}
+		}
+		return false, detail, fatal, nil
 	}
 	detail = fmt.Sprintf("%d/%d Ready", ready, want)
 	if rel.Spec.Health != nil {
-		// The new pods: those of each workload's template (its version), but not the old side of
-		// a split — the Deployment beside a "<name>-canary" or "<name>-green" one, while it keeps
-		// another version than its companion (blue/green's blue until it takes green's template).
-		var news []podsOf
-		companion := map[string]string{} // Deployment → the version of its canary or green
-		for _, d := range deps.Items {
-			switch {
-			case d.Spec.Template.Labels[rollout.LabelCanary] != "":
-				companion[strings.TrimSuffix(d.Name, "-canary")] = d.Spec.Template.Labels[LabelVersion]
-			case d.Spec.Template.Labels[rollout.LabelColor] != "":
-				companion[strings.TrimSuffix(d.Name, "-green")] = d.Spec.Template.Labels[LabelVersion]
-			}
-		}
-		for _, d := range deps.Items {
-			if v, split := companion[d.Name]; !split || v == d.Spec.Template.Labels[LabelVersion] {
-				news = append(news, podsOf{d.Spec.Selector, d.Spec.Template.Labels[LabelVersion]})
-			}
-		}
-		for _, s := range sets.Items {
-			news = append(news, podsOf{s.Spec.Selector, s.Spec.Template.Labels[LabelVersion]})
-		}
-		answered, missing, err := r.askPods(ctx, rel, news)
+		answered, missing, err := r.askPods(ctx, rel, r.newPods(deps, sets))
 		if err != nil {
 			return false, "", false, err
 		}
@@ -310,6 +297,32 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 		detail += fmt.Sprintf("; %d new pod(s) answered %s", answered, healthPath(rel.Spec.Health))
 	}
 	return true, detail, false, nil
+}
+
+// newPods are the new pods of the workloads: those of each workload's template (its version),
+// but not the old side of a split — the Deployment beside a "<name>-canary" or "<name>-green"
+// one, while it keeps another version than its companion (blue/green's blue until it takes
+// green's template).
+func (r *Reconciler) newPods(deps *appsv1.DeploymentList, sets *appsv1.StatefulSetList) []podsOf {
+	var news []podsOf
+	companion := map[string]string{} // Deployment → the version of its canary or green
+	for _, d := range deps.Items {
+		switch {
+		case d.Spec.Template.Labels[rollout.LabelCanary] != "":
+			companion[strings.TrimSuffix(d.Name, "-canary")] = d.Spec.Template.Labels[LabelVersion]
+		case d.Spec.Template.Labels[rollout.LabelColor] != "":
+			companion[strings.TrimSuffix(d.Name, "-green")] = d.Spec.Template.Labels[LabelVersion]
+		}
+	}
+	for _, d := range deps.Items {
+		if v, split := companion[d.Name]; !split || v == d.Spec.Template.Labels[LabelVersion] {
+			news = append(news, podsOf{d.Spec.Selector, d.Spec.Template.Labels[LabelVersion]})
+		}
+	}
+	for _, s := range sets.Items {
+		news = append(news, podsOf{s.Spec.Selector, s.Spec.Template.Labels[LabelVersion]})
+	}
+	return news
 }
 
 // workloads are the Release's Deployments and StatefulSets in its target namespace: from the

@@ -219,7 +219,7 @@ func rolloutWithRealTraffic(t *testing.T, env *kubetest.Env, ns, gitURL string, 
 	errorsQuery := `100 * (sum(rate(http_requests_total{version="{{version}}",code="500"}[5s])) or vector(0)) / sum(rate(http_requests_total{version="{{version}}"}[5s]))`
 	rel := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
 		Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: gitURL, Path: "shop"}, Interval: metav1.Duration{Duration: time.Hour},
-			HealthTimeout: &metav1.Duration{Duration: 30 * time.Second}, // ten real pods on a busy 2-core node
+			HealthTimeout: &metav1.Duration{Duration: time.Minute}, // ten real pods on a busy 2-core node
 			Health:        &v1alpha1.HealthCheck{Port: 8080},
 			Analysis: &v1alpha1.Analysis{Prometheus: prom.url, Interval: &metav1.Duration{Duration: time.Second},
 				// A new pod's first series reach Prometheus seconds after it starts (its discovery
