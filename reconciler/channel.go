@@ -597,13 +597,6 @@ func guardInterval(cr *v1alpha1.ChannelRelease) time.Duration {
 	return 10 * time.Second
 }
 
-func dur(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil || d.Duration <= 0 {
-		return def
-	}
-	return d.Duration
-}
-
 // describeChannel names where cr ships, for logs and events.
 func describeChannel(cr *v1alpha1.ChannelRelease) string {
 	t := cr.Spec.Target

@@ -87,10 +87,15 @@ func (c sloCheck) Run(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.Ro
 }
 
 func healthTimeout(rel *v1alpha1.Release) time.Duration {
-	if rel.Spec.HealthTimeout != nil && rel.Spec.HealthTimeout.Duration > 0 {
-		return rel.Spec.HealthTimeout.Duration
+	return dur(rel.Spec.HealthTimeout, 60*time.Second)
+}
+
+// dur is d, or def when d is unset or not positive.
+func dur(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
 	}
-	return 60 * time.Second
+	return d.Duration
 }
 
 // slo evaluates the SLO guard once for the running check (started at ro.CheckStartedAt, which
@@ -98,13 +103,7 @@ func healthTimeout(rel *v1alpha1.Release) time.Duration {
 // a breach (or no data, unless onNoData is pause), else wait (saying what it sees).
 func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) rollout.Outcome {
 	a := rel.Spec.Analysis
-	interval, hold := 10*time.Second, time.Minute
-	if a.Interval != nil && a.Interval.Duration > 0 {
-		interval = a.Interval.Duration
-	}
-	if a.Hold != nil && a.Hold.Duration > 0 {
-		hold = a.Hold.Duration
-	}
+	interval, hold := dur(a.Interval, 10*time.Second), dur(a.Hold, time.Minute)
 	name := fmt.Sprintf("SLO guard (%s)", hold)
 	if wait := ro.CheckStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
 		return rollout.Outcome{Result: rollout.Wait, Message: "SLO guard from " + ro.CheckStartedAt.UTC().Format(time.TimeOnly), Wait: wait}
@@ -149,8 +148,8 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1
 }
 
 func proveTimeout(rel *v1alpha1.Release) time.Duration {
-	if p := rel.Spec.Prove; p != nil && p.Timeout != nil && p.Timeout.Duration > 0 {
-		return p.Timeout.Duration
+	if p := rel.Spec.Prove; p != nil {
+		return dur(p.Timeout, time.Minute)
 	}
 	return time.Minute
 }
