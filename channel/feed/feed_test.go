@@ -2,7 +2,9 @@ package feed
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // TestFeedStagedRollout: a feed published, served over loopback and read by 200 installations
@@ -281,5 +285,130 @@ func TestFeedRefreshAndConcurrentWriters(t *testing.T) {
 	}
 	if _, _, err := c.Check(); err != nil {
 		t.Errorf("a client after the concurrent writes: %v", err)
+	}
+}
+
+// TestFeedKeyRotationAndRootRenewal: keys rotated (the root's among them) are trusted by an
+// installation shipped with the first root, which walks the root chain; metadata signed with a
+// retired key is refused; a root near its expiry is renewed by Refresh; a rotation a crash left
+// half done is settled by Open.
+func TestFeedKeyRotationAndRootRenewal(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(version string) string {
+		f := filepath.Join(t.TempDir(), "shop")
+		if err := os.WriteFile(f, []byte("shop "+version), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if _, err := repo.Publish("stable", "linux-amd64", "1.0.0", 100, file("1.0.0")); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(dir))
+	t.Cleanup(srv.Close)
+	shipped, _ := os.ReadFile(filepath.Join(dir, "metadata", "1.root.json"))
+	installed := &Client{URL: srv.URL, Root: shipped, Dir: t.TempDir(), InstallID: "a", Platform: "linux-amd64", Channel: "stable"}
+	if o, ok, err := installed.Check(); err != nil || !ok || o.Version != "1.0.0" {
+		t.Fatalf("before the rotation: %+v %t %v", o, ok, err)
+	}
+
+	if _, err := repo.RotateKeys("root", "mirror"); err == nil || !strings.Contains(err.Error(), `rotate "mirror"`) {
+		t.Errorf("an unknown role: %v", err)
+	}
+	retired := repo.keys["timestamp"]
+	if v, err := repo.RotateKeys("root", "timestamp"); err != nil || v != 2 {
+		t.Fatalf("rotate: version %d, %v", v, err)
+	}
+	if repo.keys["timestamp"].Equal(retired) {
+		t.Fatal("the timestamp key did not change")
+	}
+	if _, err := repo.Publish("stable", "linux-amd64", "1.1.0", 100, file("1.1.0")); err != nil {
+		t.Fatal(err)
+	}
+	fresh := &Client{URL: srv.URL, Root: shipped, Dir: t.TempDir(), InstallID: "b", Platform: "linux-amd64", Channel: "stable"}
+	for name, c := range map[string]*Client{"an installation that trusted root 1": installed, "a new one shipped with root 1": fresh} {
+		if o, ok, err := c.Check(); err != nil || !ok || o.Version != "1.1.0" {
+			t.Errorf("%s, after the rotation: %+v %t %v", name, o, ok, err)
+		}
+	}
+	// A timestamp the retired key signs (a stolen key, a stale signer) is refused.
+	data, _ := os.ReadFile(repo.meta("timestamp.json"))
+	forged, err := metadata.Timestamp().FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Signed.Version++
+	if err := sign(forged, retired); err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.ToFile(repo.meta("timestamp.json"), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := installed.Check(); err == nil || !strings.Contains(err.Error(), "timestamp") {
+		t.Errorf("a timestamp signed with the retired key: %v", err)
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	if err := repo.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := installed.Check(); err != nil {
+		t.Errorf("after the feed signed again: %v", err)
+	}
+
+	// A root with less than RootRenewal left is renewed by Refresh (as feed serve calls it).
+	exp, v, err := repo.RootExpires()
+	if err != nil || v != 2 {
+		t.Fatalf("root %d, %v", v, err)
+	}
+	repo.Now = func() time.Time { return exp.Add(-RootRenewal + time.Hour) }
+	if err := repo.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	repo.Now = nil
+	if renewed, v, err := repo.RootExpires(); err != nil || v != 3 || !renewed.After(exp.Add(300*24*time.Hour)) {
+		t.Errorf("after Refresh near the root's expiry (%s): root %d expires %s, %v", exp, v, renewed, err)
+	}
+	if err := repo.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, _ := repo.RootExpires(); v != 3 {
+		t.Errorf("a root far from expiry renewed again: version %d", v)
+	}
+	if o, ok, err := installed.Check(); err != nil || !ok || o.Version != "1.1.0" {
+		t.Errorf("after the renewal: %+v %t %v", o, ok, err)
+	}
+
+	// Crashed between the root and the keys' rename: the new key is taken up. Crashed before the
+	// root: the orphan key goes.
+	if _, err := repo.RotateKeys("snapshot"); err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keys")
+	if err := os.Rename(filepath.Join(keys, "snapshot.pem"), filepath.Join(keys, "snapshot.next.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeKey(filepath.Join(keys, "snapshot.pem"), retired); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeKey(filepath.Join(keys, "targets.next.pem"), retired); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(keys, "targets.next.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the orphan key stayed: %v", err)
+	}
+	if _, err := reopened.Publish("stable", "linux-amd64", "1.2.0", 100, file("1.2.0")); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok, err := installed.Check(); err != nil || !ok || o.Version != "1.2.0" {
+		t.Errorf("after a crashed rotation was settled: %+v %t %v", o, ok, err)
 	}
 }

@@ -15,10 +15,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"syscall"
 	"time"
 
@@ -113,11 +115,7 @@ func Init(dir string) (*Repo, error) {
 		if err != nil {
 			return nil, err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "keys", role+".pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := writeKey(filepath.Join(dir, "keys", role+".pem"), key); err != nil {
 			return nil, err
 		}
 		r.keys[role] = key
@@ -140,25 +138,65 @@ func Init(dir string) (*Repo, error) {
 func Open(dir string) (*Repo, error) {
 	r := &Repo{Dir: dir, keys: map[string]ed25519.PrivateKey{}}
 	for _, role := range roles {
-		data, err := os.ReadFile(filepath.Join(dir, "keys", role+".pem"))
+		if err := r.finishRotation(role); err != nil {
+			return nil, err
+		}
+		key, err := readKey(filepath.Join(dir, "keys", role+".pem"))
 		if err != nil {
 			return nil, fmt.Errorf("feed %s: %w (made by bollard feed init?)", dir, err)
 		}
-		b, _ := pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("feed %s: keys/%s.pem is not PEM", dir, role)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("feed %s: keys/%s.pem: %w", dir, role, err)
-		}
-		ed, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("feed %s: keys/%s.pem is not an ed25519 key", dir, role)
-		}
-		r.keys[role] = ed
+		r.keys[role] = key
 	}
 	return r, nil
+}
+
+// finishRotation settles a key rotation a crash interrupted: a keys/ROLE.next.pem the newest
+// root names takes the old key's place; one it does not name (the root was never written) goes.
+func (r *Repo) finishRotation(role string) error {
+	path := filepath.Join(r.Dir, "keys", role+".next.pem")
+	key, err := readKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("feed %s: %w", r.Dir, err)
+	}
+	root, err := r.root()
+	if err != nil {
+		return err
+	}
+	pub, err := metadata.KeyFromPublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	id, err := pub.ID()
+	if err != nil {
+		return err
+	}
+	if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
+		return os.Rename(path, filepath.Join(r.Dir, "keys", role+".pem"))
+	}
+	return os.Remove(path)
+}
+
+func readKey(path string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s is not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ed, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an ed25519 key", path)
+	}
+	return ed, nil
 }
 
 // Publish adds version of the application for platform (its files as targets
@@ -334,20 +372,141 @@ func rollback(channel, platform string, p *Pointer, targets *metadata.Metadata[m
 	return nil
 }
 
+// RootRenewal is how long before its expiry Refresh signs a new version of the root.
+const RootRenewal = 30 * 24 * time.Hour
+
 // Refresh signs the feed's metadata again with fresh expiries, changing nothing it says: the
 // timestamp expires a day after its signing, so a feed with no change must be refreshed (bollard
-// feed serve does it hourly when less than half a day is left).
+// feed serve does it hourly when less than half a day is left). A root with less than RootRenewal
+// left is renewed too: a new version, the same keys, signed by the root key.
 func (r *Repo) Refresh() error {
 	unlock, err := r.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	root, err := r.root()
+	if err != nil {
+		return err
+	}
+	if root.Signed.Expires.Sub(r.now()) < RootRenewal {
+		return r.rotate(root, nil)
+	}
 	targets, err := r.targets()
 	if err != nil {
 		return err
 	}
 	return r.commit(targets, targets.Signed.Version)
+}
+
+// RotateKeys gives each of roles (root, targets, snapshot, timestamp) a new key: a new version of
+// the root names them, signed by the root key it replaces and — when the root's key is rotated —
+// by the new one too, so an installation that trusts any earlier root walks the chain to it (TUF's
+// root rotation); then the targets, snapshot and timestamp are signed again. Metadata signed with
+// a retired key is refused by clients from then on. No roles: the root is renewed (a new
+// version with a fresh expiry, the same keys). It returns the new root's version.
+func (r *Repo) RotateKeys(roles ...string) (int64, error) {
+	for _, role := range roles {
+		if _, ok := expiry[role]; !ok {
+			return 0, fmt.Errorf("rotate %q: a feed's roles are root, targets, snapshot and timestamp", role)
+		}
+	}
+	unlock, err := r.lock()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	root, err := r.root()
+	if err != nil {
+		return 0, err
+	}
+	if err := r.rotate(root, roles); err != nil {
+		return 0, err
+	}
+	return root.Signed.Version, nil
+}
+
+// rotate writes root as its next version with new keys for roles and commits the targets again.
+// Crash-safe: the new keys are written beside the old ones (keys/ROLE.next.pem) before the root
+// that names them, and take the old ones' place after it (Open finishes what a crash left).
+func (r *Repo) rotate(root *metadata.Metadata[metadata.RootType], roles []string) error {
+	oldRoot := r.keys["root"]
+	next := map[string]ed25519.PrivateKey{}
+	for _, role := range roles {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if err := writeKey(filepath.Join(r.Dir, "keys", role+".next.pem"), key); err != nil {
+			return err
+		}
+		next[role] = key
+		for _, id := range root.Signed.Roles[role].KeyIDs {
+			if err := root.Signed.RevokeKey(id, role); err != nil {
+				return err
+			}
+		}
+		pub, err := metadata.KeyFromPublicKey(key.Public())
+		if err != nil {
+			return err
+		}
+		if err := root.Signed.AddKey(pub, role); err != nil {
+			return err
+		}
+	}
+	root.Signed.Version++
+	root.Signed.Expires = r.expires("root")
+	root.ClearSignatures()
+	for _, key := range []ed25519.PrivateKey{oldRoot, next["root"]} {
+		if key == nil {
+			continue
+		}
+		s, err := signature.LoadSigner(key, crypto.Hash(0))
+		if err != nil {
+			return err
+		}
+		if _, err := root.Sign(s); err != nil {
+			return err
+		}
+	}
+	if err := root.ToFile(r.meta(fmt.Sprintf("%d.root.json", root.Signed.Version)), true); err != nil {
+		return err
+	}
+	for role, key := range next {
+		if err := os.Rename(filepath.Join(r.Dir, "keys", role+".next.pem"), filepath.Join(r.Dir, "keys", role+".pem")); err != nil {
+			return err
+		}
+		r.keys[role] = key
+	}
+	targets, err := r.targets()
+	if err != nil {
+		return err
+	}
+	return r.commit(targets, targets.Signed.Version)
+}
+
+// root reads the feed's newest root (N.root.json with the highest N).
+func (r *Repo) root() (*metadata.Metadata[metadata.RootType], error) {
+	var newest *metadata.Metadata[metadata.RootType]
+	for v := int64(1); ; v++ {
+		m, err := metadata.Root().FromFile(r.meta(fmt.Sprintf("%d.root.json", v)))
+		if errors.Is(err, fs.ErrNotExist) && newest != nil {
+			return newest, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: root version %d: %w", r.Dir, v, err)
+		}
+		newest = m
+	}
+}
+
+// RootExpires is when the feed's newest root expires (Refresh renews it RootRenewal before).
+func (r *Repo) RootExpires() (time.Time, int64, error) {
+	root, err := r.root()
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	return root.Signed.Expires, root.Signed.Version, nil
 }
 
 // Expires is when the feed's timestamp expires: clients refuse the feed after it.
@@ -497,12 +656,23 @@ func (r *Repo) targets() (*metadata.Metadata[metadata.TargetsType], error) {
 
 func (r *Repo) meta(name string) string { return filepath.Join(r.Dir, "metadata", name) }
 
-func (r *Repo) expires(role string) time.Time {
-	now := time.Now
+func (r *Repo) now() time.Time {
 	if r.Now != nil {
-		now = r.Now
+		return r.Now()
 	}
-	return now().UTC().Add(expiry[role]).Truncate(time.Second)
+	return time.Now()
+}
+
+func (r *Repo) expires(role string) time.Time {
+	return r.now().UTC().Add(expiry[role]).Truncate(time.Second)
+}
+
+func writeKey(path string, key ed25519.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 type signable interface {

@@ -32,7 +32,7 @@ mirror, tampered file or replayed answer. Installations use bollard.dev/bollard/
 Client with the feed's metadata/1.root.json shipped inside the application.`,
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, refresh, sums, show, serve")}
+			return usageError{errors.New("give a subcommand: init, publish, percent, halt, rollback, rollout, refresh, rotate-keys, sums, show, serve")}
 		},
 	}
 	var channel, platform string
@@ -260,6 +260,23 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "feed %s refreshed: valid until %s\n", args[0], exp.Format(time.RFC3339))
 			return err
 		}}
+	var rotateRoles []string
+	rotate := &cobra.Command{Use: "rotate-keys DIR [--role root,targets,snapshot,timestamp]",
+		Short: "Give roles new keys (a new root version signed by the old and new root keys: installations walk to it); no --role renews the root (a year from now)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openDir(args)
+			if err != nil {
+				return err
+			}
+			v, err := r.RotateKeys(rotateRoles...)
+			if err != nil {
+				return err
+			}
+			exp, _, err := r.RootExpires()
+			fmt.Fprintf(cmd.OutOrStdout(), "feed %s: root version %d, new keys for %v, valid until %s\n", args[0], v, rotateRoles, exp.Format(time.RFC3339))
+			return err
+		}}
+	rotate.Flags().StringSliceVar(&rotateRoles, "role", nil, "the roles to give new keys (root, targets, snapshot, timestamp)")
 	var sumsKey string
 	sums := &cobra.Command{Use: "sums DIR --key cosign.key", Short: "Write targets/SHA256SUMS and its Sigstore bundle, signed with a cosign key (password in COSIGN_PASSWORD)",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -278,6 +295,6 @@ Client with the feed's metadata/1.root.json shipped inside the application.`,
 			return nil
 		}}
 	sums.Flags().StringVar(&sumsKey, "key", "", "cosign private key (cosign generate-key-pair's format)")
-	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, refresh, sums, show, serve)
+	cmd.AddCommand(initCmd, publish, step, halt, rollback, rollout, refresh, rotate, sums, show, serve)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFeedCommand: bollard feed init, publish, percent, halt and rollback change what the channel
@@ -31,6 +32,10 @@ func TestFeedCommand(t *testing.T) {
 		{[]string{"feed", "percent", dir, "50", "--platform", "windows-amd64"}, 0, `"rolloutPercent":50`},
 		{[]string{"feed", "halt", dir, "--platform", "windows-amd64"}, 0, `"halted":true`},
 		{[]string{"feed", "rollback", dir, "--platform", "windows-amd64"}, 0, `{"version":"1.0.0","target":"app/windows-amd64/1.0.0/shop-1.0.0.exe","rolloutPercent":100,"halted":false,"withdrawn":"1.1.0"}`},
+		{[]string{"feed", "show", dir, "--platform", "windows-amd64"}, 0, `"withdrawn":"1.1.0"`},
+		{[]string{"feed", "rotate-keys", dir, "--role", "root,timestamp"}, 0, "root version 2, new keys for [root timestamp], valid until " + time.Now().UTC().AddDate(1, 0, 0).Format("2006-01-02")},
+		{[]string{"feed", "rotate-keys", dir}, 0, "root version 3, new keys for []"},
+		{[]string{"feed", "rotate-keys", dir, "--role", "mirror"}, 1, `rotate "mirror": a feed's roles are root, targets, snapshot and timestamp`},
 		{[]string{"feed", "show", dir, "--platform", "windows-amd64"}, 0, `"withdrawn":"1.1.0"`},
 		{[]string{"feed", "percent", dir, "150", "--platform", "windows-amd64"}, 1, "want 0 to 100"},
 		{[]string{"feed", "percent", dir, "ten", "--platform", "windows-amd64"}, 2, ""},
