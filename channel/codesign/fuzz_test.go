@@ -1,9 +1,13 @@
 package codesign
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/x509"
 	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +45,38 @@ func FuzzMachOSignature(f *testing.F) {
 		// The whole verifier on a file that is only this blob.
 		if _, err := MachO(bytes.NewReader(file), int64(len(file)), MachOOptions{Options: Options{Roots: x509.NewCertPool()}}); err == nil {
 			t.Fatal("a fuzzed signature verified")
+		}
+	})
+}
+
+// FuzzAndroidUploadKey: no bundle, however hostile — a broken zip, a manifest or signature file
+// of junk, entries named to confuse — panics the upload-key check or passes it: with no signature
+// by the pinned key it is always refused.
+func FuzzAndroidUploadKey(f *testing.F) {
+	zipOf := func(entries ...string) []byte {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		for i := 0; i+1 < len(entries); i += 2 {
+			e, _ := w.Create(entries[i])
+			_, _ = e.Write([]byte(entries[i+1]))
+		}
+		_ = w.Close()
+		return buf.Bytes()
+	}
+	manifest := "Manifest-Version: 1.0\r\nCreated-By: 17 (jarsigner)\r\n\r\nName: base/dex/classes.dex\r\nSHA-256-Digest: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n\r\n"
+	f.Add(zipOf("base/dex/classes.dex", "dex"))
+	f.Add(zipOf("META-INF/MANIFEST.MF", manifest, "META-INF/UPLOAD.SF", "Signature-Version: 1.0\r\nSHA-256-Digest-Manifest: AAAA\r\n\r\n",
+		"META-INF/UPLOAD.RSA", "\x30\x82\x01\x00junk", "base/dex/classes.dex", "dex"))
+	f.Add(zipOf("META-INF/MANIFEST.MF", manifest, "META-INF/A.SF", manifest, "META-INF/A.EC", "\x30\x03\x02\x01\x01", "../../etc/passwd", "x"))
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	pin := strings.Repeat("AB:", 31) + "AB"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "fuzz.aab")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := AndroidUploadKey(path, []string{pin}); err == nil {
+			t.Fatalf("a fuzzed bundle passed the upload-key pin: %+v", res)
 		}
 	})
 }
