@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sort"
 
 	"github.com/sassoftware/relic/v8/lib/pkcs7"
 	"github.com/sassoftware/relic/v8/lib/pkcs9"
@@ -54,6 +56,18 @@ type MachOResult struct {
 	// Notarization is always "not verifiable offline": a bare Mach-O cannot carry a stapled
 	// ticket, and Apple's notary service is online.
 	Notarization string `json:"notarization"`
+	// Slices are the architectures of a universal (fat) Mach-O, each verified on its own (the
+	// fields above then say what they share; CDHash is empty: each slice has its own).
+	Slices []MachOSlice `json:"slices,omitempty"`
+}
+
+// MachOSlice is one verified architecture of a universal Mach-O.
+type MachOSlice struct {
+	Arch   string `json:"arch"`
+	CDHash string `json:"cdHash"`
+	// Offset and Size of the slice in the universal file.
+	Offset uint32 `json:"offset"`
+	Size   uint32 `json:"size"`
 }
 
 // codeDir is one parsed code directory and its raw bytes.
@@ -341,8 +355,8 @@ func fileSHA256(r io.ReaderAt, size int64) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Verify verifies a file by its format: a Windows PE (Authenticode) or a thin Mach-O; anything
-// else is not verified.
+// Verify verifies a file by its format: a Windows PE (Authenticode), a thin or a universal
+// Mach-O; anything else is not verified.
 func Verify(f *os.File, opts MachOOptions) (MachOResult, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -359,8 +373,97 @@ func Verify(f *os.File, opts MachOOptions) (MachOResult, error) {
 		}
 		res, err := Authenticode(f, opts.Options)
 		return MachOResult{Result: res}, err
-	case bytes.Equal(head, []byte{0xca, 0xfe, 0xba, 0xbe}) || bytes.Equal(head, []byte{0xbe, 0xba, 0xfe, 0xca}):
-		return MachOResult{}, notVerified("a universal (fat) Mach-O: verify each architecture's slice (lipo -thin); not yet supported")
+	case bytes.Equal(head, []byte{0xca, 0xfe, 0xba, 0xbe}):
+		return Universal(f, st.Size(), opts)
+	case bytes.Equal(head, []byte{0xca, 0xfe, 0xba, 0xbf}):
+		return MachOResult{}, notVerified("a universal Mach-O with 64-bit offsets (fat_arch_64): not supported")
 	}
 	return MachO(f, st.Size(), opts)
+}
+
+// maxSlices bounds the architectures a universal Mach-O may list (Apple ships at most a few).
+const maxSlices = 16
+
+// Universal verifies a universal (fat) Mach-O: every architecture's slice is verified as MachO
+// verifies a thin one (all must pass: macOS runs whichever slice fits the machine), the slices
+// must share the signer, identifier, Team ID and hardened runtime, and nothing in the file may
+// lie outside them but the header and zero padding (bytes no signature covers).
+func Universal(r io.ReaderAt, size int64, opts MachOOptions) (_ MachOResult, err error) {
+	defer malformed(&err)
+	ff, err := macho.NewFatFile(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return MachOResult{}, notVerified("universal Mach-O: %v", err)
+	}
+	if len(ff.Arches) > maxSlices {
+		return MachOResult{}, notVerified("universal Mach-O: %d architectures (at most %d)", len(ff.Arches), maxSlices)
+	}
+	arches := slices.Clone(ff.Arches)
+	sort.Slice(arches, func(i, j int) bool { return arches[i].Offset < arches[j].Offset })
+	// The header (8 bytes, 20 per architecture), then the slices in order with zeros between.
+	covered := int64(8 + 20*len(arches))
+	var res MachOResult
+	for i, a := range arches {
+		arch := archName(a.Cpu)
+		if int64(a.Offset) < covered || int64(a.Offset)+int64(a.Size) > size {
+			return MachOResult{}, notVerified("universal Mach-O: the %s slice (bytes %d–%d) overlaps another or leaves the file", arch, a.Offset, int64(a.Offset)+int64(a.Size))
+		}
+		if err := zeros(r, covered, int64(a.Offset)); err != nil {
+			return MachOResult{}, notVerified("universal Mach-O: before the %s slice: %v", arch, err)
+		}
+		covered = int64(a.Offset) + int64(a.Size)
+		one, err := MachO(io.NewSectionReader(r, int64(a.Offset), int64(a.Size)), int64(a.Size), opts)
+		if err != nil {
+			return MachOResult{}, fmt.Errorf("the %s slice: %w", arch, err)
+		}
+		if i == 0 {
+			res = one
+			res.Format, res.CDHash, res.Digest = "mach-o universal", "", ""
+		} else if one.Signer != res.Signer || one.Identifier != res.Identifier || one.TeamID != res.TeamID || one.HardenedRuntime != res.HardenedRuntime {
+			return MachOResult{}, notVerified("universal Mach-O: the %s slice is signed as %q (identifier %s, Team ID %q, hardened runtime %t), the %s slice as %q (identifier %s, Team ID %q, hardened runtime %t)",
+				arch, one.Signer, one.Identifier, one.TeamID, one.HardenedRuntime, arches[0].Cpu, res.Signer, res.Identifier, res.TeamID, res.HardenedRuntime)
+		}
+		res.Timestamped = res.Timestamped && one.Timestamped
+		res.Slices = append(res.Slices, MachOSlice{Arch: arch, CDHash: one.CDHash, Offset: a.Offset, Size: a.Size})
+		sep := ","
+		if i == 0 {
+			sep = "cdhash:"
+		}
+		res.Digest += sep + arch + "=" + one.CDHash
+	}
+	if covered != size {
+		return MachOResult{}, notVerified("universal Mach-O: %d bytes after the last slice, covered by no signature", size-covered)
+	}
+	res.SHA256 = fileSHA256(r, size)
+	return res, nil
+}
+
+// archName is an architecture as Apple's tools name it (lipo -info).
+func archName(c macho.Cpu) string {
+	switch c {
+	case macho.CpuAmd64:
+		return "x86_64"
+	case macho.CpuArm64:
+		return "arm64"
+	case macho.Cpu386:
+		return "i386"
+	case macho.CpuArm:
+		return "arm"
+	}
+	return c.String()
+}
+
+// zeros checks that bytes [from, to) of r are all zero.
+func zeros(r io.ReaderAt, from, to int64) error {
+	buf := make([]byte, 32<<10)
+	for at := from; at < to; {
+		n := int(min(int64(len(buf)), to-at))
+		if _, err := r.ReadAt(buf[:n], at); err != nil {
+			return err
+		}
+		if i := bytes.IndexFunc(buf[:n], func(c rune) bool { return c != 0 }); i >= 0 {
+			return fmt.Errorf("byte %d is not padding (%#x), and no signature covers it", at+int64(i), buf[i])
+		}
+		at += int64(n)
+	}
+	return nil
 }

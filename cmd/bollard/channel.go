@@ -137,7 +137,7 @@ reason), 2 usage error.`,
 						stamp = "timestamped"
 					}
 					extra := ""
-					if v.Format == "mach-o" {
+					if strings.HasPrefix(v.Format, "mach-o") {
 						extra = fmt.Sprintf(", identifier %s, Team ID %q, hardened runtime %t; notarization %s", v.Identifier, v.TeamID, v.HardenedRuntime, v.Notarization)
 					}
 					fmt.Fprintf(out, "🔐 %s: %s signature verified — signer %q (issuer %q), signed digest %s, %s%s; file sha256:%s\n",

@@ -21,6 +21,8 @@ func TestChannelVerifyCommand(t *testing.T) {
 	ca.SignAuthenticode(t, unsigned, signed)
 	mac := codesigntest.DarwinBinary(t, t.TempDir())
 	ca.SignMachO(t, mac, "dev.shop.app")
+	fat := codesigntest.DarwinUniversal(t, t.TempDir())
+	ca.SignMachO(t, fat, "dev.shop.app")
 	roots, otherRoots := filepath.Join(dir, "roots.pem"), filepath.Join(dir, "other-roots.pem")
 	for path, c := range map[string]codesigntest.CA{roots: ca, otherRoots: other} {
 		data, err := os.ReadFile(c.CertPEM) // leaf then root: the pool takes both, the chain needs the root
@@ -58,6 +60,9 @@ func TestChannelVerifyCommand(t *testing.T) {
 		{"roots not PEM", []string{"channel", "verify", signed, "--roots", unsigned}, 2, ""},
 		{"a Mach-O signed by quill", []string{"channel", "verify", mac, "--roots", roots, "--subject", "CN=Shop publisher,.*"}, 0,
 			`: mach-o signature verified — signer "CN=Shop publisher,O=Shop" (issuer "CN=Shop root"), signed digest cdhash:`},
+		{"a universal Mach-O signed by quill", []string{"channel", "verify", fat, "--roots", roots}, 0,
+			`: mach-o universal signature verified — signer "CN=Shop publisher,O=Shop" (issuer "CN=Shop root"), signed digest cdhash:x86_64=`},
+		{"a universal Mach-O of another root", []string{"channel", "verify", fat, "--roots", otherRoots}, 1, ": the x86_64 slice: not verified: Mach-O signer"},
 		{"a Mach-O and its notarization", []string{"channel", "verify", mac, "--roots", roots}, 0, "identifier dev.shop.app, Team ID \"\", hardened runtime"},
 		{"a Mach-O of another Team ID", []string{"channel", "verify", mac, "--roots", roots, "--team-id", "ABCDE12345"}, 1, "Team ID"},
 		{"Team ID on a PE", []string{"channel", "verify", signed, "--roots", roots, "--team-id", "ABCDE12345"}, 1, "no Team ID"},

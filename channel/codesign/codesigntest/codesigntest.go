@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	macholibre "github.com/anchore/go-macholibre"
 	"github.com/goreleaser/quill/quill"
 )
 
@@ -76,15 +77,20 @@ func WindowsBinary(t testing.TB, dir string) string {
 
 func goBuild(t testing.TB, dir, goos, name string) string {
 	t.Helper()
+	arch := "amd64"
+	if goos == "darwin" {
+		arch = "arm64"
+	}
+	return goBuildArch(t, dir, goos, arch, name)
+}
+
+func goBuildArch(t testing.TB, dir, goos, arch, name string) string {
+	t.Helper()
 	src := filepath.Join(dir, "main.go")
 	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello from the shop app\") }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, name)
-	arch := "amd64"
-	if goos == "darwin" {
-		arch = "arm64"
-	}
 	cmd := exec.Command("go", "build", "-o", out, src)
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=-trimpath")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -99,8 +105,22 @@ func DarwinBinary(t testing.TB, dir string) string {
 	return goBuild(t, dir, "darwin", "app")
 }
 
+// DarwinUniversal builds the program for darwin/amd64 and darwin/arm64 and packs both into a
+// universal (fat) Mach-O with anchore's go-macholibre (what quill packs signed slices with).
+func DarwinUniversal(t testing.TB, dir string) string {
+	t.Helper()
+	amd := goBuildArch(t, dir, "darwin", "amd64", "app-x86_64")
+	arm := goBuildArch(t, dir, "darwin", "arm64", "app-arm64")
+	out := filepath.Join(dir, "app-universal")
+	if err := macholibre.Package(out, amd, arm); err != nil {
+		t.Fatalf("pack a universal Mach-O: %v", err)
+	}
+	return out
+}
+
 // SignMachO signs the Mach-O at path in place with goreleaser/quill (an implementation
-// independent of bollard's verifier) as ca's publisher, with identifier id.
+// independent of bollard's verifier) as ca's publisher, with identifier id — each slice of a
+// universal one.
 func (ca CA) SignMachO(t testing.TB, path, id string) {
 	t.Helper()
 	cfg, err := quill.NewSigningConfigFromPEMs(path, ca.CertPEM, ca.KeyPEM, "", false)
