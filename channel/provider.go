@@ -17,6 +17,16 @@ type Artifact struct {
 	Files map[string]string
 	// ReleaseNotes by BCP-47 locale ("en-US").
 	ReleaseNotes map[string]string
+	// Listings are the store listing texts by BCP-47 locale, submitted with the release (Play).
+	Listings map[string]Listing
+}
+
+// Listing is a store listing's text in one language.
+type Listing struct {
+	Title            string `json:"title,omitempty"`
+	ShortDescription string `json:"shortDescription,omitempty"`
+	FullDescription  string `json:"fullDescription,omitempty"`
+	Video            string `json:"video,omitempty"`
 }
 
 // Ref names what a provider submitted. It is persisted in the ChannelRelease's status: every

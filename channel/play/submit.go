@@ -62,6 +62,14 @@ func (p *Provider) Submit(ctx context.Context, a channel.Artifact, percent int) 
 		if err := p.ensureBundle(ctx, editID, path, a.VersionCode); err != nil {
 			return false, err
 		}
+		// The listings go live with the release, in the same commit.
+		for _, lang := range sortedKeys(a.Listings) {
+			l := a.Listings[lang]
+			if _, err := p.svc.Edits.Listings.Update(p.pkg, editID, lang, &androidpublisher.Listing{Language: lang, Title: l.Title,
+				ShortDescription: l.ShortDescription, FullDescription: l.FullDescription, Video: l.Video}).Context(ctx).Do(); err != nil {
+				return false, fmt.Errorf("edits.listings.update %s: %w", lang, err)
+			}
+		}
 		return true, p.updateTrack(ctx, editID, withRelease(t.Releases, rel))
 	})
 	if err != nil {
@@ -82,12 +90,7 @@ func newRelease(a channel.Artifact, percent int) (*androidpublisher.TrackRelease
 	}
 	rel := &androidpublisher.TrackRelease{Name: a.Version, VersionCodes: googleapi.Int64s{a.VersionCode}}
 	setPercent(rel, percent)
-	locales := make([]string, 0, len(a.ReleaseNotes))
-	for l := range a.ReleaseNotes {
-		locales = append(locales, l)
-	}
-	sort.Strings(locales)
-	for _, l := range locales {
+	for _, l := range sortedKeys(a.ReleaseNotes) {
 		text := a.ReleaseNotes[l]
 		if n := utf8.RuneCountInString(text); n > MaxReleaseNoteChars {
 			return nil, fmt.Errorf("release notes for %s have %d characters; Play allows %d per language", l, n, MaxReleaseNoteChars)
@@ -96,7 +99,21 @@ func newRelease(a channel.Artifact, percent int) (*androidpublisher.TrackRelease
 			rel.ReleaseNotes = append(rel.ReleaseNotes, &androidpublisher.LocalizedText{Language: l, Text: text})
 		}
 	}
+	for _, lang := range sortedKeys(a.Listings) {
+		if err := checkListing(lang, a.Listings[lang]); err != nil {
+			return nil, err
+		}
+	}
 	return rel, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func checkPercent(percent int) error {

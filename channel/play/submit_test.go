@@ -1,8 +1,12 @@
 package play_test
 
 import (
+	"context"
 	"crypto/rand"
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -228,5 +232,73 @@ func TestInvalidSubmitSendsNothing(t *testing.T) {
 				t.Fatalf("sent %d calls: %+v", len(calls), calls)
 			}
 		})
+	}
+}
+
+// TestSubmitWithListingsFromFastlaneLayout: the store listing texts and release notes read from
+// fastlane's layout go live with the release in the same commit — the fake's committed listings
+// and track say so; a title over Play's 30 characters is refused before anything is sent.
+func TestSubmitWithListingsFromFastlaneLayout(t *testing.T) {
+	r := newRig(t)
+	dir := filepath.Join("testdata", "metadata", "android")
+	notes, listings, err := play.Metadata(os.DirFS(dir), dir, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]channel.Listing{
+		"en-US": {Title: "Bollard Shop", ShortDescription: "Checkout in two taps.", FullDescription: "The shop that ships safely.\n\nStaged, watched, halted when it hurts."},
+		"fr-FR": {Title: "Boutique plus rapide."},
+	}
+	if !reflect.DeepEqual(listings, want) || notes["en-US"] == "" {
+		t.Fatalf("listings %+v (want %+v), notes %q", listings, want, notes)
+	}
+	a := r.artifact(42, nil)
+	a.ReleaseNotes, a.Listings = notes, listings
+	if _, err := r.p.Submit(context.Background(), a, 10); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.fake.CommittedListings(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed map[string]struct {
+		Language, Title, ShortDescription, FullDescription string
+	}
+	if err := json.Unmarshal(b, &committed); err != nil {
+		t.Fatal(err)
+	}
+	if en := committed["en-US"]; en.Language != "en-US" || en.Title != "Bollard Shop" || en.FullDescription != want["en-US"].FullDescription || committed["fr-FR"].Title != "Boutique plus rapide." || len(committed) != 2 {
+		t.Errorf("committed listings %s", b)
+	}
+	if rel := r.committed(); len(rel) != 1 || len(rel[0].ReleaseNotes) != 2 {
+		t.Errorf("committed track %+v", rel)
+	}
+
+	calls := len(r.fake.Calls())
+	long := r.artifact(43, nil)
+	long.Listings = map[string]channel.Listing{"de-DE": {Title: strings.Repeat("ß", 31)}}
+	if _, err := r.p.Submit(context.Background(), long, 10); err == nil || !strings.Contains(err.Error(), "listing title for de-DE has 31 characters; Play allows 30") {
+		t.Errorf("a 31-character title: %v", err)
+	}
+	if n := len(r.fake.Calls()); n != calls {
+		t.Errorf("%d calls were made for a listing Play would refuse", n-calls)
+	}
+}
+
+// TestMetadataOverTheLimitNamesItsFile: a listing text over Play's limit is an error naming
+// its file; a file that is not UTF-8 too.
+func TestMetadataOverTheLimitNamesItsFile(t *testing.T) {
+	for file, content := range map[string]string{"short_description.txt": strings.Repeat("x", 81), "title.txt": "\xff\xfe"} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "en-US"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "en-US", file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := play.Metadata(os.DirFS(dir), "repo/metadata", 1)
+		if err == nil || !strings.Contains(err.Error(), "repo/metadata/en-US/"+file) {
+			t.Errorf("%s: %v", file, err)
+		}
 	}
 }

@@ -22,8 +22,8 @@
 //
 // What it implements: edits.insert/get/delete/validate/commit, edits.bundles.upload
 // (uploadType media, multipart and resumable) and .list, edits.tracks.get/list/update,
-// and applications.tracks.releases.list. State is per package: committed bundles and
-// tracks; an edit is a copy of them taken at insert and replaces them in one step at
+// edits.listings.update/get and applications.tracks.releases.list. State is per package:
+// committed bundles, tracks and store listings; an edit is a copy of them taken at insert and replaces them in one step at
 // commit, which discards every other open edit of the app. An uploaded bundle's
 // versionCode is what its base module manifest says (NewBundle builds such a zip).
 //
@@ -34,7 +34,9 @@
 // inAppUpdatePriority in [0, 5]; a release's versionCodes must have been uploaded;
 // versionCode in 1..2100000000 and never reused; the bundle's package must be the app's;
 // upload media type from mediaUpload.accept; enum and boolean query parameters; request
-// bodies with fields the schema lacks.
+// bodies with fields the schema lacks; a listing's language shaped as BCP-47 (the schema's
+// description) and its title, short and full description within the Play Console's 30, 80
+// and 4,000 characters (Play Console Help, answer 9859152).
 //
 // Review. The fake never decides a review: a committed release is
 // RELEASE_LIFECYCLE_STATE_IN_REVIEW (DRAFT for a draft) in releases.list until the test
@@ -45,6 +47,6 @@
 // target API level, permissions), the changesNotSentForReview/changesInReviewBehavior
 // semantics (the parameters are only type-checked), the length of release notes (the API
 // reference gives LocalizedText.text no limit; the 500 characters of the Play Console are
-// checked by the provider, not here), countries, testers, listings, quotas and rate limits. A test that passes against the fake says the client speaks the API as
+// checked by the provider, not here), countries, testers, listing images, which languages Play supports, quotas and rate limits. A test that passes against the fake says the client speaks the API as
 // documented — not that Google Play accepted anything.
 package playfake

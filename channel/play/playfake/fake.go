@@ -144,6 +144,8 @@ func implemented() map[string]handler {
 		"androidpublisher.edits.tracks.list":                 (*Fake).tracksList,
 		"androidpublisher.edits.tracks.update":               (*Fake).tracksUpdate,
 		"androidpublisher.applications.tracks.releases.list": (*Fake).releasesList,
+		"androidpublisher.edits.listings.update":             (*Fake).listingsUpdate,
+		"androidpublisher.edits.listings.get":                (*Fake).listingsGet,
 	}
 }
 

@@ -16,6 +16,8 @@ type app struct {
 	tracks  map[string]*track
 	review  map[int64]string
 	edits   map[string]*edit
+	// listings are the store listings by language.
+	listings map[string]listing
 }
 
 type editState int
@@ -34,6 +36,8 @@ type edit struct {
 	state   editState
 	bundles []bundle
 	tracks  map[string]*track
+	// listings: the app's at edits.insert, changed by edits.listings.update.
+	listings map[string]listing
 }
 
 // bundle is the Bundle resource (discovery schema "Bundle") plus the manifest's
@@ -238,7 +242,7 @@ func (f *Fake) editsInsert(c *request) (any, *apiError) {
 			return nil, e
 		}
 	}
-	ed := &edit{id: f.newID(), expiry: f.now().Add(f.opts.EditLifetime), tracks: cloneTracks(a.tracks)}
+	ed := &edit{id: f.newID(), expiry: f.now().Add(f.opts.EditLifetime), tracks: cloneTracks(a.tracks), listings: cloneListings(a.listings)}
 	a.edits[ed.id] = ed
 	return ed.resource(), nil
 }
@@ -284,6 +288,7 @@ func (f *Fake) editsCommit(c *request) (any, *apiError) {
 		return nil, e
 	}
 	a.tracks = cloneTracks(ed.tracks)
+	a.listings = cloneListings(ed.listings)
 	a.bundles = append(a.bundles, ed.bundles...)
 	ed.state = editCommitted
 	for _, other := range a.edits {
