@@ -25,6 +25,15 @@ const PolicyWebhookName = "policies.bollard.dev"
 // WebhookName is the name of bollard's validating webhook.
 const WebhookName = "gate.bollard.dev"
 
+// ChannelWebhookName is the entry that gates ChannelReleases.
+const ChannelWebhookName = "channels.bollard.dev"
+
+// ChannelSpecChanged is the match condition of ChannelWebhook: a create, or an update that
+// changes the spec. A request to the daemon (halt, resume, complete: an annotation) or a
+// break-glass annotation alone never reaches the gate, so the red button works in a freeze, with
+// a revoked signature and while the webhook is down.
+const ChannelSpecChanged = "request.operation == 'CREATE' || object.spec != oldObject.spec"
+
 // ValidatingWebhook is the webhook entry for the gate at url: every pod-bearing kind on CREATE and
 // UPDATE (with their scale subresources left out), never in kube-system, kube-node-lease, bollard's
 // own namespace or a namespace labelled bollard.dev/ignore=true, so the gate cannot lock the
@@ -73,6 +82,22 @@ func ValidatingWebhook(url string, caBundle []byte, ownNamespace string, failure
 		TimeoutSeconds:          &timeoutSeconds,
 		AdmissionReviewVersions: []string{"v1"},
 	}
+}
+
+// ChannelWebhook is the gate's entry for ChannelReleases (bollard.dev/v1alpha1), with the gate's
+// namespace scope and failure policy: what a ChannelRelease ships (spec.artifact.ref) is judged
+// at admission like an image — signatures, attestations, freezes, flags — before the daemon ever
+// sees it (its pre-flight judges it again, as the release's ServiceAccount). Only creates and
+// spec changes are sent (ChannelSpecChanged); status is a subresource and never matches.
+func ChannelWebhook(url string, caBundle []byte, ownNamespace string, failurePolicy admissionregistrationv1.FailurePolicyType, timeoutSeconds int32) admissionregistrationv1.ValidatingWebhook {
+	w := ValidatingWebhook(url, caBundle, ownNamespace, failurePolicy, timeoutSeconds)
+	w.Name = ChannelWebhookName
+	w.Rules = []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{"bollard.dev"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"channelreleases"}},
+	}}
+	w.MatchConditions = []admissionregistrationv1.MatchCondition{{Name: "spec-changed", Expression: ChannelSpecChanged}}
+	return w
 }
 
 // OptOutWebhook guards the opt-out label: Namespace creates and updates, sent to the gate only

@@ -231,7 +231,9 @@ func runWebhook(ctx context.Context, opts webhookOptions, kube kubeOptions) erro
 			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds, wcfg.WorkloadKinds...)
 		optOut := webhook.OptOutWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
 		policies := webhook.PolicyWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.TimeoutSeconds)
-		if err := register(ctx, cs, hook, optOut, policies); err != nil {
+		channels := webhook.ChannelWebhook(strings.TrimSuffix(opts.RegisterURL, "/")+"/validate", caBundle, opts.Namespace,
+			admissionregistrationv1.FailurePolicyType(opts.FailurePolicy), opts.TimeoutSeconds)
+		if err := register(ctx, cs, hook, optOut, policies, channels); err != nil {
 			return err
 		}
 		log.Info("registered", "webhookConfiguration", registeredName, "url", opts.RegisterURL)

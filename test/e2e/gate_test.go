@@ -60,7 +60,9 @@ func startGateWith(t *testing.T, env *kubetest.Env, ns string, cfg webhook.Confi
 	// Only this test's namespace: DeployPolicies are cluster-scoped and tests run in parallel.
 	// (For the Namespace objects the opt-out guard sees, that is the test's namespace itself.)
 	hook.NamespaceSelector = nil
-	env.RegisterValidatingWebhook(t, ns, hook, webhook.OptOutWebhook(ts.URL+"/validate", kubetest.CABundle(ts), 10))
+	channels := webhook.ChannelWebhook(ts.URL+"/validate", kubetest.CABundle(ts), "", admissionregistrationv1.Fail, 10)
+	channels.NamespaceSelector = nil
+	env.RegisterValidatingWebhook(t, ns, hook, webhook.OptOutWebhook(ts.URL+"/validate", kubetest.CABundle(ts), 10), channels)
 	return ts
 }
 

@@ -90,6 +90,35 @@ webhooks:
     {{- end }}
   rules:
   - {operations: [CREATE, UPDATE], apiGroups: [policy.sigstore.dev], apiVersions: [v1alpha1, v1beta1], resources: [clusterimagepolicies]}
+# Keep in step with webhook.ChannelWebhook (Go): what a ChannelRelease ships is judged like an
+# image (signatures, attestations, freezes, flags). Only creates and spec changes are sent: a halt,
+# resume or complete request (an annotation) never waits on the gate, even while it is down.
+- name: channels.bollard.dev
+  admissionReviewVersions: ["v1"]
+  sideEffects: NoneOnDryRun
+  failurePolicy: {{ $.Values.webhook.failurePolicy }}
+  timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+  clientConfig:
+    service:
+      name: {{ include "bollard.webhook.fullname" $ }}
+      namespace: {{ $.Release.Namespace }}
+      path: /validate
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+  - {operations: [CREATE, UPDATE], apiGroups: [bollard.dev], apiVersions: [v1alpha1], resources: [channelreleases]}
+  matchConditions:
+  - name: spec-changed
+    expression: "request.operation == 'CREATE' || object.spec != oldObject.spec"
+  namespaceSelector:
+    matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ concat (list "kube-system" "kube-node-lease" $.Release.Namespace) $.Values.excludedNamespaces | toJson }}
+    - key: bollard.dev/ignore
+      operator: NotIn
+      values: ["true"]
 {{- if $.Values.webhook.pinDigests }}
 ---
 # Keep in step with webhook.MutatingWebhook (Go). It runs before the validating webhook and never
