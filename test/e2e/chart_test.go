@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,8 +110,13 @@ func compareWithRegistration(t *testing.T, obj map[string]any, ns string) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Webhooks) != 3 {
-		t.Fatalf("chart webhooks: %d, want the gate, the opt-out guard and the policy validation", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != 4 {
+		t.Fatalf("chart webhooks: %d, want the gate, the opt-out guard, the policy validation and the channel releases' gate", len(cfg.Webhooks))
+	}
+	ch, devCh := cfg.Webhooks[3], webhook.ChannelWebhook("https://x/validate", nil, ns, admissionregistrationv1.Fail, 10)
+	if ch.Name != devCh.Name || !reflect.DeepEqual(ch.Rules, devCh.Rules) || !reflect.DeepEqual(ch.MatchConditions, devCh.MatchConditions) ||
+		!reflect.DeepEqual(ch.NamespaceSelector, devCh.NamespaceSelector) || *ch.FailurePolicy != *devCh.FailurePolicy || *ch.SideEffects != *devCh.SideEffects {
+		t.Errorf("chart channel releases' gate differs from the registered one:\nchart %+v\n  dev %+v", ch, devCh)
 	}
 	pol, devPol := cfg.Webhooks[2], webhook.PolicyWebhook("https://x/validate", nil, 10)
 	if pol.Name != devPol.Name || !reflect.DeepEqual(pol.Rules, devPol.Rules) || *pol.FailurePolicy != *devPol.FailurePolicy || *pol.SideEffects != *devPol.SideEffects {
@@ -172,5 +179,45 @@ func TestChartSignedImages(t *testing.T) {
 	}
 	if out, err := exec.Command(charttest.Helm(t), "template", "bollard", "../../charts/bollard", "--set", "signedImages=maybe").CombinedOutput(); err == nil || !strings.Contains(string(out), `signedImages: "maybe": want enforce, warn or off`) {
 		t.Errorf("signedImages=maybe: %v\n%s", err, out)
+	}
+}
+
+// TestChartFeeds: daemon.feeds.existingClaim gives the daemon --feed-root on that claim, mounted
+// writable for its user; without it the daemon keeps no feeds (no flag, no volume).
+func TestChartFeeds(t *testing.T) {
+	t.Parallel()
+	daemon := func(args ...string) (flags []string, mounts, volumes []any, fsGroup int64) {
+		for _, o := range charttest.Render(t, chartDir, args...) {
+			if o.GetKind() != "Deployment" || !strings.HasSuffix(o.GetName(), "-daemon") {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			c, _ := containers[0].(map[string]any)
+			for _, a := range c["args"].([]any) {
+				if s, _ := a.(string); strings.HasPrefix(s, "--feed-root") {
+					flags = append(flags, s)
+				}
+			}
+			mounts, _ = c["volumeMounts"].([]any)
+			volumes, _, _ = unstructured.NestedSlice(o.Object, "spec", "template", "spec", "volumes")
+			fsGroup, _, _ = unstructured.NestedInt64(o.Object, "spec", "template", "spec", "securityContext", "fsGroup")
+			return
+		}
+		t.Fatalf("no daemon Deployment rendered with %v", args)
+		return
+	}
+	flags, mounts, volumes, fsGroup := daemon("--set", "daemon.feeds.existingClaim=shop-feeds")
+	if !reflect.DeepEqual(flags, []string{"--feed-root=/var/lib/bollard/feeds"}) || fsGroup != 65532 {
+		t.Errorf("feeds on: flags %v, fsGroup %d", flags, fsGroup)
+	}
+	if want := map[string]any{"name": "feeds", "mountPath": "/var/lib/bollard/feeds"}; !slices.ContainsFunc(mounts, func(m any) bool { return reflect.DeepEqual(m, want) }) {
+		t.Errorf("feeds on: mounts %v, want %v", mounts, want)
+	}
+	if want := map[string]any{"name": "feeds", "persistentVolumeClaim": map[string]any{"claimName": "shop-feeds"}}; !slices.ContainsFunc(volumes, func(v any) bool { return reflect.DeepEqual(v, want) }) {
+		t.Errorf("feeds on: volumes %v, want %v", volumes, want)
+	}
+	flags, mounts, volumes, _ = daemon()
+	if len(flags) != 0 || strings.Contains(fmt.Sprint(mounts, volumes), "feeds") {
+		t.Errorf("feeds off: flags %v, mounts %v, volumes %v", flags, mounts, volumes)
 	}
 }
