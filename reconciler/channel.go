@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,6 +30,7 @@ import (
 	"bollard.dev/bollard/api/v1alpha1"
 	"bollard.dev/bollard/channel"
 	"bollard.dev/bollard/channel/codesign"
+	"bollard.dev/bollard/channel/play"
 	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
@@ -222,6 +225,11 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 	a := channel.Artifact{Version: cr.Spec.Artifact.Version, VersionCode: cr.Spec.Artifact.VersionCode, Files: files}
 	if g := cr.Spec.Target.GooglePlay; g != nil {
 		a.ReleaseNotes = g.ReleaseNotes
+		if g.Metadata != nil {
+			if res, stop, err := c.storeMetadata(ctx, cr, g.Metadata, &a); stop || err != nil {
+				return res, err
+			}
+		}
 	}
 	// Submitted (and so haltable) from here on, whatever the answer: a submit whose answer was
 	// lost may have gone through. Submit is idempotent; it is retried until it says.
@@ -243,6 +251,66 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 		logOf(s).Steps = append(logOf(s).Steps, v1alpha1.LogStep{Name: "submit", Result: v1alpha1.ResultOK,
 			Detail: fmt.Sprintf("%s (%s) at %d%%", ref.Version, strings.Join(names, ", "), first), DurationMillis: time.Since(t0).Milliseconds()})
 	})
+}
+
+// storeMetadata reads the store listing and release notes from git (fastlane supply's layout)
+// into a, at the commit a first submit pinned in status. Texts Play would refuse end the release
+// as Refused, naming the file, before anything is sent; a fetch that fails is said and retried.
+// stop: the submit goes no further this time (refused, or retried later).
+func (c *ChannelReconciler) storeMetadata(ctx context.Context, cr *v1alpha1.ChannelRelease, src *v1alpha1.GitSource, a *channel.Artifact) (_ ctrl.Result, stop bool, _ error) {
+	r := c.Releases
+	rel := asRelease(cr)
+	rel.Spec.Source = *src
+	dir := cmp.Or(strings.Trim(src.Path, "/"), play.DefaultMetadataPath)
+	retry := func(err error) (ctrl.Result, bool, error) {
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, true, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = "store metadata (retried): " + redactErr(err)
+		})
+	}
+	creds, err := r.credentials(ctx, rel)
+	if err != nil {
+		return retry(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, r.fetchTimeout())
+	commit, files, err := r.Git.Fetch(fctx, src.URL, cmp.Or(cr.Status.MetadataCommit, src.Ref), dir, creds)
+	cancel()
+	if err != nil {
+		return retry(err)
+	}
+	fsys := fstest.MapFS{}
+	for name, data := range files.Under(dir) {
+		fsys[name] = &fstest.MapFile{Data: data, Mode: 0o444}
+	}
+	where := source.Redact(src.URL) + "@" + commit.Hash + ":" + dir
+	notes, listings, err := play.Metadata(fsys, where, a.VersionCode)
+	if err != nil {
+		res, err := c.end(ctx, cr, v1alpha1.ChannelRefused, v1alpha1.LogRefused, "store metadata: "+err.Error(),
+			v1alpha1.LogStep{Name: "store metadata", Result: v1alpha1.ResultFail, Detail: err.Error()})
+		return res, true, err
+	}
+	if len(notes) > 0 {
+		a.ReleaseNotes = maps.Clone(a.ReleaseNotes)
+		if a.ReleaseNotes == nil {
+			a.ReleaseNotes = map[string]string{}
+		}
+		maps.Copy(a.ReleaseNotes, notes)
+	}
+	a.Listings = listings
+	if cr.Status.MetadataCommit == commit.Hash {
+		return ctrl.Result{}, false, nil // a retried submit: pinned and logged already
+	}
+	detail := fmt.Sprintf("%s: store listing %s; release notes %s", where, locales(listings), locales(notes))
+	return ctrl.Result{}, false, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+		s.MetadataCommit = commit.Hash
+		logOf(s).Gates = append(logOf(s).Gates, v1alpha1.LogStep{Name: "store metadata", Result: v1alpha1.ResultOK, Detail: detail})
+	})
+}
+
+func locales[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
 
 // review waits for the store's review; a channel without one goes on at once.

@@ -98,6 +98,16 @@ type GooglePlayTarget struct {
 	// ReleaseNotes by locale ("en-US"), each at most 500 characters (Play's limit).
 	// +optional
 	ReleaseNotes map[string]string `json:"releaseNotes,omitempty"`
+	// Metadata is the app's store metadata in git, in fastlane supply's layout under Path
+	// (default fastlane/metadata/android): <locale>/title.txt, short_description.txt,
+	// full_description.txt and video.txt become the store listing, submitted in the same edit
+	// as the release; <locale>/changelogs/<versionCode>.txt (else default.txt) the release
+	// notes, which take the place of releaseNotes' for their locale. Read at the commit Ref
+	// resolves to when the release is submitted (kept in status.metadataCommit), with the
+	// credentials of SecretRef read as the release's ServiceAccount; texts over Play's limits
+	// refuse the release, naming the file.
+	// +optional
+	Metadata *GitSource `json:"metadata,omitempty"`
 }
 
 // FeedTarget is a channel of a bollard update feed (a TUF repository the daemon keeps under
@@ -189,6 +199,10 @@ type ChannelReleaseStatus struct {
 	// LastRequest is the bollard.dev/channel-request the daemon acted on last.
 	// +optional
 	LastRequest string `json:"lastRequest,omitempty"`
+	// MetadataCommit is the commit of spec.target.googlePlay.metadata the submit read (a
+	// retried submit reads the same).
+	// +optional
+	MetadataCommit string `json:"metadataCommit,omitempty"`
 	// History holds the Deployment Logs of this ChannelRelease (newest last).
 	// +optional
 	History []DeploymentLog `json:"history,omitempty"`

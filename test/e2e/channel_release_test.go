@@ -25,6 +25,8 @@ import (
 	"bollard.dev/bollard/channel/play/playfake"
 	"bollard.dev/bollard/reconciler"
 	"bollard.dev/bollard/test/kubetest"
+	"bollard.dev/bollard/webhook"
+	"bollard.dev/bollard/webhook/imagesig"
 	"bollard.dev/bollard/webhook/imagesig/imagesigtest"
 )
 
@@ -335,8 +337,20 @@ func TestChannelReleasePlay(t *testing.T) {
 		return s
 	}
 
+	// The store metadata in git, in fastlane supply's layout.
+	meta := newGitRepo(t)
+	metaCommit := meta.commit(t, "store listing", map[string]string{
+		"fastlane/metadata/android/en-US/title.txt":             "Bollard Shop\n",
+		"fastlane/metadata/android/en-US/short_description.txt": "Checkout in two taps.\n",
+		"fastlane/metadata/android/en-US/full_description.txt":  "The shop that ships safely.\n",
+		"fastlane/metadata/android/en-US/changelogs/11.txt":     "Two-tap checkout.\n",
+		"fastlane/metadata/android/de-DE/title.txt":             "Bollard Laden\n",
+		"fastlane/metadata/android/de-DE/images/icon.png":       "\x89PNG",
+	})
+
 	// Staged and completed.
 	cr := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-android"}, Spec: spec(bundle("1.1.0", 11, true), "1.1.0", 11, time.Second)}
+	cr.Spec.Target.GooglePlay.Metadata = &v1alpha1.GitSource{URL: meta.url()}
 	if err := f.env.Client.Create(ctx, cr); err != nil {
 		t.Fatal(err)
 	}
@@ -344,12 +358,24 @@ func TestChannelReleasePlay(t *testing.T) {
 	if status, fraction, codes := playTrack(t, fake, "11"); status != "inProgress" || fraction != 0.01 || len(codes) != 1 || codes[0] != "11" {
 		t.Errorf("submitted: the fake's track holds %s %v %v, want inProgress 0.01 [11]", status, fraction, codes)
 	}
+	listings, err := fake.CommittedListings("dev.bollard.shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := string(listings); !strings.Contains(l, `"en-US":{"language":"en-US","title":"Bollard Shop","shortDescription":"Checkout in two taps.","fullDescription":"The shop that ships safely."}`) ||
+		!strings.Contains(l, `"de-DE":{"language":"de-DE","title":"Bollard Laden"}`) {
+		t.Errorf("the fake's committed listings: %s", l)
+	}
+	if track, err := fake.CommittedTrack("dev.bollard.shop", "production"); err != nil || !strings.Contains(string(track), `{"language":"en-US","text":"Two-tap checkout."}`) {
+		t.Errorf("the release notes from git did not replace the spec's: %s %v", track, err)
+	}
 	if err := fake.SetReview("dev.bollard.shop", 11, "PUBLISHED"); err != nil {
 		t.Fatal(err)
 	}
 	done := f.phase(t, "shop-android", v1alpha1.ChannelCompleted, 90*time.Second)
 	steps := logSteps(done)
-	for _, want := range []string{"pre-flight: OK", "submit: OK", "at 1%", "store review: OK APPROVED", "step 1%: OK", "crash-rate 0",
+	for _, want := range []string{"pre-flight: OK", "store metadata: OK " + meta.url() + "@" + metaCommit + ":fastlane/metadata/android: store listing de-DE, en-US; release notes en-US",
+		"submit: OK", "at 1%", "store review: OK APPROVED", "step 1%: OK", "crash-rate 0",
 		"step 10%: OK", "userFraction 0.1", "step 50%: OK", "userFraction 0.5", "step 100%: OK", "STATUS SUCCESS"} {
 		if !strings.Contains(steps, want) {
 			t.Errorf("the Deployment Log lacks %q:\n%s", want, steps)
@@ -410,6 +436,20 @@ func TestChannelReleasePlay(t *testing.T) {
 	}
 	if n := len(fake.Calls()); n != calls {
 		t.Errorf("the refused bundle made %d calls to the fake, want 0: %+v", n-calls, fake.Calls()[calls:])
+	}
+
+	// A title over Play's 30 characters in git: refused, naming the file, and the fake hears nothing.
+	meta.commit(t, "a long title", map[string]string{"fastlane/metadata/android/de-DE/title.txt": "Bollard Laden — jetzt noch schneller\n"})
+	long := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-long-title"}, Spec: spec(bundle("1.6.0", 16, true), "1.6.0", 16, time.Second)}
+	long.Spec.Target.GooglePlay.Metadata = &v1alpha1.GitSource{URL: meta.url()}
+	if err := f.env.Client.Create(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-long-title", v1alpha1.ChannelRefused, 60*time.Second); !strings.Contains(r.Status.Message, "fastlane/metadata/android/de-DE/title.txt: 36 characters; Play allows 30") {
+		t.Errorf("a title over the limit: %s", r.Status.Message)
+	}
+	if n := len(fake.Calls()); n != calls {
+		t.Errorf("the refused listing made %d calls to the fake, want 0", n-calls)
 	}
 
 	// The upload key pinned: a bundle jarsigner signed with another key is refused before
@@ -495,5 +535,82 @@ func TestChannelReleaseSIGKILL(t *testing.T) {
 	}
 	if ptr, _ := f.repo.Pointer("stable", "linux-amd64"); ptr.Version != "1.1.0" || ptr.Percent != 100 {
 		t.Errorf("after the restart the feed offers %+v", ptr)
+	}
+}
+
+// TestChannelReleaseAdmission: the webhook gates ChannelReleases as it gates images, through the
+// real API server — an unsigned artifact is denied at kubectl time naming spec.artifact.ref, a
+// signed one admitted; inside a freeze a new spec is denied while the red button (a halt request:
+// an annotation) is admitted, and it still is with the webhook down (failurePolicy Fail), when
+// every spec change is refused.
+func TestChannelReleaseAdmission(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Get(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	reg, signer := signingPolicy(t, env, ns)
+	gate := startGateWith(t, env, ns, webhook.Config{Images: imagesig.New(imagesig.Options{Timeout: 3 * time.Second, NegativeTTL: time.Second}), NoMatchPolicy: "deny"})
+	signed := pushArtifact(t, reg.Host, "shop/app:1.0.0", "shop", []byte("shop 1.0.0"))
+	signer.Sign(t, signed)
+	unsigned := pushArtifact(t, reg.Host, "shop/app:1.1.0", "shop", []byte("shop 1.1.0"))
+	release := func(n string, ref name.Digest, version string) *v1alpha1.ChannelRelease {
+		return &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: n}, Spec: v1alpha1.ChannelReleaseSpec{
+			Artifact: v1alpha1.ChannelArtifact{Ref: ref.String(), Version: version},
+			Target:   v1alpha1.ChannelTarget{Type: v1alpha1.ChannelFeed, Feed: &v1alpha1.FeedTarget{Repository: "shop", Channel: "stable", Platform: "linux-amd64"}},
+			Steps:    []int32{10, 100},
+		}}
+	}
+	env.Eventually(t, 30*time.Second, "the gate to check ChannelReleases", func(ctx context.Context) (bool, error) {
+		err := env.Client.Create(ctx, release("probe", unsigned, "1.1.0"), client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "no signatures found"), nil
+	})
+	err := env.Client.Create(ctx, release("bad", unsigned, "1.1.0"))
+	if want := "image " + unsigned.String() + " in spec.artifact.ref is not allowed by ClusterImagePolicy " + ns + "-signed: no signatures found"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("unsigned artifact: err = %v, want %q", err, want)
+	}
+	shop := release("shop", signed, "1.0.0")
+	if err := env.Client.Create(ctx, shop); err != nil {
+		t.Fatalf("signed artifact: %v", err)
+	}
+
+	createPolicy(t, env, &v1alpha1.DeployPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns + "-freeze"}, Spec: v1alpha1.DeployPolicySpec{
+		Scope: v1alpha1.Scope{Namespaces: []string{ns}}, FreezeWindows: []v1alpha1.FreezeWindow{alwaysFrozen()}}})
+	respec := func() error {
+		var cr v1alpha1.ChannelRelease
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(shop), &cr); err != nil {
+			return err
+		}
+		cr.Spec.Steps = []int32{100}
+		return env.Client.Update(ctx, &cr)
+	}
+	red := func(stamp string) error {
+		var cr v1alpha1.ChannelRelease
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(shop), &cr); err != nil {
+			return err
+		}
+		if cr.Annotations == nil {
+			cr.Annotations = map[string]string{}
+		}
+		cr.Annotations[v1alpha1.AnnotationChannelRequest] = "halt@" + stamp
+		return env.Client.Update(ctx, &cr)
+	}
+	env.Eventually(t, 30*time.Second, "the freeze to reach the gate", func(ctx context.Context) (bool, error) {
+		err := respec()
+		return err != nil && strings.Contains(err.Error(), "frozen by window `code-freeze`"), nil
+	})
+	if err := red("1"); err != nil {
+		t.Errorf("halt request inside a freeze: %v", err)
+	}
+	gate.Close()
+	env.Eventually(t, 30*time.Second, "spec changes refused with the webhook down", func(ctx context.Context) (bool, error) {
+		err := respec()
+		return err != nil && strings.Contains(err.Error(), "failed calling webhook"), nil
+	})
+	if err := red("2"); err != nil {
+		t.Errorf("halt request with the webhook down: %v", err)
+	}
+	var cr v1alpha1.ChannelRelease
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(shop), &cr); err != nil || cr.Annotations[v1alpha1.AnnotationChannelRequest] != "halt@2" || len(cr.Spec.Steps) != 2 {
+		t.Errorf("after the gate went down: %v, annotations %v, steps %v", err, cr.Annotations, cr.Spec.Steps)
 	}
 }
