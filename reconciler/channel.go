@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,8 +48,8 @@ type ChannelReconciler struct {
 	Releases *Reconciler
 	// Provider builds the channel of a ChannelRelease; client reads as its ServiceAccount.
 	Provider func(ctx context.Context, c client.Client, cr *v1alpha1.ChannelRelease) (channel.Provider, error)
-	// Pull fetches the artifact (pinned) into dir: its files by title.
-	Pull func(ctx context.Context, ref, dir string) (map[string]string, error)
+	// Pull fetches the artifact (pinned) into dir with keychain's credentials: its files by title.
+	Pull func(ctx context.Context, ref, dir string, keychain authn.Keychain) (map[string]string, error)
 	// ArtifactDir keeps pulled artifacts ("" a temporary directory).
 	ArtifactDir string
 	Log         logr.Logger
@@ -178,7 +179,13 @@ func (c *ChannelReconciler) submit(ctx context.Context, cr *v1alpha1.ChannelRele
 	}
 	defer os.RemoveAll(dir)
 	t0 := time.Now()
-	files, err := c.Pull(ctx, cr.Status.Artifact, dir)
+	keychain, err := c.pullKeychain(ctx, cr)
+	if err != nil {
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+			s.Message = "pulling the artifact: " + redactErr(err)
+		})
+	}
+	files, err := c.Pull(ctx, cr.Status.Artifact, dir, keychain)
 	if err != nil {
 		log.Error(err, "pulling the artifact")
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {

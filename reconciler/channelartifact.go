@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	kauth "github.com/google/go-containerregistry/pkg/authn/kubernetes"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
@@ -32,15 +33,15 @@ const (
 	maxArtifactFiles = 32
 )
 
-// PullArtifact fetches the OCI artifact ref (repository@sha256:…) into dir: each layer is a file
-// named by its org.opencontainers.image.title annotation, its digest checked while read. Files
-// are returned by title.
-func PullArtifact(ctx context.Context, ref, dir string) (map[string]string, error) {
+// PullArtifact fetches the OCI artifact ref (repository@sha256:…) into dir with the credentials
+// of keychain: each layer is a file named by its org.opencontainers.image.title annotation, its
+// digest checked while read. Files are returned by title.
+func PullArtifact(ctx context.Context, ref, dir string, keychain authn.Keychain) (map[string]string, error) {
 	d, err := name.NewDigest(ref)
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s: want repository@sha256:…: %w", ref, err)
 	}
-	img, err := remote.Image(d, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	img, err := remote.Image(d, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain))
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s: %w", ref, err)
 	}
@@ -177,4 +178,32 @@ func (r *Reconciler) playProvider(ctx context.Context, cr *v1alpha1.ChannelRelea
 		}
 	}
 	return play.New(ctx, play.Config{PackageName: g.PackageName, Track: g.Track, Credentials: credentials, Endpoint: g.Endpoint})
+}
+
+// pullKeychain is what a ChannelRelease pulls its artifact with: the image pull secrets of the
+// ServiceAccount it acts as, read as that ServiceAccount — never the daemon's own registry
+// credentials (a release reads only what its namespace may). No pull secrets: anonymous.
+func (c *ChannelReconciler) pullKeychain(ctx context.Context, cr *v1alpha1.ChannelRelease) (authn.Keychain, error) {
+	rel := asRelease(cr)
+	saName := c.Releases.serviceAccount(rel)
+	if saName == "" {
+		return authn.NewMultiKeychain(), nil // the daemon acts as itself (no tenancy configured)
+	}
+	cl, err := c.Releases.clientFor(rel)
+	if err != nil {
+		return nil, err
+	}
+	var sa corev1.ServiceAccount
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: saName}, &sa); err != nil {
+		return nil, fmt.Errorf("the ServiceAccount %s's image pull secrets: %w", saName, err)
+	}
+	secrets := make([]corev1.Secret, 0, len(sa.ImagePullSecrets))
+	for _, ref := range sa.ImagePullSecrets {
+		var s corev1.Secret
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: ref.Name}, &s); err != nil {
+			return nil, fmt.Errorf("image pull secret %s of ServiceAccount %s: %w", ref.Name, saName, err)
+		}
+		secrets = append(secrets, s)
+	}
+	return kauth.NewFromPullSecrets(ctx, secrets)
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,10 +15,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bollard.dev/bollard/api/v1alpha1"
@@ -64,7 +68,7 @@ func newChannelFixture(t *testing.T) *channelFixture {
 	f.reg, f.signer = signingPolicy(t, env, f.ns)
 	// Every version the tests ship has series from the start: a version Prometheus has not
 	// scraped yet has no data, which the guard counts as a failure (onNoData: fail).
-	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0", "1.2.0", "1.4.0", "1.5.0")
+	f.exp, f.prom = startMetrics(t, "1.0.0", "1.1.0", "1.2.0", "1.4.0", "1.5.0", "1.6.0")
 	var err error
 	if f.repo, err = feed.Init(filepath.Join(f.root, f.ns, "shop")); err != nil { // the namespace's own feeds
 		t.Fatal(err)
@@ -195,6 +199,62 @@ func TestChannelReleaseFeed(t *testing.T) {
 	}
 	if p, _ := f.repo.Pointer("stable", "linux-amd64"); p.Version != "1.1.0" {
 		t.Errorf("the refused version moved the channel: %+v", p)
+	}
+
+	// A private artifact: its files are pulled with the image pull secrets of the release's
+	// ServiceAccount (read as it), never with the daemon's own credentials — without them the
+	// pull is refused by the registry and retried, saying so; with them it ships.
+	private := f.artifact(t, "1.6.0", true)
+	img, err := remote.Image(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := func(req *http.Request) bool {
+		if !strings.HasSuffix(req.URL.Path, "/blobs/"+blob.String()) {
+			return true // the manifest and the signature stay readable: the gate's verification is not what this checks
+		}
+		user, pass, ok := req.BasicAuth()
+		return ok && user == "shop-ci" && pass == "s3cret"
+	}
+	f.reg.Authorize.Store(&authorize)
+	t.Cleanup(func() { f.reg.Authorize.Store(nil) })
+	priv := &v1alpha1.ChannelRelease{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "shop-private"}, Spec: f.spec(private, "1.6.0", time.Second)}
+	priv.Spec.Target.Feed.Channel, priv.Spec.Steps = "private", []int32{100}
+	if err := f.env.Client.Create(ctx, priv); err != nil {
+		t.Fatal(err)
+	}
+	f.env.Eventually(t, 60*time.Second, "the pull refused without the namespace's pull secret", func(ctx context.Context) (bool, error) {
+		err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(priv), priv)
+		return err == nil && strings.Contains(priv.Status.Message, "pulling the artifact") && strings.Contains(priv.Status.Message, "UNAUTHORIZED"), nil
+	})
+	dockerConfig := fmt.Sprintf(`{"auths":{%q:{"username":"shop-ci","password":"s3cret"}}}`, f.reg.Host)
+	if err := f.env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "regcred"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerConfig)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var sa corev1.ServiceAccount
+		if err := f.env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: releaseAccount}, &sa); err != nil {
+			return err
+		}
+		sa.ImagePullSecrets = append(sa.ImagePullSecrets, corev1.LocalObjectReference{Name: "regcred"})
+		return f.env.Client.Update(ctx, &sa)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.phase(t, "shop-private", v1alpha1.ChannelCompleted, 90*time.Second); r.Status.Percent != 100 {
+		t.Errorf("the private artifact: %+v", r.Status)
+	}
+	if p, err := f.repo.Pointer("private", "linux-amd64"); err != nil || p.Version != "1.6.0" {
+		t.Errorf("the private channel offers %+v (%v)", p, err)
 	}
 
 	// bollard channel ship: a new artifact on the rolled-back release, followed to the end.

@@ -41,6 +41,9 @@ type Registry struct {
 	Down     atomic.Bool
 	// Log, when set, receives "METHOD path" of every request served.
 	Log func(string)
+	// Authorize, when set, decides each request: false answers 401 with a Basic challenge (a
+	// private repository, as registries answer it).
+	Authorize atomic.Pointer[func(*http.Request) bool]
 }
 
 func NewRegistry(t testing.TB, opts ...registry.Option) *Registry {
@@ -53,6 +56,11 @@ func NewRegistry(t testing.TB, opts ...registry.Option) *Registry {
 			return
 		}
 		r.Requests.Add(1)
+		if auth := r.Authorize.Load(); auth != nil && !(*auth)(req) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="imagesigtest"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
 		if r.Log != nil {
 			r.Log(req.Method + " " + req.URL.Path)
 		}
