@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -612,13 +613,41 @@ func (c *ChannelReconciler) finish(ctx context.Context, cr *v1alpha1.ChannelRele
 // before the next call to the channel.
 func (c *ChannelReconciler) update(ctx context.Context, cr *v1alpha1.ChannelRelease, change func(*v1alpha1.ChannelReleaseStatus)) error {
 	for attempt := 0; ; attempt++ {
+		before := logsByID(cr.Status.DeepCopy().History)
 		change(&cr.Status)
+		c.record(ctx, cr, before)
 		err := c.Releases.Client.Status().Update(ctx, cr)
 		if !apierrors.IsConflict(err) || attempt == 3 {
 			return err
 		}
 		if err := c.Releases.reader().Get(ctx, client.ObjectKeyFromObject(cr), cr); err != nil {
 			return err
+		}
+	}
+}
+
+// record keeps every finished Deployment Log of cr as a DeploymentRecord — the durable trail
+// status (its last historyLimit logs) is not — written before the status that points past it
+// (status.lastRecordID), and again when a finished log changed since (a halt confirmed); the
+// oldest beyond the default retention are deleted. A record that could not be written is
+// retried at the next status write.
+func (c *ChannelReconciler) record(ctx context.Context, cr *v1alpha1.ChannelRelease, before map[int64]v1alpha1.DeploymentLog) {
+	r := c.Releases
+	owner := &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: cr.Namespace, Name: cr.Name, UID: cr.UID}}
+	for _, l := range cr.Status.History { // oldest first
+		if !finished(l) {
+			continue
+		}
+		if prev, ok := before[l.ID]; l.ID <= cr.Status.LastRecordID && ok && equality.Semantic.DeepEqual(prev, l) {
+			continue
+		}
+		if err := r.writeRecordOf(ctx, owner, "ChannelRelease", l); err != nil {
+			r.Log.Error(err, "Deployment Log not kept as a DeploymentRecord (retried at the next status write)", "channelRelease", cr.Namespace+"/"+cr.Name, "id", l.ID)
+			return
+		}
+		if l.ID > cr.Status.LastRecordID {
+			cr.Status.LastRecordID = l.ID
+			r.prune(ctx, owner, l.ID)
 		}
 	}
 }

@@ -108,9 +108,15 @@ func retrying(s *v1alpha1.ReleaseStatus, l v1alpha1.DeploymentLog) bool {
 }
 
 func (r *Reconciler) writeRecord(ctx context.Context, rel *v1alpha1.Release, l v1alpha1.DeploymentLog) error {
+	return r.writeRecordOf(ctx, rel, "", l)
+}
+
+// writeRecordOf keeps l as a DeploymentRecord of rel (a Release, or the name and UID of a
+// ChannelRelease when kind says so).
+func (r *Reconciler) writeRecordOf(ctx context.Context, rel *v1alpha1.Release, kind string, l v1alpha1.DeploymentLog) error {
 	rec := &v1alpha1.DeploymentRecord{ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: RecordName(rel, l.ID),
 		Labels: map[string]string{LabelRecordRelease: rel.Name, LabelRecordReleaseUID: string(rel.UID)}},
-		Release: rel.Name, ReleaseUID: string(rel.UID), Log: l}
+		Release: rel.Name, ReleaseKind: kind, ReleaseUID: string(rel.UID), Log: l}
 	err := r.Client.Create(ctx, rec)
 	if !apierrors.IsAlreadyExists(err) {
 		return err

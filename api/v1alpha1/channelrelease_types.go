@@ -203,9 +203,13 @@ type ChannelReleaseStatus struct {
 	// retried submit reads the same).
 	// +optional
 	MetadataCommit string `json:"metadataCommit,omitempty"`
-	// History holds the Deployment Logs of this ChannelRelease (newest last).
+	// History holds the latest Deployment Logs of this ChannelRelease (newest last); every
+	// finished one is also kept as a DeploymentRecord (releaseKind ChannelRelease).
 	// +optional
 	History []DeploymentLog `json:"history,omitempty"`
+	// LastRecordID is the newest Deployment Log kept as a DeploymentRecord.
+	// +optional
+	LastRecordID int64 `json:"lastRecordID,omitempty"`
 }
 
 // ChannelReleaseList is a list of ChannelReleases.

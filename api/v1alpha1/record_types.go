@@ -18,8 +18,12 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type DeploymentRecord struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
-	// Release is the name of the Release (in this namespace) the log is of.
+	// Release is the name of the Release (in this namespace) the log is of — or of the
+	// ChannelRelease, when ReleaseKind says so.
 	Release string `json:"release"`
+	// ReleaseKind is ChannelRelease for a ChannelRelease's log; empty for a Release's.
+	// +optional
+	ReleaseKind string `json:"releaseKind,omitempty"`
 	// ReleaseUID tells apart Releases of the same name over time.
 	ReleaseUID string `json:"releaseUID"`
 	// Log is the Deployment Log as the Release's status held it when the change ended.

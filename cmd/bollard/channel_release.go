@@ -171,7 +171,7 @@ func newChannelLogCommand() *cobra.Command {
 		Use:   "log CHANNELRELEASE [-n NAMESPACE] [--all] [-o json]",
 		Short: "The Deployment Log of a ChannelRelease's latest change (--all: every one kept, newest first)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, cr, err := ct.get(cmd.Context(), args)
+			c, cr, err := ct.get(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -179,7 +179,7 @@ func newChannelLogCommand() *cobra.Command {
 			if all {
 				limit = 0
 			}
-			return writeChannelLogs(cmd.OutOrStdout(), cr, 0, limit, output)
+			return writeChannelLogs(cmd.Context(), c, cmd.OutOrStdout(), cr, 0, limit, output)
 		},
 	}
 	ct.bind(cmd)
@@ -188,12 +188,17 @@ func newChannelLogCommand() *cobra.Command {
 	return cmd
 }
 
-// writeChannelLogs prints cr's Deployment Logs newest first (id: only that one; limit > 0:
-// at most that many), as text or JSON.
-func writeChannelLogs(out io.Writer, cr *v1alpha1.ChannelRelease, id int64, limit int, output string) error {
+// writeChannelLogs prints cr's Deployment Logs newest first — its DeploymentRecords and what its
+// status holds that no record does yet — (id: only that one; limit > 0: at most that many), as
+// text or JSON.
+func writeChannelLogs(ctx context.Context, c client.Reader, out io.Writer, cr *v1alpha1.ChannelRelease, id int64, limit int, output string) error {
+	var records v1alpha1.DeploymentRecordList
+	if err := c.List(ctx, &records, client.InNamespace(cr.Namespace), client.MatchingLabels{reconciler.LabelRecordReleaseUID: string(cr.UID)}); err != nil {
+		return fmt.Errorf("the ChannelRelease's DeploymentRecords: %w", err)
+	}
 	var logs []v1alpha1.DeploymentLog
-	for i := len(cr.Status.History) - 1; i >= 0; i-- {
-		if l := cr.Status.History[i]; id == 0 || l.ID == id {
+	for _, l := range reconciler.MergeLogs(records.Items, cr.Status.History) {
+		if id == 0 || l.ID == id {
 			logs = append(logs, l)
 		}
 	}

@@ -50,7 +50,7 @@ printed; -o json exports them as stored.`,
 			if gone { // a ChannelRelease of the name: its logs, the same way
 				var cr v1alpha1.ChannelRelease
 				if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: namespace, Name: args[0]}, &cr); err == nil {
-					return writeChannelLogs(cmd.OutOrStdout(), &cr, id, limit, output)
+					return writeChannelLogs(cmd.Context(), c, cmd.OutOrStdout(), &cr, id, limit, output)
 				}
 			}
 			// The records of this Release (of every Release of the name once it is gone), and what

@@ -271,6 +271,25 @@ func TestChannelReleaseFeed(t *testing.T) {
 	if out, code := bollardCLI(t, f.env, "log", "shop-desktop", "-n", f.ns, "--id", "2"); code != 0 || !strings.Contains(out, "## Deployment Log #2 — ChannelRelease") || !strings.Contains(out, "**STATUS**: 🔴 ROLLED_BACK.") {
 		t.Errorf("bollard log of a ChannelRelease: exit %d:\n%s", code, out)
 	}
+	// Every finished log is kept as a DeploymentRecord too (status keeps only the latest).
+	var desktop v1alpha1.ChannelRelease
+	if err := f.env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "shop-desktop"}, &desktop); err != nil {
+		t.Fatal(err)
+	}
+	var records v1alpha1.DeploymentRecordList
+	if err := f.env.Client.List(ctx, &records, client.InNamespace(f.ns), client.MatchingLabels{reconciler.LabelRecordReleaseUID: string(desktop.UID)}); err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[int64]v1alpha1.LogStatus{}
+	for _, r := range records.Items {
+		if r.ReleaseKind != "ChannelRelease" || r.Release != "shop-desktop" {
+			t.Errorf("record %s: %s %s", r.Name, r.ReleaseKind, r.Release)
+		}
+		statuses[r.Log.ID] = r.Log.Status
+	}
+	if statuses[1] != v1alpha1.LogSuccess || statuses[2] != v1alpha1.LogRolledBack || statuses[3] != v1alpha1.LogSuccess || desktop.Status.LastRecordID != 3 {
+		t.Errorf("DeploymentRecords of shop-desktop: %v, lastRecordID %d", statuses, desktop.Status.LastRecordID)
+	}
 
 	// A new spec while a rollout is live: the version it replaces is halted first (never left
 	// offered without its guard), its log closed HALTED; the new one ships.
