@@ -182,12 +182,13 @@ func (r *Reconciler) playProvider(ctx context.Context, cr *v1alpha1.ChannelRelea
 
 // pullKeychain is what a ChannelRelease pulls its artifact with: the image pull secrets of the
 // ServiceAccount it acts as, read as that ServiceAccount — never the daemon's own registry
-// credentials (a release reads only what its namespace may). No pull secrets: anonymous.
+// credentials (a release reads only what its namespace may). No pull secrets: anonymous. A
+// daemon without tenancy (no ServiceAccount to act as) acts, and pulls, as itself.
 func (c *ChannelReconciler) pullKeychain(ctx context.Context, cr *v1alpha1.ChannelRelease) (authn.Keychain, error) {
 	rel := asRelease(cr)
 	saName := c.Releases.serviceAccount(rel)
 	if saName == "" {
-		return authn.NewMultiKeychain(), nil // the daemon acts as itself (no tenancy configured)
+		return authn.DefaultKeychain, nil
 	}
 	cl, err := c.Releases.clientFor(rel)
 	if err != nil {
