@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -63,7 +64,7 @@ func (p *Provider) Submit(ctx context.Context, a channel.Artifact, percent int) 
 			return false, err
 		}
 		// The listings go live with the release, in the same commit.
-		for _, lang := range sortedKeys(a.Listings) {
+		for _, lang := range slices.Sorted(maps.Keys(a.Listings)) {
 			l := a.Listings[lang]
 			if _, err := p.svc.Edits.Listings.Update(p.pkg, editID, lang, &androidpublisher.Listing{Language: lang, Title: l.Title,
 				ShortDescription: l.ShortDescription, FullDescription: l.FullDescription, Video: l.Video}).Context(ctx).Do(); err != nil {
@@ -90,7 +91,7 @@ func newRelease(a channel.Artifact, percent int) (*androidpublisher.TrackRelease
 	}
 	rel := &androidpublisher.TrackRelease{Name: a.Version, VersionCodes: googleapi.Int64s{a.VersionCode}}
 	setPercent(rel, percent)
-	for _, l := range sortedKeys(a.ReleaseNotes) {
+	for _, l := range slices.Sorted(maps.Keys(a.ReleaseNotes)) {
 		text := a.ReleaseNotes[l]
 		if n := utf8.RuneCountInString(text); n > MaxReleaseNoteChars {
 			return nil, fmt.Errorf("release notes for %s have %d characters; Play allows %d per language", l, n, MaxReleaseNoteChars)
@@ -99,21 +100,12 @@ func newRelease(a channel.Artifact, percent int) (*androidpublisher.TrackRelease
 			rel.ReleaseNotes = append(rel.ReleaseNotes, &androidpublisher.LocalizedText{Language: l, Text: text})
 		}
 	}
-	for _, lang := range sortedKeys(a.Listings) {
+	for _, lang := range slices.Sorted(maps.Keys(a.Listings)) {
 		if err := checkListing(lang, a.Listings[lang]); err != nil {
 			return nil, err
 		}
 	}
 	return rel, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func checkPercent(percent int) error {
