@@ -85,26 +85,20 @@ reason), 2 usage error.`,
 			var verdicts []verdict
 			var failed []string
 			for _, path := range args {
+				v := verdict{File: path}
+				var err error
 				if android(path) {
-					res, err := codesign.AndroidUploadKey(path, uploadCerts)
-					v := verdict{File: path, UploadKey: &res}
-					if err != nil {
-						if !errors.Is(err, codesign.ErrNotVerified) {
-							return usageError{fmt.Errorf("%s: %w", path, err)}
-						}
-						v.Error = err.Error()
-						failed = append(failed, path+": "+strings.TrimPrefix(err.Error(), "not verified: "))
+					var res codesign.UploadKeyResult
+					res, err = codesign.AndroidUploadKey(path, uploadCerts)
+					v.UploadKey = &res
+				} else {
+					f, ferr := os.Open(path)
+					if ferr != nil {
+						return usageError{ferr}
 					}
-					verdicts = append(verdicts, v)
-					continue
+					v.MachOResult, err = codesign.Verify(f, codesign.MachOOptions{Options: codesign.Options{Roots: pool, Subject: subject}, TeamID: teamID, HardenedRuntime: hardened})
+					f.Close()
 				}
-				f, err := os.Open(path)
-				if err != nil {
-					return usageError{err}
-				}
-				res, err := codesign.Verify(f, codesign.MachOOptions{Options: codesign.Options{Roots: pool, Subject: subject}, TeamID: teamID, HardenedRuntime: hardened})
-				f.Close()
-				v := verdict{File: path, MachOResult: res}
 				if err != nil {
 					if !errors.Is(err, codesign.ErrNotVerified) {
 						return usageError{fmt.Errorf("%s: %w", path, err)}
