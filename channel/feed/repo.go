@@ -456,18 +456,12 @@ func (r *Repo) rotate(root *metadata.Metadata[metadata.RootType], roles []string
 	}
 	root.Signed.Version++
 	root.Signed.Expires = r.expires("root")
-	root.ClearSignatures()
-	for _, key := range []ed25519.PrivateKey{oldRoot, next["root"]} {
-		if key == nil {
-			continue
-		}
-		s, err := signature.LoadSigner(key, crypto.Hash(0))
-		if err != nil {
-			return err
-		}
-		if _, err := root.Sign(s); err != nil {
-			return err
-		}
+	keys := []ed25519.PrivateKey{oldRoot}
+	if k, ok := next["root"]; ok {
+		keys = append(keys, k)
+	}
+	if err := sign(root, keys...); err != nil {
+		return err
 	}
 	if err := root.ToFile(r.meta(fmt.Sprintf("%d.root.json", root.Signed.Version)), true); err != nil {
 		return err
@@ -691,12 +685,17 @@ func (r *Repo) write(m interface {
 	return m.ToFile(r.meta(file), true)
 }
 
-func sign(m signable, key ed25519.PrivateKey) error {
-	s, err := signature.LoadSigner(key, crypto.Hash(0))
-	if err != nil {
-		return err
-	}
+// sign replaces m's signatures by one of each key.
+func sign(m signable, keys ...ed25519.PrivateKey) error {
 	m.ClearSignatures()
-	_, err = m.Sign(s)
-	return err
+	for _, key := range keys {
+		s, err := signature.LoadSigner(key, crypto.Hash(0))
+		if err != nil {
+			return err
+		}
+		if _, err := m.Sign(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
