@@ -50,6 +50,7 @@ func BenchmarkApplyFloor1000x10(b *testing.B) {
 				apps[i] = append(apps[i], u)
 			}
 		}
+		cpu0, lat0 := cpuTimes(), scrapeServerLatency(b, env.Config)
 		b.StartTimer()
 		start := time.Now()
 		work := make(chan []*unstructured.Unstructured)
@@ -100,6 +101,8 @@ func BenchmarkApplyFloor1000x10(b *testing.B) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		took := time.Since(start)
+		reportCPU(cpu0, took)
+		reportServerLatency(b, env.Config, lat0, took)
 		b.ReportMetric(applied.Seconds(), "applied-s")
 		b.ReportMetric(took.Seconds(), "all-available-s")
 		b.StopTimer()

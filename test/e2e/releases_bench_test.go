@@ -122,6 +122,7 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 			resp.Body.Close()
 			return resp.StatusCode == http.StatusOK, nil
 		})
+		cpu0, lat0 := cpuTimes(), scrapeServerLatency(b, env.Config)
 		b.StartTimer()
 		start := time.Now()
 		// The lone Release first: its push lands while the others still sync.
@@ -201,9 +202,13 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		took := time.Since(start)
+		reportCPU(cpu0, took)
+		reportServerLatency(b, env.Config, lat0, took)
 		w.Stop()
 		stopWatch()
 		reportPeakRSS(b, cmd.Process.Pid)
+		printSeries("http://"+metrics+"/metrics", "rest_client_request_duration_seconds_sum", "rest_client_request_duration_seconds_count",
+			"rest_client_rate_limiter_duration_seconds_sum", "rest_client_rate_limiter_duration_seconds_count")
 		requests := scrapeSum(b, "http://"+metrics+"/metrics", "bollard_kube_api_requests_total")
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_sum") // where the time went, logged
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_count")

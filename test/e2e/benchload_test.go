@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Where a benchmark's time went on the machine: every process's CPU time, and the API server's
+// own latency by request kind. Printed with fmt (b.Log truncates a benchmark's output).
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's times (100 on Linux).
+const clockTicks = 100
+
+// cpuTimes is the CPU time of every running process (its own and that of the children it waited
+// for — git, for the daemon), by pid, with its command name.
+func cpuTimes() map[int]procCPU {
+	out := map[int]procCPU{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue // gone since the glob
+		}
+		s := string(raw)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		f := strings.Fields(s[close+1:]) // f[0] is field 3 (state): utime is field 14 → f[11]
+		if len(f) < 15 {
+			continue
+		}
+		var ticks int64
+		for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+		out[pid] = procCPU{name: s[open+1 : close], cpu: time.Duration(ticks) * time.Second / clockTicks}
+	}
+	return out
+}
+
+type procCPU struct {
+	name string
+	cpu  time.Duration
+}
+
+// reportCPU prints the CPU time each command used since before, over wall: which process takes
+// the machine's cores, and whether they were all busy.
+func reportCPU(before map[int]procCPU, wall time.Duration) {
+	used := map[string]time.Duration{}
+	var total time.Duration
+	for pid, p := range cpuTimes() {
+		d := p.cpu - before[pid].cpu
+		if before[pid].name != p.name {
+			d = p.cpu // a new process (or a reused pid)
+		}
+		if d > 0 {
+			used[p.name] += d
+			total += d
+		}
+	}
+	names := make([]string, 0, len(used))
+	for n := range used {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return used[names[i]] > used[names[j]] })
+	fmt.Printf("    CPU over %.1f s: %.1f CPU-s of %d cores' %.1f (%.0f %%)\n", wall.Seconds(), total.Seconds(),
+		runtime.NumCPU(), wall.Seconds()*float64(runtime.NumCPU()), 100*total.Seconds()/(wall.Seconds()*float64(runtime.NumCPU())))
+	for _, n := range names {
+		if used[n] >= 100*time.Millisecond {
+			fmt.Printf("      %-24s %7.1f CPU-s\n", n, used[n].Seconds())
+		}
+	}
+}
+
+// serverLatency is the API server's apiserver_request_duration_seconds sums and counts by verb,
+// resource and subresource.
+type serverLatency map[string][2]float64
+
+func scrapeServerLatency(b *testing.B, cfg *rest.Config) serverLatency {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := hc.Get(cfg.Host + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := serverLatency{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		var i int
+		switch {
+		case strings.HasPrefix(line, "apiserver_request_duration_seconds_sum{"):
+			i = 0
+		case strings.HasPrefix(line, "apiserver_request_duration_seconds_count{"):
+			i = 1
+		default:
+			continue
+		}
+		labels := line[strings.IndexByte(line, '{')+1 : strings.LastIndexByte(line, '}')]
+		key := label(labels, "verb") + " " + label(labels, "resource")
+		if sub := label(labels, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		e := out[key]
+		e[i] += v
+		out[key] = e
+	}
+	return out
+}
+
+func label(labels, name string) string {
+	i := strings.Index(labels, name+`="`)
+	if i < 0 || i > 0 && labels[i-1] != ',' {
+		return ""
+	}
+	rest := labels[i+len(name)+2:]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// reportServerLatency prints the request kinds that took the API server the most time since
+// before: how many, the mean latency, and the time summed (over wall: the mean in flight).
+func reportServerLatency(b *testing.B, cfg *rest.Config, before serverLatency, wall time.Duration) {
+	after := scrapeServerLatency(b, cfg)
+	type row struct {
+		key        string
+		sum, count float64
+	}
+	var rows []row
+	var total float64
+	for k, v := range after {
+		r := row{k, v[0] - before[k][0], v[1] - before[k][1]}
+		if r.count > 0 {
+			rows = append(rows, r)
+			total += r.sum
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].sum > rows[j].sum })
+	fmt.Printf("    API server: %.0f request-s over %.1f s (%.1f in flight on average)\n", total, wall.Seconds(), total/wall.Seconds())
+	for _, r := range rows[:min(len(rows), 15)] {
+		fmt.Printf("      %-40s %7.0f × %6.1f ms = %6.1f s\n", r.key, r.count, 1000*r.sum/r.count, r.sum)
+	}
+}
+
+// printSeries prints the series of the Prometheus metrics at url whose names start with one of
+// prefixes (the daemon's client-side latency and rate-limiter wait, say).
+func printSeries(url string, prefixes ...string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		fmt.Printf("    %s: %v\n", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		for _, p := range prefixes {
+			if strings.HasPrefix(sc.Text(), p) {
+				fmt.Println("    " + sc.Text())
+			}
+		}
+	}
+}
