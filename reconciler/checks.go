@@ -278,7 +278,7 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 		if rel.Spec.Health != nil && ready == want {
 			// Every new pod is Ready, old ones are still leaving: what the new pods answer
 			// already is said too — a timeout then names an unhealthy pod, not only the drain.
-			if _, missing, err := r.askPods(ctx, rel, r.newPods(deps, sets)); err == nil && missing != "" {
+			if _, missing, err := r.askPods(ctx, rel, newPods(deps, sets)); err == nil && missing != "" {
 				detail += "; " + missing
 			}
 		}
@@ -286,7 +286,7 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 	}
 	detail = fmt.Sprintf("%d/%d Ready", ready, want)
 	if rel.Spec.Health != nil {
-		answered, missing, err := r.askPods(ctx, rel, r.newPods(deps, sets))
+		answered, missing, err := r.askPods(ctx, rel, newPods(deps, sets))
 		if err != nil {
 			return false, "", false, err
 		}
@@ -302,7 +302,7 @@ func (r *Reconciler) healthy(ctx context.Context, rel *v1alpha1.Release) (ok boo
 // but not the old side of a split — the Deployment beside a "<name>-canary" or "<name>-green"
 // one, while it keeps another version than its companion (blue/green's blue until it takes
 // green's template).
-func (r *Reconciler) newPods(deps *appsv1.DeploymentList, sets *appsv1.StatefulSetList) []podsOf {
+func newPods(deps *appsv1.DeploymentList, sets *appsv1.StatefulSetList) []podsOf {
 	var news []podsOf
 	companion := map[string]string{} // Deployment → the version of its canary or green
 	for _, d := range deps.Items {
