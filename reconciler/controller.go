@@ -660,6 +660,16 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 	for _, t := range targets {
 		applied[t.GroupVersionKind().GroupKind().String()+"/"+t.GetName()] = t
 	}
+	// Ownership is looked up while the gate reviews: both wait on the API server.
+	owners := make(chan []string, 1)
+	go func() {
+		defer func() { // off the reconcile's goroutine: controller-runtime's recovery is not here
+			if v := recover(); v != nil {
+				owners <- []string{fmt.Sprintf("the ownership check failed: panic: %v", v)}
+			}
+		}()
+		owners <- r.preflightOwners(ctx, eng, targets, rel)
+	}()
 	writer := r.writer(rel)
 	reviews := make([]*review, len(objs))
 	var g errgroup.Group
@@ -724,7 +734,7 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 		}
 	}
 	denials = append(denials, r.preflightRemovals(ctx, targets, rel)...)
-	denials = append(denials, r.preflightOwners(ctx, eng, targets, rel)...)
+	denials = append(denials, <-owners...)
 	result := "OK"
 	switch {
 	case len(denials) > 0:
@@ -785,26 +795,35 @@ func (r *Reconciler) preflightOwners(ctx context.Context, eng *engine.Engine, ta
 			}
 			groups[gvk][t.GetNamespace()] = append(groups[gvk][t.GetNamespace()], t)
 		}
+		// The Lists at once: each waits on the API server, not on the others.
 		unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
+		var mu sync.Mutex
+		var g errgroup.Group
 		for gvk, byNS := range groups {
 			for ns, ts := range byNS {
-				list := &metav1.PartialObjectMetadataList{}
-				list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-				if err := r.Reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
-					&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
-					continue // not readable: the apply says why
-				}
-				names := make(map[string]bool, len(list.Items))
-				for _, it := range list.Items {
-					names[it.Name] = true
-				}
-				for _, t := range ts {
-					if names[t.GetName()] {
-						denials = append(denials, fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t)))
+				g.Go(func() error {
+					list := &metav1.PartialObjectMetadataList{}
+					list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+					if err := r.Reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
+						&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
+						return nil // not readable: the apply says why
 					}
-				}
+					names := make(map[string]bool, len(list.Items))
+					for _, it := range list.Items {
+						names[it.Name] = true
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for _, t := range ts {
+						if names[t.GetName()] {
+							denials = append(denials, fmt.Sprintf("%s %s exists and no Release manages it: set spec.adopt: true to take it over", t.GetKind(), objectName(t)))
+						}
+					}
+					return nil
+				})
 			}
 		}
+		_ = g.Wait()
 	}
 	sort.Strings(denials)
 	return denials
