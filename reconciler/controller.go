@@ -29,9 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
@@ -115,6 +113,7 @@ type Reconciler struct {
 	Egress *egress.Guard
 
 	ids        *identities // impersonated clients; nil: every Release acts as the daemon
+	unmanaged  *unmanaged  // objects without bollard's label; nil: asked of the API server
 	egressOnce sync.Once
 	egressRT   http.RoundTripper
 
@@ -762,8 +761,7 @@ func (r *Reconciler) preflight(ctx context.Context, eng *engine.Engine, objs []r
 // preflightOwners refuses to write an object another Release manages (naming it), or one that
 // exists without an owner unless the Release says adopt: true. Only objects the Release does not
 // record as its own yet are looked up: whose objects carry bollard's labels is in the engine's
-// cache (no request); unlabelled objects by one List per kind and namespace of those without the
-// label — metadata only, from the API server's watch cache (resourceVersion 0: no etcd read).
+// cache, unlabelled objects in the cache of unmanaged objects (neither makes a request).
 func (r *Reconciler) preflightOwners(ctx context.Context, eng *engine.Engine, targets []*unstructured.Unstructured, rel *v1alpha1.Release) []string {
 	own := map[string]bool{}
 	for _, res := range rel.Status.Resources {
@@ -795,22 +793,16 @@ func (r *Reconciler) preflightOwners(ctx context.Context, eng *engine.Engine, ta
 			}
 			groups[gvk][t.GetNamespace()] = append(groups[gvk][t.GetNamespace()], t)
 		}
-		// The Lists at once: each waits on the API server, not on the others.
-		unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
+		// The kinds at once: a List (a kind the cache cannot watch) waits on the API server, not
+		// on the others.
 		var mu sync.Mutex
 		var g errgroup.Group
 		for gvk, byNS := range groups {
 			for ns, ts := range byNS {
 				g.Go(func() error {
-					list := &metav1.PartialObjectMetadataList{}
-					list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-					if err := r.Reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
-						&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
+					names, err := r.unmanaged.names(ctx, r.Reader, gvk, ns)
+					if err != nil {
 						return nil // not readable: the apply says why
-					}
-					names := make(map[string]bool, len(list.Items))
-					for _, it := range list.Items {
-						names[it.Name] = true
 					}
 					mu.Lock()
 					defer mu.Unlock()

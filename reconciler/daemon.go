@@ -139,6 +139,9 @@ func Run(ctx context.Context, opts Options) error {
 		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
 		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces, Cluster: opts.Cluster, Tracer: opts.Tracer,
 		Recorder: mgr.GetEventRecorder("bollard-daemon"), Log: opts.Log.WithName("release"), SyncTimeout: opts.SyncTimeout}
+	if r.unmanaged, err = newUnmanaged(opts.REST, mgr, opts.Namespaces); err != nil {
+		return err
+	}
 	if opts.AllowedHosts == nil {
 		opts.AllowedHosts = egress.DefaultHosts
 	}

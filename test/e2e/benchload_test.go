@@ -3,7 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"net/http"
+
 	"os"
 	"path/filepath"
 	"runtime"
@@ -160,25 +160,5 @@ func reportServerLatency(b *testing.B, cfg *rest.Config, before serverLatency, w
 	fmt.Printf("    API server: %.0f request-s over %.1f s (%.1f in flight on average)\n", total, wall.Seconds(), total/wall.Seconds())
 	for _, r := range rows[:min(len(rows), 15)] {
 		fmt.Printf("      %-40s %7.0f × %6.1f ms = %6.1f s\n", r.key, r.count, 1000*r.sum/r.count, r.sum)
-	}
-}
-
-// printSeries prints the series of the Prometheus metrics at url whose names start with one of
-// prefixes (the daemon's client-side latency and rate-limiter wait, say).
-func printSeries(url string, prefixes ...string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		fmt.Printf("    %s: %v\n", url, err)
-		return
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		for _, p := range prefixes {
-			if strings.HasPrefix(sc.Text(), p) {
-				fmt.Println("    " + sc.Text())
-			}
-		}
 	}
 }

@@ -59,7 +59,6 @@ func TestReleaseOwnership(t *testing.T) {
 			t.Fatal(err)
 		}
 		repo := newGitRepo(t)
-		// With more than 10 new objects of a kind the pre-flight lists them instead of one Get each.
 		files := map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: by-hand}\ndata: {x: \"2\"}\n"}
 		for i := range 11 {
 			files[fmt.Sprintf("cm-%d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new-%d}\n", i)
@@ -87,5 +86,26 @@ func TestReleaseOwnership(t *testing.T) {
 			err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "by-hand"}, &cm)
 			return err == nil && cm.Data["x"] == "2" && cm.Labels["bollard.dev/release"] == "adopter", nil
 		})
+
+		// The daemon knows unmanaged objects from a watch it started for the first lookup: one
+		// made by hand since is seen as well.
+		late := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"}, Data: map[string]string{"x": "by hand"}}
+		if err := env.Client.Create(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		repo2 := newGitRepo(t)
+		repo2.commit(t, "claims", map[string]string{
+			"late.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late}\ndata: {x: from-git}\n"})
+		if err := env.Client.Create(ctx, &v1alpha1.Release{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"},
+			Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: repo2.url()}, Interval: metav1.Duration{Duration: time.Hour}}}); err != nil {
+			t.Fatal(err)
+		}
+		env.Eventually(t, 60*time.Second, "refused: it exists unmanaged", func(context.Context) (bool, error) {
+			p, msg := phase("late")
+			return p == "Refused" && strings.Contains(msg, "ConfigMap "+ns+"/late exists and no Release manages it"), nil
+		})
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(late), late); err != nil || late.Data["x"] != "by hand" {
+			t.Fatalf("the unmanaged ConfigMap was written: %v %v", late.Data, err)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -207,8 +208,7 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		w.Stop()
 		stopWatch()
 		reportPeakRSS(b, cmd.Process.Pid)
-		printSeries("http://"+metrics+"/metrics", "rest_client_request_duration_seconds_sum", "rest_client_request_duration_seconds_count",
-			"rest_client_rate_limiter_duration_seconds_sum", "rest_client_rate_limiter_duration_seconds_count")
+		reportReleaseSize(b, env, client.ObjectKey{Namespace: ns, Name: "app-500"})
 		requests := scrapeSum(b, "http://"+metrics+"/metrics", "bollard_kube_api_requests_total")
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_sum") // where the time went, logged
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_count")
@@ -247,4 +247,20 @@ func scrapeSum(b *testing.B, url, name string) float64 {
 		b.Fatalf("%s: no %s in %d lines (status %s)", url, name, seen, resp.Status)
 	}
 	return sum
+}
+
+// reportReleaseSize prints how large a synced Release is as stored: every status write and watch
+// event carries all of it.
+func reportReleaseSize(b *testing.B, env *kubetest.Env, key client.ObjectKey) {
+	var r v1alpha1.Release
+	if err := env.Client.Get(context.Background(), key, &r); err != nil {
+		b.Fatal(err)
+	}
+	all, _ := json.Marshal(&r)
+	status, _ := json.Marshal(r.Status)
+	managed, _ := json.Marshal(r.ManagedFields)
+	fmt.Printf("    Release %s: %d bytes as JSON (status %d, managedFields %d)\n", key, len(all), len(status), len(managed))
+	if dir := os.Getenv("BOLLARD_BENCH_LOGS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "release.json"), all, 0o644)
+	}
 }
