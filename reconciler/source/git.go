@@ -253,15 +253,68 @@ func fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod,
 	if shallow {
 		opts.Depth = 1
 	}
-	done := func(err error) error { return err }
-	if rem, err := repo.Remote("origin"); err == nil && scheme(rem.Config().URLs[0]) == "ssh" {
-		opts.ProxyOptions, done = cappedSSH()
+	rem, err := repo.Remote("origin")
+	if err != nil {
+		return err
 	}
-	err := done(repo.FetchContext(ctx, opts))
+	capped := func() (transport.ProxyOptions, func(error) error) {
+		if scheme(rem.Config().URLs[0]) == "ssh" {
+			return cappedSSH()
+		}
+		return transport.ProxyOptions{}, func(err error) error { return err }
+	}
+	if upToDate(ctx, repo, rem, auth, capped) {
+		return nil
+	}
+	var done func(error) error
+	opts.ProxyOptions, done = capped()
+	err = done(repo.FetchContext(ctx, opts))
 	if errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	return err
+}
+
+// upToDate says whether the mirror holds every branch and tag the remote advertises, at the
+// same hashes, and no branch or tag the remote no longer has: then there is nothing to fetch. The
+// question costs one ref advertisement; go-git's fetch would also open each advertised commit in
+// the mirror's packfiles (1,000 Releases of one monorepo ask again and again). Any doubt (an
+// error, a ref it does not follow) answers false, and the fetch decides.
+func upToDate(ctx context.Context, repo *git.Repository, rem *git.Remote, auth transport.AuthMethod, capped func() (transport.ProxyOptions, func(error) error)) bool {
+	proxy, done := capped()
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth, ProxyOptions: proxy})
+	if done(err) != nil {
+		return false
+	}
+	want := map[plumbing.ReferenceName]plumbing.Hash{}
+	for _, ref := range refs {
+		switch name := ref.Name(); {
+		case ref.Type() != plumbing.HashReference:
+		case name.IsBranch():
+			want[plumbing.NewRemoteReferenceName("origin", name.Short())] = ref.Hash()
+		case name.IsTag() && !strings.HasSuffix(name.String(), "^{}"):
+			want[name] = ref.Hash()
+		}
+	}
+	local, err := repo.References()
+	if err != nil {
+		return false
+	}
+	defer local.Close()
+	same := 0
+	stale := errors.New("stale")
+	err = local.ForEach(func(ref *plumbing.Reference) error {
+		name := ref.Name()
+		if !name.IsTag() && !strings.HasPrefix(name.String(), "refs/remotes/origin/") {
+			return nil
+		}
+		if h, ok := want[name]; !ok || ref.Type() != plumbing.HashReference || h != ref.Hash() {
+			return stale
+		}
+		same++
+		return nil
+	})
+	return err == nil && len(want) > 0 && same == len(want)
 }
 
 // fullMarker marks a mirror that holds the whole history.

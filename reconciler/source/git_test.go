@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 func run(t *testing.T, dir string, args ...string) string {
@@ -251,5 +253,68 @@ func TestFetchSizeCap(t *testing.T) {
 	_, _, err := g.Fetch(context.Background(), srv.URL+"/big.git", "main", "", Credentials{})
 	if err == nil || !strings.Contains(err.Error(), "too large to fetch") {
 		t.Errorf("a response over the cap: %v", err)
+	}
+}
+
+// TestUpToDate: a mirror that holds every branch and tag the remote has, at the same commits,
+// needs no fetch; a new commit, a new or moved tag, or a branch deleted on the remote does.
+func TestUpToDate(t *testing.T) {
+	dir := t.TempDir()
+	bare, work := filepath.Join(dir, "r.git"), filepath.Join(dir, "w")
+	run(t, dir, "init", "-q", "--bare", "--initial-branch=main", bare)
+	run(t, dir, "clone", "-q", bare, work)
+	commit := func(msg string) {
+		if err := os.WriteFile(filepath.Join(work, "a.yaml"), []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, work, "add", "-A")
+		run(t, work, "commit", "-qm", msg)
+	}
+	commit("one")
+	run(t, work, "push", "-q", "origin", "main")
+	run(t, work, "push", "-q", "origin", "main:feature")
+
+	g := &Git{Dir: t.TempDir(), Schemes: []string{"file"}}
+	ctx := context.Background()
+	url := "file://" + bare
+	repo, err := g.mirror(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rem, err := repo.Remote("origin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := func() (transport.ProxyOptions, func(error) error) {
+		return transport.ProxyOptions{}, func(err error) error { return err }
+	}
+	if upToDate(ctx, repo, rem, nil, plain) {
+		t.Fatal("an empty mirror is up to date")
+	}
+	step := func(what string, change func(), want bool) {
+		t.Helper()
+		change()
+		if got := upToDate(ctx, repo, rem, nil, plain); got != want {
+			t.Fatalf("%s: up to date %v, want %v", what, got, want)
+		}
+		if err := fetch(ctx, repo, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		if !upToDate(ctx, repo, rem, nil, plain) {
+			t.Fatalf("%s: not up to date right after a fetch", what)
+		}
+	}
+	step("first fetch", func() {}, false)
+	step("nothing new", func() {}, true)
+	step("a new commit", func() { commit("two"); run(t, work, "push", "-q", "origin", "main") }, false)
+	step("a new tag", func() { run(t, work, "tag", "-a", "v1", "-m", "v1"); run(t, work, "push", "-q", "origin", "v1") }, false)
+	step("a moved tag", func() {
+		commit("three")
+		run(t, work, "tag", "-f", "-a", "v1", "-m", "v1 again")
+		run(t, work, "push", "-q", "-f", "origin", "v1")
+	}, false)
+	step("a deleted branch", func() { run(t, work, "push", "-q", "origin", ":feature") }, false)
+	if _, _, err := g.Fetch(ctx, url, "v1", "", Credentials{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -209,6 +209,14 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		stopWatch()
 		reportPeakRSS(b, cmd.Process.Pid)
 		reportReleaseSize(b, env, client.ObjectKey{Namespace: ns, Name: "app-500"})
+		if dir := os.Getenv("BOLLARD_BENCH_LOGS"); dir != "" { // what the daemon allocated, the whole run
+			if resp, err := http.Get("http://" + metrics + "/debug/pprof/allocs"); err == nil {
+				f, _ := os.Create(filepath.Join(dir, "daemon-1000-releases.allocs"))
+				_, _ = io.Copy(f, resp.Body)
+				f.Close()
+				resp.Body.Close()
+			}
+		}
 		requests := scrapeSum(b, "http://"+metrics+"/metrics", "bollard_kube_api_requests_total")
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_sum") // where the time went, logged
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_count")
