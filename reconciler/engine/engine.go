@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 		return nil, err
 	}
 	e.kubectl = &directKubectl{Kubectl: &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}},
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), slots: make(chan struct{}, applyParallelism), applied: e.appliedAt}
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), mappings: &sync.Map{}, slots: make(chan struct{}, applyParallelism), applied: e.appliedAt}
 	e.cache = cache.NewClusterCache(cfg,
 		cache.SetClusterResources(false),
 		cache.SetNamespaces(namespaces),

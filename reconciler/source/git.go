@@ -20,13 +20,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -94,6 +97,9 @@ type Git struct {
 	locks   map[string]*sync.Mutex
 	fetched map[string]time.Time // when the last successful fetch of a URL with given credentials started
 	trees   []tree               // the files of recent revisions, newest last
+	// repos are the mirrors opened, by directory: their pack indexes are read once, not on
+	// every Fetch (each read parsed every object name of the pack).
+	repos map[string]*git.Repository
 }
 
 // tree is a revision's files, shared by every Release of the repository.
@@ -328,6 +334,7 @@ func (g *Git) isFull(url string) bool {
 // refetchFull replaces url's shallow mirror by one with the whole history.
 func (g *Git) refetchFull(ctx context.Context, url string, auth transport.AuthMethod) (*git.Repository, error) {
 	dir := g.mirrorDir(url)
+	g.opened(dir, nil)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -372,6 +379,7 @@ func (g *Git) Prune(keep []string, grace time.Duration) (int, error) {
 		if err != nil || time.Since(info.ModTime()) < grace {
 			continue
 		}
+		g.opened(filepath.Join(g.Dir, e.Name()), nil)
 		if err := os.RemoveAll(filepath.Join(g.Dir, e.Name())); err != nil {
 			errs = append(errs, err)
 			continue
@@ -386,22 +394,56 @@ func (g *Git) mirror(url string) (*git.Repository, error) {
 	dir := g.mirrorDir(url)
 	// Touched on every use: Prune spares a mirror in use.
 	now := time.Now()
-	_ = os.Chtimes(dir, now, now)
-	repo, err := git.PlainOpen(dir)
+	if os.Chtimes(dir, now, now) == nil {
+		g.mu.Lock()
+		repo := g.repos[dir]
+		g.mu.Unlock()
+		if repo != nil {
+			return repo, nil
+		}
+	}
+	repo, err := openMirror(dir)
 	if err == nil {
+		g.opened(dir, repo)
 		return repo, nil
 	}
 	if err := os.MkdirAll(g.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	repo, err = git.PlainInit(dir, true)
+	if _, err = git.PlainInit(dir, true); err == nil {
+		repo, err = openMirror(dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("init mirror of %s: %w", url, err)
 	}
 	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
 		return nil, err
 	}
+	g.opened(dir, repo)
 	return repo, nil
+}
+
+// mirrorCacheBytes bounds the objects an open mirror keeps decoded (go-git's default is 96 MiB
+// per repository; a revision's files are kept apart, in trees).
+const mirrorCacheBytes = 4 << 20
+
+// openMirror opens the bare mirror in dir.
+func openMirror(dir string) (*git.Repository, error) {
+	return git.Open(filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(mirrorCacheBytes)), nil)
+}
+
+// opened keeps the mirror in dir open (nil: forgets it, the directory removed).
+func (g *Git) opened(dir string, repo *git.Repository) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.repos == nil {
+		g.repos = map[string]*git.Repository{}
+	}
+	if repo == nil {
+		delete(g.repos, dir)
+		return
+	}
+	g.repos[dir] = repo
 }
 
 func resolve(repo *git.Repository, ref string) (plumbing.Hash, error) {
