@@ -110,9 +110,11 @@ func (r *Reconciler) verify(ctx context.Context, eng *engine.Engine, rel *v1alph
 // written to the Release's status while it waits.
 const progressEvery = 5 * time.Second
 
-// progressOnly tells whether t changes nothing but the rollout's message, written less than
-// progressEvery ago: not worth a write (a Release's status write is one of the API server's most
-// expensive requests; a transition, a log step or a new phase is always written at once).
+// progressOnly tells whether t changes nothing but the rollout's message, and the status was
+// written less than progressEvery ago: not worth a write (a Release's status write is one of the
+// API server's most expensive requests; a transition, a log step or a new phase is always written
+// at once). The first look after such a write starts the clock: a rollout whose pods are Ready
+// within progressEvery writes no progress at all, only its start and its end.
 func (r *Reconciler) progressOnly(rel *v1alpha1.Release, t rollout.Transition, now time.Time) bool {
 	key := client.ObjectKeyFromObject(rel)
 	before, after := *rel.Status.Rollout, t.Status
@@ -121,7 +123,8 @@ func (r *Reconciler) progressOnly(rel *v1alpha1.Release, t rollout.Transition, n
 		r.progressWritten.Delete(key)
 		return false
 	}
-	if last, ok := r.progressWritten.Load(key); ok && now.Sub(last.(time.Time)) < progressEvery {
+	last, ok := r.progressWritten.LoadOrStore(key, now)
+	if !ok || now.Sub(last.(time.Time)) < progressEvery {
 		return true
 	}
 	r.progressWritten.Store(key, now)

@@ -68,8 +68,9 @@ func (f Files) Under(dir string) Files {
 		return f
 	}
 	out := Files{}
+	prefix := dir + "/"
 	for name, data := range f {
-		if rest, ok := strings.CutPrefix(name, dir+"/"); ok {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
 			out[rest] = data
 		}
 	}
@@ -498,8 +499,9 @@ func hasDir(files Files, dir string) error {
 	if dir == "" {
 		return nil
 	}
+	prefix := dir + "/"
 	for name := range files {
-		if strings.HasPrefix(name, dir+"/") {
+		if strings.HasPrefix(name, prefix) {
 			return nil
 		}
 	}
