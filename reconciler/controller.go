@@ -567,7 +567,9 @@ func (r *Reconciler) applyRevision(ctx context.Context, eng *engine.Engine, p *p
 	if p.reason == TriggerDrift && len(drift) > 0 {
 		r.event(rel, corev1.EventTypeNormal, "DriftReverted", "%s", describeDrift(drift))
 	}
-	if rec.Created+rec.Updated+rec.Pruned > 0 || p.newRevision {
+	if (rec.Created+rec.Updated+rec.Pruned > 0 || p.newRevision) && !verify {
+		// A revision to verify has one Event, at its end (RolloutSucceeded names what was
+		// applied, or RolloutFailed): each is a write the API server serves to every watcher.
 		r.event(rel, corev1.EventTypeNormal, "Synced", "%s", applyStep.Detail)
 	}
 	log.Info("synced", "revision", commit.Hash, "trigger", p.reason, "created", rec.Created, "updated", rec.Updated, "pruned", rec.Pruned)

@@ -239,6 +239,7 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 		steps = append(steps, step)
 	}
 	// The snapshot is verified by the status written below (lastGood*): no write of its own.
+	var applied string // what the change applied, for its one Event
 	err := r.updateStatus(ctx, rel, func(s *v1alpha1.ReleaseStatus) {
 		s.Rollout = &ro
 		s.LastGoodRevision, s.LastGoodRender, s.FailedRevision = ro.Revision, ro.Render, ""
@@ -247,13 +248,18 @@ func (r *Reconciler) succeed(ctx context.Context, rel *v1alpha1.Release, ro v1al
 		updateLog(s, ro.LogID, func(l *v1alpha1.DeploymentLog) {
 			l.Steps = append(l.Steps, steps...)
 			l.Status, l.Finished = v1alpha1.LogSuccess, metav1.Now()
+			for _, st := range l.Steps {
+				if st.Name == "apply" {
+					applied = ": " + st.Detail
+				}
+			}
 			if from := l.PromotedFrom; from != nil && ro.Artifact != "" {
 				s.LastGoodPromotedFrom = from.Namespace + "/" + from.Name
 			}
 		})
 	})
 	metricSyncs.WithLabelValues(rel.Namespace+"/"+rel.Name, "SUCCESS").Inc()
-	r.event(rel, corev1.EventTypeNormal, "RolloutSucceeded", "revision %s verified", short(ro.Revision))
+	r.event(rel, corev1.EventTypeNormal, "RolloutSucceeded", "revision %s verified%s", short(ro.Revision), applied)
 	log.Info("rollout succeeded", "revision", ro.Revision)
 	return ctrl.Result{RequeueAfter: r.next(rel)}, err
 }

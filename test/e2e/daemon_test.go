@@ -339,6 +339,8 @@ func TestDaemon(t *testing.T) {
 		if l := latestLog(t, r); l.Pruned != 1 || image() != "registry.local/shop/web:v3" {
 			t.Errorf("log %+v, image %s", l, image())
 		}
+		// One Event for the verified change, naming what it applied.
+		waitEvent(t, env, ns, "RolloutSucceeded", "shop", "revision "+third[:7]+" verified: ", "1 pruned")
 	})
 
 	t.Run("kubectl scale and set env are reverted", func(t *testing.T) {
