@@ -1074,8 +1074,13 @@ func resourceStatuses(results []common.ResourceSyncResult) []v1alpha1.ResourceSt
 		if r.HookType != "" {
 			continue
 		}
-		out = append(out, v1alpha1.ResourceStatus{Kind: r.ResourceKey.Kind, Namespace: r.ResourceKey.Namespace, Name: r.ResourceKey.Name,
-			Status: string(r.Status), Message: r.Message})
+		rs := v1alpha1.ResourceStatus{Kind: r.ResourceKey.Kind, Namespace: r.ResourceKey.Namespace, Name: r.ResourceKey.Name, Status: string(r.Status)}
+		if r.Status != common.ResultCodeSynced {
+			// A plain apply's message repeats kind, name and status ("configmap/x
+			// serverside-applied"): a tenth of a Release's size, in every status write.
+			rs.Message = r.Message
+		}
+		out = append(out, rs)
 	}
 	return out
 }

@@ -454,6 +454,8 @@ type ResourceStatus struct {
 	Name      string `json:"name"`
 	// Status: Synced, SyncFailed, Pruned, PruneSkipped.
 	Status string `json:"status"`
+	// Message says what went wrong, or what was done instead of applying (empty for an object
+	// applied).
 	// +optional
 	Message string `json:"message,omitempty"`
 }

@@ -25,7 +25,7 @@ const clockTicks = 100
 // cpuTimes is the CPU time of every running process (its own and that of the children it waited
 // for — git, for the daemon), by pid, with its command name.
 func cpuTimes() map[int]procCPU {
-	out := map[int]procCPU{}
+	out := map[int]procCPU{stealPID: {name: "(steal)", cpu: steal()}}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
@@ -55,6 +55,24 @@ func cpuTimes() map[int]procCPU {
 	return out
 }
 
+// stealPID keys the machine's steal time (a hypervisor running others on its cores) among the
+// processes: a run is only comparable with one that saw as little.
+const stealPID = -1
+
+// steal is the time the machine's virtual CPUs waited for the host, all CPUs summed (/proc/stat).
+func steal() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0]) // cpu user nice system idle iowait irq softirq steal …
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	v, _ := strconv.ParseInt(f[8], 10, 64)
+	return time.Duration(v) * time.Second / clockTicks
+}
+
 type procCPU struct {
 	name string
 	cpu  time.Duration
@@ -72,7 +90,9 @@ func reportCPU(before map[int]procCPU, wall time.Duration) {
 		}
 		if d > 0 {
 			used[p.name] += d
-			total += d
+			if pid != stealPID {
+				total += d
+			}
 		}
 	}
 	names := make([]string, 0, len(used))
