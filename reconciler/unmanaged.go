@@ -2,9 +2,11 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -77,12 +79,17 @@ func (u *unmanaged) names(ctx context.Context, reader client.Reader, gvk schema.
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		u.mu.Lock()
-		u.unwatchable[gvk] = true
-		u.mu.Unlock()
-		obj := &metav1.PartialObjectMetadata{}
-		obj.SetGroupVersionKind(gvk)
-		_ = u.cache.RemoveInformer(ctx, obj)
+		if apierrors.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+			// The informer never synced (the kind is not readable as the daemon, or not served):
+			// stop it, and ask this kind with a List from now on. Another error (a namespace the
+			// cache does not cover) is asked with a List this once.
+			u.mu.Lock()
+			u.unwatchable[gvk] = true
+			u.mu.Unlock()
+			obj := &metav1.PartialObjectMetadata{}
+			obj.SetGroupVersionKind(gvk)
+			_ = u.cache.RemoveInformer(ctx, obj)
+		}
 	}
 	unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
 	if err := reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
