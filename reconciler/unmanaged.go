@@ -35,6 +35,15 @@ type unmanaged struct {
 	unwatchable map[schema.GroupVersionKind]bool
 }
 
+// unlabelled selects objects without bollard's release label, for the informers and the Lists.
+var unlabelled = func() labels.Selector {
+	req, err := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err) // a constant label key: cannot happen
+	}
+	return labels.NewSelector().Add(*req)
+}()
+
 // unmanagedSyncTimeout bounds the wait for a kind's informer to list what exists the first time.
 const unmanagedSyncTimeout = 10 * time.Second
 
@@ -42,8 +51,7 @@ const unmanagedSyncTimeout = 10 * time.Second
 func newUnmanaged(cfg *rest.Config, mgr ctrl.Manager, namespaces []string) (*unmanaged, error) {
 	o := cacheOptions(namespaces)
 	o.Scheme, o.Mapper = mgr.GetScheme(), mgr.GetRESTMapper()
-	unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
-	o.DefaultLabelSelector = labels.NewSelector().Add(*unlabelled)
+	o.DefaultLabelSelector = unlabelled
 	// Only the name is used: annotations (a Secret's last-applied-configuration), labels and
 	// managed fields are not kept.
 	o.DefaultTransform = func(obj any) (any, error) {
@@ -91,8 +99,7 @@ func (u *unmanaged) names(ctx context.Context, reader client.Reader, gvk schema.
 			_ = u.cache.RemoveInformer(ctx, obj)
 		}
 	}
-	unlabelled, _ := labels.NewRequirement(engine.LabelRelease, selection.DoesNotExist, nil)
-	if err := reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*unlabelled)},
+	if err := reader.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: unlabelled},
 		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-
 	"os"
 	"path/filepath"
 	"runtime"

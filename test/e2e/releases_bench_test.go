@@ -93,24 +93,12 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		if dir := os.Getenv("BOLLARD_BENCH_LOGS"); dir != "" { // a CPU profile of the first 30 s
 			go func() {
 				time.Sleep(5 * time.Second)
-				if resp, err := http.Get("http://" + metrics + "/debug/pprof/profile?seconds=30"); err == nil {
-					f, _ := os.Create(filepath.Join(dir, "daemon-1000-releases.pprof"))
-					_, _ = io.Copy(f, resp.Body)
-					f.Close()
-					resp.Body.Close()
-				}
+				saveProfile(http.DefaultClient, "http://"+metrics+"/debug/pprof/profile?seconds=30", filepath.Join(dir, "daemon-1000-releases.pprof"))
 			}()
 			go func() { // and of the API server's, the same 30 s
 				time.Sleep(5 * time.Second)
-				hc, err := rest.HTTPClientFor(env.Config)
-				if err != nil {
-					return
-				}
-				if resp, err := hc.Get(env.Config.Host + "/debug/pprof/profile?seconds=30"); err == nil {
-					f, _ := os.Create(filepath.Join(dir, "apiserver-1000-releases.pprof"))
-					_, _ = io.Copy(f, resp.Body)
-					f.Close()
-					resp.Body.Close()
+				if hc, err := rest.HTTPClientFor(env.Config); err == nil {
+					saveProfile(hc, env.Config.Host+"/debug/pprof/profile?seconds=30", filepath.Join(dir, "apiserver-1000-releases.pprof"))
 				}
 			}()
 		}
@@ -210,12 +198,7 @@ func BenchmarkDaemon1000Releases(b *testing.B) {
 		reportPeakRSS(b, cmd.Process.Pid)
 		reportReleaseSize(b, env, client.ObjectKey{Namespace: ns, Name: "app-500"})
 		if dir := os.Getenv("BOLLARD_BENCH_LOGS"); dir != "" { // what the daemon allocated, the whole run
-			if resp, err := http.Get("http://" + metrics + "/debug/pprof/allocs"); err == nil {
-				f, _ := os.Create(filepath.Join(dir, "daemon-1000-releases.allocs"))
-				_, _ = io.Copy(f, resp.Body)
-				f.Close()
-				resp.Body.Close()
-			}
+			saveProfile(http.DefaultClient, "http://"+metrics+"/debug/pprof/allocs", filepath.Join(dir, "daemon-1000-releases.allocs"))
 		}
 		requests := scrapeSum(b, "http://"+metrics+"/metrics", "bollard_kube_api_requests_total")
 		scrapeSum(b, "http://"+metrics+"/metrics", "bollard_reconcile_stage_seconds_sum") // where the time went, logged
@@ -271,4 +254,20 @@ func reportReleaseSize(b *testing.B, env *kubetest.Env, key client.ObjectKey) {
 	if dir := os.Getenv("BOLLARD_BENCH_LOGS"); dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, "release.json"), all, 0o644)
 	}
+}
+
+// saveProfile writes what url answers (a pprof profile) to path; a profile that cannot be had is
+// left out (the benchmark's figures do not depend on it).
+func saveProfile(hc *http.Client, url, path string) {
+	resp, err := hc.Get(url)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }
