@@ -44,12 +44,11 @@ func cpuTimes() map[int]procCPU {
 		if len(f) < 15 {
 			continue
 		}
-		var ticks int64
-		for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks += v
-		}
-		out[pid] = procCPU{name: s[open+1 : close], cpu: time.Duration(ticks) * time.Second / clockTicks}
+		field := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+		out[pid] = procCPU{name: s[open+1 : close],
+			cpu:    time.Duration(field(11)+field(12)+field(13)+field(14)) * time.Second / clockTicks, // utime, stime, cutime, cstime
+			sys:    time.Duration(field(12)+field(14)) * time.Second / clockTicks,
+			faults: field(7) + field(8)} // minflt, cminflt
 	}
 	return out
 }
@@ -73,24 +72,26 @@ func steal() time.Duration {
 }
 
 type procCPU struct {
-	name string
-	cpu  time.Duration
+	name     string
+	cpu, sys time.Duration // sys: the part spent in the kernel
+	faults   int64         // minor page faults (memory first touched, or given back and touched again)
 }
 
 // reportCPU prints the CPU time each command used since before, over wall: which process takes
 // the machine's cores, and whether they were all busy.
 func reportCPU(before map[int]procCPU, wall time.Duration) {
-	used := map[string]time.Duration{}
+	used := map[string]procCPU{}
 	var total time.Duration
 	for pid, p := range cpuTimes() {
-		d := p.cpu - before[pid].cpu
+		d := procCPU{cpu: p.cpu - before[pid].cpu, sys: p.sys - before[pid].sys, faults: p.faults - before[pid].faults}
 		if before[pid].name != p.name {
-			d = p.cpu // a new process (or a reused pid)
+			d = p // a new process (or a reused pid)
 		}
-		if d > 0 {
-			used[p.name] += d
+		if d.cpu > 0 {
+			u := used[p.name]
+			used[p.name] = procCPU{cpu: u.cpu + d.cpu, sys: u.sys + d.sys, faults: u.faults + d.faults}
 			if pid != stealPID {
-				total += d
+				total += d.cpu
 			}
 		}
 	}
@@ -98,12 +99,12 @@ func reportCPU(before map[int]procCPU, wall time.Duration) {
 	for n := range used {
 		names = append(names, n)
 	}
-	sort.Slice(names, func(i, j int) bool { return used[names[i]] > used[names[j]] })
+	sort.Slice(names, func(i, j int) bool { return used[names[i]].cpu > used[names[j]].cpu })
 	fmt.Printf("    CPU over %.1f s: %.1f CPU-s of %d cores' %.1f (%.0f %%)\n", wall.Seconds(), total.Seconds(),
 		runtime.NumCPU(), wall.Seconds()*float64(runtime.NumCPU()), 100*total.Seconds()/(wall.Seconds()*float64(runtime.NumCPU())))
 	for _, n := range names {
-		if used[n] >= 100*time.Millisecond {
-			fmt.Printf("      %-24s %7.1f CPU-s\n", n, used[n].Seconds())
+		if u := used[n]; u.cpu >= 100*time.Millisecond {
+			fmt.Printf("      %-24s %7.1f CPU-s (%4.1f in the kernel) %9d page faults\n", n, u.cpu.Seconds(), u.sys.Seconds(), u.faults)
 		}
 	}
 }
