@@ -250,6 +250,9 @@ func (r *Reconciler) pass(ctx context.Context, eng *engine.Engine, relp *v1alpha
 	if trigger != "" {
 		p.reason = trigger
 	}
+	if p.reason == TriggerPush || p.reason == TriggerDrift {
+		ctx = engine.Urgent(ctx) // applied before the backlog's writes
+	}
 	log.V(1).Info("reconcile", "trigger", p.reason, "drift", len(p.drift), "phase", p.rel.Status.Phase)
 	p.rec = v1alpha1.DeploymentLog{Started: metav1.Now(), Trigger: p.reason, Strategy: "apply (no rollout)"}
 	r.target(ctx, &p.rel, &p.rec)

@@ -39,9 +39,10 @@ func asRollback(ctx context.Context, rel *v1alpha1.Release, revision string) con
 }
 
 // sync applies targets as rel's revision, within the sync timeout, pruning as rel says; under
-// asRollback every target carries the rollback marker.
+// asRollback every target carries the rollback marker, and is applied as urgent.
 func (r *Reconciler) sync(ctx context.Context, eng *engine.Engine, rel *v1alpha1.Release, targets []*unstructured.Unstructured, revision string) (engine.Result, error) {
 	if marker, ok := ctx.Value(rollbackKey{}).(string); ok {
+		ctx = engine.Urgent(ctx) // the red button does not wait for the backlog
 		marked := make([]*unstructured.Unstructured, len(targets))
 		for i, t := range targets {
 			marked[i] = t.DeepCopy()

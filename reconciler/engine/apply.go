@@ -34,6 +34,7 @@ type directKubectl struct {
 	// Releases syncing, a tenth of what the daemon allocated).
 	mappings *sync.Map
 	slots    chan struct{}                    // bounds concurrent writes across all Releases
+	urgent   chan struct{}                    // and those under Urgent, beyond slots
 	applied  func(*unstructured.Unstructured) // told what each apply left
 }
 
@@ -48,7 +49,7 @@ func (k *directKubectl) ops(config *rest.Config) (*directOps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &directOps{dyn: dyn, mapper: k.mapper, mappings: k.mappings, slots: k.slots, applied: k.applied}, nil
+	return &directOps{dyn: dyn, mapper: k.mapper, mappings: k.mappings, slots: k.slots, urgent: k.urgent, applied: k.applied}, nil
 }
 
 type directOps struct {
@@ -56,6 +57,7 @@ type directOps struct {
 	mapper   meta.ResettableRESTMapper
 	mappings *sync.Map
 	slots    chan struct{}
+	urgent   chan struct{}
 	applied  func(*unstructured.Unstructured)
 }
 
@@ -84,13 +86,22 @@ func (o *directOps) resource(obj *unstructured.Unstructured) (dynamic.ResourceIn
 	return o.dyn.Resource(m.Resource), nil
 }
 
+// run sends f in a free slot; urgent work also in one of its own.
 func (o *directOps) run(ctx context.Context, f func() error) error {
+	var urgent chan struct{} // nil: never ready
+	if ctx.Value(urgentKey{}) != nil {
+		urgent = o.urgent
+	}
+	var slot chan struct{}
 	select {
 	case o.slots <- struct{}{}:
+		slot = o.slots
+	case urgent <- struct{}{}:
+		slot = urgent
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-o.slots }()
+	defer func() { <-slot }()
 	return f()
 }
 

@@ -45,8 +45,19 @@ const (
 // FieldManager is bollard's server-side apply field manager.
 const FieldManager = "bollard"
 
-// applyParallelism bounds concurrent writes across all Releases.
-const applyParallelism = 32
+// applyParallelism bounds concurrent writes across all Releases; urgentParallelism more are
+// kept for writes under Urgent.
+const (
+	applyParallelism  = 32
+	urgentParallelism = 8
+)
+
+type urgentKey struct{}
+
+// Urgent marks the writes made under ctx as a push's, a drift's or a rollback's: they may also
+// take a slot of their own, so with 1,000 Releases syncing they are not queued behind the
+// backlog's writes.
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
 
 // Key names a Release.
 type Key struct{ Namespace, Name string }
@@ -152,7 +163,7 @@ func New(ctx context.Context, cfg *rest.Config, log logr.Logger, namespaces []st
 		return nil, err
 	}
 	e.kubectl = &directKubectl{Kubectl: &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}},
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), mappings: &sync.Map{}, slots: make(chan struct{}, applyParallelism), applied: e.appliedAt}
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), mappings: &sync.Map{}, slots: make(chan struct{}, applyParallelism), urgent: make(chan struct{}, urgentParallelism), applied: e.appliedAt}
 	e.cache = cache.NewClusterCache(cfg,
 		cache.SetClusterResources(false),
 		cache.SetNamespaces(namespaces),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -92,4 +93,55 @@ func TestSameButStatus(t *testing.T) {
 			t.Errorf("%s: sameButStatus = %v, want %v", tc.name, got, tc.same)
 		}
 	}
+}
+
+// With every write slot taken by the backlog, a push's, drift's or rollback's write still goes
+// out at once, in a slot of its own; other writes wait for the backlog.
+func TestUrgentWritesSkipTheBacklog(t *testing.T) {
+	o := &directOps{slots: make(chan struct{}, 2), urgent: make(chan struct{}, 1)}
+	release := make(chan struct{})
+	held := make(chan struct{}, 2)
+	for range 2 { // the backlog holds both slots
+		go func() {
+			_ = o.run(context.Background(), func() error { held <- struct{}{}; <-release; return nil })
+		}()
+	}
+	<-held
+	<-held
+	done := make(chan string, 2)
+	go func() {
+		_ = o.run(context.Background(), func() error { done <- "backlog"; return nil })
+	}()
+	go func() {
+		_ = o.run(Urgent(context.Background()), func() error { done <- "urgent"; return nil })
+	}()
+	select {
+	case got := <-done:
+		if got != "urgent" {
+			t.Fatalf("%s went first, with every slot taken", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an urgent write waited for the backlog")
+	}
+	select {
+	case got := <-done:
+		t.Fatalf("%s went out with every slot taken", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if got := <-done; got != "backlog" {
+		t.Fatalf("after the backlog: %s", got)
+	}
+	// A write whose context ends while it waits gives up with the context's error.
+	hold := make(chan struct{})
+	for _, ctx := range []context.Context{context.Background(), context.Background(), Urgent(context.Background())} {
+		go func() { _ = o.run(ctx, func() error { held <- struct{}{}; <-hold; return nil }) }()
+		<-held // in turn: the urgent one may take a free slot of the backlog's
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if err := o.run(Urgent(ctx), func() error { return nil }); err != context.Canceled {
+		t.Fatalf("a canceled wait: %v", err)
+	}
+	close(hold)
 }
