@@ -135,6 +135,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1.ReplicaSet{}, indexDeploymentOwner, deploymentOwner); err != nil {
 		return err
 	}
+	// The push receiver finds a repository's Releases by this index.
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Release{}, indexSourceURL, sourceURL); err != nil {
+		return err
+	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Git: &source.Git{Dir: opts.GitDir, Schemes: opts.GitSchemes, InsecureSSHHostKeys: opts.InsecureSSHHostKeys}, User: opts.User,
 		Snapshots: &snapshot.Store{Client: mgr.GetClient(), Namespace: cmp.Or(opts.Namespace, "bollard-system")}, DefaultServiceAccount: opts.DefaultServiceAccount,
 		ids: &identities{base: opts.REST, options: client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}}, Concurrency: opts.Concurrency, FetchTimeout: opts.FetchTimeout, Namespaces: opts.Namespaces, Cluster: opts.Cluster, Tracer: opts.Tracer,
@@ -234,7 +238,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	if opts.ReceiverAddr != "" {
-		rc := &Receiver{Client: mgr.GetAPIReader(), Trigger: r.Trigger, Log: opts.Log.WithName("receiver"),
+		rc := &Receiver{Client: mgr.GetClient(), Trigger: r.Trigger, Log: opts.Log.WithName("receiver"),
 			Secret: secretReader(mgr.GetAPIReader(), opts.ReceiverSecret)}
 		if err := mgr.Add(receiverServer(opts, rc)); err != nil {
 			return err

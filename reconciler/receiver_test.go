@@ -37,7 +37,7 @@ func TestReceiver(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-release"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/web", Ref: "release"}}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "api"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/api.git"}}},
 	}
-	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithLists(&v1alpha1.ReleaseList{Items: releases}).Build()
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithIndex(&v1alpha1.Release{}, indexSourceURL, sourceURL).WithLists(&v1alpha1.ReleaseList{Items: releases}).Build()
 	github := []byte(`{"ref":"refs/heads/main","after":"abc","repository":{"clone_url":"https://git.example/shop/web.git","ssh_url":"git@git.example:shop/web.git"}}`)
 	gitlab := []byte(`{"ref":"refs/heads/main","checkout_sha":"abc","project":{"git_http_url":"https://git.example/shop/web.git"}}`)
 	for _, tc := range []struct {
@@ -133,7 +133,7 @@ func (b *countingBody) Close() error               { return nil }
 // burst beyond maxInFlight is answered 503 with Retry-After, never queued.
 func TestReceiverRefusesBeforeReading(t *testing.T) {
 	secretReads := 0
-	rc := &Receiver{Client: fake.NewClientBuilder().WithScheme(api.NewScheme()).Build(), Log: logr.Discard(),
+	rc := &Receiver{Client: fake.NewClientBuilder().WithScheme(api.NewScheme()).WithIndex(&v1alpha1.Release{}, indexSourceURL, sourceURL).Build(), Log: logr.Discard(),
 		Secret:  func(context.Context) ([]byte, error) { secretReads++; return []byte("s3cret"), nil },
 		Trigger: func(types.NamespacedName, string) {}}
 	for name, headers := range map[string]map[string]string{
@@ -180,7 +180,7 @@ func TestReleaseReceiver(t *testing.T) {
 			Receiver: &v1alpha1.ReleaseReceiver{SecretRef: corev1.LocalObjectReference{Name: "web-push"}}}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-too"}, Spec: v1alpha1.ReleaseSpec{Source: v1alpha1.GitSource{URL: "https://git.example/shop/web.git"}}},
 	}
-	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithLists(&v1alpha1.ReleaseList{Items: releases}).
+	c := fake.NewClientBuilder().WithScheme(api.NewScheme()).WithIndex(&v1alpha1.Release{}, indexSourceURL, sourceURL).WithLists(&v1alpha1.ReleaseList{Items: releases}).
 		WithObjects(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-push"}, Data: map[string][]byte{"secret": own}}).Build()
 	var got []string
 	rc := &Receiver{Client: c, Log: logr.Discard(), Secret: func(context.Context) ([]byte, error) { return shared, nil },
