@@ -302,9 +302,15 @@ func TestChannelReleaseFeed(t *testing.T) {
 		err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(edge), edge)
 		return err == nil && edge.Status.Phase == v1alpha1.ChannelRolling && edge.Status.Percent == 10, nil
 	})
-	edge.Spec = f.spec(next, "1.5.0", time.Second)
-	edge.Spec.Target.Feed.Channel = "edge"
-	if err := f.env.Client.Update(ctx, edge); err != nil {
+	// The controller writes status meanwhile: a conflict is read again, as kubectl edit would.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := f.env.Client.Get(ctx, client.ObjectKeyFromObject(edge), edge); err != nil {
+			return err
+		}
+		edge.Spec = f.spec(next, "1.5.0", time.Second)
+		edge.Spec.Target.Feed.Channel = "edge"
+		return f.env.Client.Update(ctx, edge)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	shipped := f.phase(t, "shop-edge", v1alpha1.ChannelCompleted, 60*time.Second)
