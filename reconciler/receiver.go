@@ -34,6 +34,7 @@ const maxInFlight = 8
 // token) push events for a watched ref reconcile the matching Releases at once. Anything not
 // authenticated gets 401 and changes nothing.
 type Receiver struct {
+	// Client reads Releases (indexed by indexSourceURL: the daemon's cache) and their Secrets.
 	Client client.Reader
 	// Secret returns the shared secret (HMAC key, or GitLab's token).
 	Secret  func(context.Context) ([]byte, error)
