@@ -270,7 +270,8 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 	}
 	pins := map[string]string{}
 	for _, f := range cur.ImageFields() {
-		if strings.Contains(f.Image, "@") {
+		// No image (the API server rejects such a container) is nothing to pin; one by digest is pinned.
+		if f.Image == "" || strings.Contains(f.Image, "@") {
 			continue
 		}
 		verified, checked := true, false
