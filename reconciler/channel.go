@@ -3,7 +3,6 @@ package reconciler
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -33,7 +32,6 @@ import (
 	"bollard.dev/bollard/channel"
 	"bollard.dev/bollard/channel/codesign"
 	"bollard.dev/bollard/channel/play"
-	"bollard.dev/bollard/reconciler/analysis"
 	"bollard.dev/bollard/reconciler/source"
 	"bollard.dev/bollard/webhook/admission"
 )
@@ -366,52 +364,30 @@ func (c *ChannelReconciler) hold(ctx context.Context, cr *v1alpha1.ChannelReleas
 	stepName := fmt.Sprintf("step %d%%", cr.Status.Percent)
 	guard := v1alpha1.LogStep{Name: stepName, Result: v1alpha1.ResultOK, Detail: cmp.Or(cr.Status.Achieved, fmt.Sprintf("offered to %d%%", cr.Status.Percent)) + "; no SLO guard (spec.analysis)"}
 	if a != nil && len(a.Metrics) > 0 {
-		hold, delay := dur(a.Hold, time.Minute), dur(a.InitialDelay, 0)
-		if wait := started.Add(delay).Sub(now); wait > 0 {
-			return ctrl.Result{RequeueAfter: wait}, nil
-		}
-		r := c.Releases
-		if err := r.egress().Check(a.Prometheus); err != nil {
-			return c.breach(ctx, cr, stepName, "Prometheus "+err.Error(), log)
-		}
-		prom, err := analysis.New(a.Prometheus, r.egressTransport())
-		if err != nil {
-			return c.breach(ctx, cr, stepName, err.Error(), log)
-		}
-		results := prom.Evaluate(ctx, a.Metrics, cr.Spec.Artifact.Version, now)
-		values := describe(results)
-		elapsed := now.Sub(started.Add(delay))
-		for _, res := range results {
-			if res.Breached() {
-				return c.breach(ctx, cr, stepName, fmt.Sprintf("%s after %.0f s", values, elapsed.Seconds()), log)
-			}
-		}
-		for _, res := range results {
-			if res.Err == nil {
-				continue
-			}
-			if a.OnNoData == "pause" && errors.Is(res.Err, analysis.ErrNoData) {
-				t := metav1.NewTime(now)
-				return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
-					s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelPaused, &t, fmt.Sprintf("%s: paused: %s (onNoData: pause)", stepName, values)
-				})
-			}
-			return c.breach(ctx, cr, stepName, values+": no data counts as a failure (onNoData: fail)", log)
-		}
-		if cr.Status.Phase == v1alpha1.ChannelPaused { // data again: the hold starts now
+		v := c.Releases.guard(ctx, a, cr.Spec.Artifact.Version, started.Add(dur(a.InitialDelay, 0)), cr.Status.Phase == v1alpha1.ChannelPaused, guardInterval(cr), now)
+		switch v.state {
+		case guardDelayed:
+			return ctrl.Result{RequeueAfter: v.wait}, nil
+		case guardBreached:
+			return c.breach(ctx, cr, stepName, v.why, log)
+		case guardPaused: // the hold starts again once data is back
 			t := metav1.NewTime(now)
-			return ctrl.Result{RequeueAfter: guardInterval(cr)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
-				s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelRolling, &t, fmt.Sprintf("%s: SLO guard 0/%.0f s: %s (data again)", stepName, hold.Seconds(), values)
+			return ctrl.Result{RequeueAfter: v.wait}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+				s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelPaused, &t, fmt.Sprintf("%s: paused: %s (onNoData: pause)", stepName, v.values)
 			})
-		}
-		if elapsed < hold {
-			msg := fmt.Sprintf("%s: SLO guard %.0f/%.0f s: %s", stepName, elapsed.Seconds(), hold.Seconds(), values)
+		case guardResumed:
+			t := metav1.NewTime(now)
+			return ctrl.Result{RequeueAfter: v.wait}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) {
+				s.Phase, s.StepStartedAt, s.Message = v1alpha1.ChannelRolling, &t, fmt.Sprintf("%s: SLO guard 0/%.0f s: %s (data again)", stepName, v.hold.Seconds(), v.values)
+			})
+		case guardHolding:
+			msg := fmt.Sprintf("%s: SLO guard %.0f/%.0f s: %s", stepName, v.elapsed.Seconds(), v.hold.Seconds(), v.values)
 			if msg == cr.Status.Message {
-				return ctrl.Result{RequeueAfter: min(guardInterval(cr), hold-elapsed)}, nil
+				return ctrl.Result{RequeueAfter: v.wait}, nil
 			}
-			return ctrl.Result{RequeueAfter: min(guardInterval(cr), hold-elapsed)}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = msg })
+			return ctrl.Result{RequeueAfter: v.wait}, c.update(ctx, cr, func(s *v1alpha1.ChannelReleaseStatus) { s.Message = msg })
 		}
-		guard = v1alpha1.LogStep{Name: stepName, Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("%s; SLO guard (%s): %s: PASS", cmp.Or(cr.Status.Achieved, fmt.Sprintf("offered to %d%%", cr.Status.Percent)), hold, values), DurationMillis: elapsed.Milliseconds()}
+		guard = v1alpha1.LogStep{Name: stepName, Result: v1alpha1.ResultOK, Detail: fmt.Sprintf("%s; SLO guard (%s): %s: PASS", cmp.Or(cr.Status.Achieved, fmt.Sprintf("offered to %d%%", cr.Status.Percent)), v.hold, v.values), DurationMillis: v.elapsed.Milliseconds()}
 	}
 	p, err := c.provider(ctx, cr)
 	if err != nil {

@@ -98,32 +98,51 @@ func dur(d *metav1.Duration, def time.Duration) time.Duration {
 	return d.Duration
 }
 
-// slo evaluates the SLO guard once for the running check (started at ro.CheckStartedAt, which
-// an initial delay puts in the future): pass once every metric held for the hold period, fail on
-// a breach (or no data, unless onNoData is pause), else wait (saying what it sees).
-func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) rollout.Outcome {
-	a := rel.Spec.Analysis
-	interval, hold := dur(a.Interval, 10*time.Second), dur(a.Hold, time.Minute)
-	name := fmt.Sprintf("SLO guard (%s)", hold)
-	if wait := ro.CheckStartedAt.Sub(now); wait > 0 { // the initial delay: the hold starts after it
-		return rollout.Outcome{Result: rollout.Wait, Message: "SLO guard from " + ro.CheckStartedAt.UTC().Format(time.TimeOnly), Wait: wait}
-	}
-	fail := func(detail string, elapsed time.Duration) rollout.Outcome {
-		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultFail, Detail: detail, DurationMillis: elapsed.Milliseconds()}}
+// guardState is what one evaluation of an SLO guard says.
+type guardState int
+
+const (
+	guardDelayed  guardState = iota // the initial delay runs: the hold has not started
+	guardHolding                    // every SLO holds; the hold period has not passed yet
+	guardPaused                     // no data, and onNoData is pause: wait for data
+	guardResumed                    // data again after a pause: the hold starts again now
+	guardHeld                       // every SLO held for the hold period
+	guardBreached                   // a breach, an unusable Prometheus, or no data with onNoData fail
+)
+
+// guardVerdict is one evaluation of an SLO guard: a Release's, or a ChannelRelease step's.
+type guardVerdict struct {
+	state   guardState
+	values  string        // what every metric read
+	why     string        // guardBreached: what failed
+	hold    time.Duration // the hold period
+	elapsed time.Duration // of the hold
+	wait    time.Duration // until the next evaluation (guardDelayed, guardHolding, guardPaused, guardResumed)
+}
+
+// guard evaluates a once for version, its hold counted from from (in the future while the initial
+// delay runs); paused says the guard stands paused for no data; interval spaces evaluations.
+func (r *Reconciler) guard(ctx context.Context, a *v1alpha1.Analysis, version string, from time.Time, paused bool, interval time.Duration, now time.Time) guardVerdict {
+	v := guardVerdict{hold: dur(a.Hold, time.Minute)}
+	if wait := from.Sub(now); wait > 0 {
+		v.state, v.wait = guardDelayed, wait
+		return v
 	}
 	if err := r.egress().Check(a.Prometheus); err != nil {
-		return fail("Prometheus "+err.Error(), 0)
+		v.state, v.why = guardBreached, "Prometheus "+err.Error()
+		return v
 	}
 	prom, err := analysis.New(a.Prometheus, r.egressTransport())
 	if err != nil {
-		return fail(err.Error(), 0)
+		v.state, v.why = guardBreached, err.Error()
+		return v
 	}
-	results := prom.Evaluate(ctx, a.Metrics, ro.Version, now)
-	values := describe(results)
-	elapsed := now.Sub(ro.CheckStartedAt.Time)
+	results := prom.Evaluate(ctx, a.Metrics, version, now)
+	v.values, v.elapsed = describe(results), now.Sub(from)
 	for _, res := range results {
 		if res.Breached() {
-			return fail(fmt.Sprintf("%s after %.0f s: query %s", values, elapsed.Seconds(), res.Query), elapsed)
+			v.state, v.why = guardBreached, fmt.Sprintf("%s after %.0f s: query %s", v.values, v.elapsed.Seconds(), res.Query)
+			return v
 		}
 	}
 	for _, res := range results {
@@ -131,20 +150,45 @@ func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1
 			continue
 		}
 		if a.OnNoData == "pause" && errors.Is(res.Err, analysis.ErrNoData) {
-			if ro.Phase != PhasePaused {
-				r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s (onNoData: pause)", short(ro.Revision), values)
-			}
-			return rollout.Outcome{Result: rollout.Wait, Paused: true, Message: "paused: " + values + " (onNoData: pause)", Wait: interval}
+			v.state, v.wait = guardPaused, interval
+			return v
 		}
-		return fail(fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", values, elapsed.Seconds()), elapsed)
+		v.state, v.why = guardBreached, fmt.Sprintf("%s after %.0f s: no data counts as a failure (onNoData: fail)", v.values, v.elapsed.Seconds())
+		return v
 	}
-	if ro.Phase == PhasePaused { // data again after a pause: the hold starts now
-		return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard 0/%.0f s: %s (data again)", hold.Seconds(), values), Wait: min(interval, hold)}
+	switch {
+	case paused:
+		v.state, v.wait = guardResumed, min(interval, v.hold)
+	case v.elapsed >= v.hold:
+		v.state = guardHeld
+	default:
+		v.state, v.wait = guardHolding, min(interval, v.hold-v.elapsed)
 	}
-	if elapsed >= hold {
-		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultOK, Detail: values + ": PASS", DurationMillis: elapsed.Milliseconds()}}
+	return v
+}
+
+// slo evaluates the SLO guard once for the running check (started at ro.CheckStartedAt, which
+// an initial delay puts in the future): pass once every metric held for the hold period, fail on
+// a breach (or no data, unless onNoData is pause), else wait (saying what it sees).
+func (r *Reconciler) slo(ctx context.Context, rel *v1alpha1.Release, ro v1alpha1.RolloutStatus, now time.Time) rollout.Outcome {
+	v := r.guard(ctx, rel.Spec.Analysis, ro.Version, ro.CheckStartedAt.Time, ro.Phase == PhasePaused, dur(rel.Spec.Analysis.Interval, 10*time.Second), now)
+	name := fmt.Sprintf("SLO guard (%s)", v.hold)
+	switch v.state {
+	case guardDelayed: // the hold starts after the initial delay
+		return rollout.Outcome{Result: rollout.Wait, Message: "SLO guard from " + ro.CheckStartedAt.UTC().Format(time.TimeOnly), Wait: v.wait}
+	case guardBreached:
+		return rollout.Outcome{Result: rollout.Fail, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultFail, Detail: v.why, DurationMillis: v.elapsed.Milliseconds()}}
+	case guardPaused:
+		if ro.Phase != PhasePaused {
+			r.event(rel, corev1.EventTypeWarning, "RolloutPaused", "revision %s: %s (onNoData: pause)", short(ro.Revision), v.values)
+		}
+		return rollout.Outcome{Result: rollout.Wait, Paused: true, Message: "paused: " + v.values + " (onNoData: pause)", Wait: v.wait}
+	case guardResumed:
+		return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard 0/%.0f s: %s (data again)", v.hold.Seconds(), v.values), Wait: v.wait}
+	case guardHeld:
+		return rollout.Outcome{Result: rollout.Pass, Step: v1alpha1.LogStep{Name: name, Result: v1alpha1.ResultOK, Detail: v.values + ": PASS", DurationMillis: v.elapsed.Milliseconds()}}
 	}
-	return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard %.0f/%.0f s: %s", elapsed.Seconds(), hold.Seconds(), values), Wait: min(interval, hold-elapsed)}
+	return rollout.Outcome{Result: rollout.Wait, Message: fmt.Sprintf("SLO guard %.0f/%.0f s: %s", v.elapsed.Seconds(), v.hold.Seconds(), v.values), Wait: v.wait}
 }
 
 func proveTimeout(rel *v1alpha1.Release) time.Duration {
