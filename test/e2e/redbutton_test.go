@@ -206,7 +206,7 @@ func TestRedButtonHalts(t *testing.T) {
 	f := newReleaseFixture(t, 4)
 	env, ns := f.env, f.ns
 	ctx := context.Background()
-	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 3 * time.Second}, RollbackOnFailure: ptr.To(false)})
+	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 6 * time.Second}, RollbackOnFailure: ptr.To(false)})
 	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
 		t.Fatalf("first rollout %+v", r.Status.Rollout)
 	}
@@ -431,7 +431,7 @@ func TestRollbackByDigest(t *testing.T) {
 	first := repo.commit(t, "web stable", map[string]string{"web.yaml": web(stable, true)})
 	f := &releaseFixture{env: env, ns: ns, repo: repo, key: []byte("k")}
 	f.d = startDaemonWith(t, env, ns, "receiver", t.TempDir(), true)
-	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 3 * time.Second}})
+	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 6 * time.Second}})
 	r := f.ended(t, first)
 	pinned := stable + "@" + a.DigestStr()
 	if r.Status.Rollout.Phase != "Succeeded" || f.image() != pinned {
@@ -467,7 +467,7 @@ func TestRollbackFailedRetried(t *testing.T) {
 	f := newReleaseFixture(t, 2)
 	env, ns := f.env, f.ns
 	ctx := context.Background()
-	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 3 * time.Second}})
+	f.create(t, v1alpha1.ReleaseSpec{HealthTimeout: &metav1.Duration{Duration: 6 * time.Second}})
 	if r := f.ended(t, f.first); r.Status.Rollout.Phase != "Succeeded" {
 		t.Fatalf("first rollout %+v", r.Status.Rollout)
 	}
