@@ -149,6 +149,16 @@ func Get(t testing.TB) *Env {
 	return shared
 }
 
+// Dir is a directory of the test process, removed with its cluster when the process ends: for
+// what the process's tests share (bollard's image, built once).
+func (e *Env) Dir(t testing.TB) string {
+	t.Helper()
+	if e.cluster == nil {
+		t.Fatal("kubetest: the cluster belongs to someone else ($BOLLARD_TEST_KUBECONFIG): no process directory")
+	}
+	return e.cluster.Dir
+}
+
 // Namespace creates a namespace for this test alone, ready for Pods (its default ServiceAccount
 // exists), and deletes it when the test ends. When the test fails, the cluster's health (any
 // crashed component with its log) is reported too.

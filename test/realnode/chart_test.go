@@ -55,6 +55,33 @@ func makeScript(t testing.TB, env *kubetest.Env, script, cacheDir, out string, e
 	return lines[len(lines)-1]
 }
 
+// made is what madeImage built: make image's and make chart's output (ref, the helm install line)
+// and their work directory (its keys/cosign.pub verifies the image).
+var made struct {
+	sync.Mutex
+	work, ref, install string
+}
+
+// madeImage runs make image, then make chart, once per test process (each builds, signs and
+// attests bollard for two platforms: a minute on two cores); the tests install what they made.
+func madeImage(t testing.TB, env *kubetest.Env) (work, ref, install string) {
+	t.Helper()
+	made.Lock()
+	defer made.Unlock()
+	if made.ref == "" {
+		work, out := filepath.Join(env.Dir(t), "image-work"), filepath.Join(env.Dir(t), "image-out")
+		for _, d := range []string{work, out} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ref := makeScript(t, env, "hack/image.sh", work, out)
+		install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
+		made.work, made.ref, made.install = work, ref, install
+	}
+	return made.work, made.ref, made.install
+}
+
 // installed is bollard installed from the OCI registry: its image reference, and how to upgrade it.
 type installed struct {
 	ref     string
@@ -66,9 +93,7 @@ type installed struct {
 // set (more helm flags) — and uninstalls it when the test ends.
 func installFromOCI(t testing.TB, env *kubetest.Env, release string, set ...string) installed {
 	t.Helper()
-	work, out := t.TempDir(), t.TempDir()
-	ref := makeScript(t, env, "hack/image.sh", work, out)
-	install := makeScript(t, env, "hack/chart.sh", work, out, "IMAGE="+ref)
+	work, ref, install := madeImage(t, env)
 	if !strings.HasPrefix(install, "helm install bollard oci://"+env.Registry(t)+"/platform/charts/bollard --version 0.0.1-realnode") {
 		t.Fatalf("make chart printed %q", install)
 	}

@@ -20,7 +20,7 @@ import (
 func TestBollardImageRuns(t *testing.T) {
 	env := kubetest.Get(t)
 	ns := env.Namespace(t)
-	ref := makeScript(t, env, "hack/image.sh", t.TempDir(), t.TempDir())
+	_, ref, _ := madeImage(t, env)
 	// Pods name the registry registry.local.
 	image := cluster.RegistryHost + strings.TrimPrefix(ref, env.Registry(t))
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bollard"},
