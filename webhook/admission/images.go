@@ -270,7 +270,7 @@ func (g *Gate) Pins(ctx context.Context, req Request) (map[string]string, error)
 	}
 	pins := map[string]string{}
 	for _, f := range cur.ImageFields() {
-		// No image (the API server rejects such a container) is nothing to pin; one by digest is pinned.
+		// No image (the API server rejects such a container) is nothing to pin; one given by digest is pinned already.
 		if f.Image == "" || strings.Contains(f.Image, "@") {
 			continue
 		}
